@@ -1,0 +1,5 @@
+"""``python -m gameday`` runs the CLI."""
+
+from gameday.cli import main
+
+main()

@@ -1,0 +1,256 @@
+"""The ``gameday`` command: parse, call one function, render, exit (DESIGN.md "CLI").
+
+Heavy modules (boto3, moto, aiohttp, rich) are imported inside the commands that use them, so
+that ``gameday --help`` and ``gameday validate`` stay fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+
+from gameday import __version__
+from gameday.errors import ExitCode, GameDayError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+app = typer.Typer(
+    name="gameday",
+    help="GameDay drills for AWS control-plane failures: lose identity, logging, the registry "
+    "or a region, on an embedded emulator, LocalStack or a real account, and grade the "
+    "recovery.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class OutputFormat(StrEnum):
+    """Output for people (text) or machines (json)."""
+
+    TEXT = "text"
+    JSON = "json"
+
+
+class EnvChoice(StrEnum):
+    """Where faults land."""
+
+    EMBEDDED = "embedded"
+    LOCALSTACK = "localstack"
+    AWS = "aws"
+
+
+def _fail(error: GameDayError) -> typer.Exit:
+    typer.echo(f"error: {error.message}", err=True)
+    if error.hint:
+        typer.echo(f"hint: {error.hint}", err=True)
+    return typer.Exit(int(error.exit_code))
+
+
+def guarded(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn the GameDayError family into its message and exit code; let bugs show as bugs."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except GameDayError as error:
+            raise _fail(error) from None
+
+    return run
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"gameday {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """GameDay drills for AWS control-plane failures."""
+
+
+Paths = Annotated[
+    list[Path],
+    typer.Argument(
+        help="Scenario files, or folders searched for *.yaml / *.yml.", show_default=False
+    ),
+]
+FormatOption = Annotated[
+    OutputFormat, typer.Option("--format", "-f", help="text for people, json for machines.")
+]
+
+
+@app.command()
+@guarded
+def validate(paths: Paths, output: FormatOption = OutputFormat.TEXT) -> None:
+    """Check scenario files: YAML, every field, and the rules across fields.
+
+    Each problem is printed as FILE:LINE:COL: FIELD: MESSAGE. Exit 0 when every file is valid,
+    2 otherwise.
+
+    Examples:
+
+        gameday validate scenarios/
+
+        gameday validate scenarios/identity-loss.yaml --format json
+    """
+    from gameday.scenario.loader import validate_files
+
+    verdicts = validate_files(paths)
+    bad = [v for v in verdicts if v.problems]
+    if output is OutputFormat.JSON:
+        payload = [
+            {
+                "file": str(v.path),
+                "valid": not v.problems,
+                "scenario": v.loaded.scenario.metadata.name if v.loaded else None,
+                "problems": v.problems,
+            }
+            for v in verdicts
+        ]
+        typer.echo(json.dumps({"files": payload, "valid": not bad}, indent=2))
+    else:
+        for verdict in verdicts:
+            if verdict.loaded is not None:
+                s = verdict.loaded.scenario
+                typer.echo(
+                    f"ok    {verdict.path}  ({s.metadata.name}: {len(s.faults)} fault(s), "
+                    f"{len(s.probes)} probe(s), {len(s.objectives)} objective(s))"
+                )
+            for problem in verdict.problems:
+                typer.echo(f"error: {problem}", err=True)
+        good = len(verdicts) - len(bad)
+        summary = f"{good} valid, {len(bad)} invalid" if bad else f"{good} scenario(s) valid"
+        typer.echo(summary, err=bool(bad))
+    if bad:
+        raise typer.Exit(int(ExitCode.INVALID_INPUT))
+
+
+@app.command()
+@guarded
+def plan(
+    paths: Paths,
+    env: Annotated[
+        EnvChoice | None,
+        typer.Option("--env", "-e", help="Plan for this environment (default: the scenario's)."),
+    ] = None,
+    output: FormatOption = OutputFormat.TEXT,
+) -> None:
+    """Show what a run would do, with no side effects and no network.
+
+    For each scenario: every resolved rule (fault, mode, services, regions, operations,
+    probability, window, TTL), the probes, the objectives and their targets, and the outcome
+    of each safety check. Exit 2 when a file is invalid or a safety check fails.
+
+    Examples:
+
+        gameday plan scenarios/region-loss.yaml
+
+        gameday plan scenarios/ --env aws --format json
+    """
+    from gameday.engine.plan import make_plan
+    from gameday.errors import ScenarioError
+    from gameday.reports.plan import plan_to_dict, render_plan
+    from gameday.scenario.loader import validate_files
+    from gameday.scenario.models import Environment
+
+    verdicts = validate_files(paths)
+    problems = [p for v in verdicts for p in v.problems]
+    if problems:
+        raise ScenarioError(problems)
+    environment = Environment(env.value) if env else None
+    plans = [make_plan(v.loaded, environment) for v in verdicts if v.loaded is not None]
+    if output is OutputFormat.JSON:
+        typer.echo(json.dumps({"plans": [plan_to_dict(p) for p in plans]}, indent=2))
+    else:
+        typer.echo("\n".join(render_plan(each) for each in plans), nl=False)
+    failed = [p.loaded.scenario.metadata.name for p in plans if not p.ok]
+    if failed:
+        raise GameDayError(
+            f"safety checks failed for: {', '.join(failed)}",
+            hint="see the 'fail' rows above; nothing was run",
+        )
+
+
+@app.command()
+@guarded
+def schema(
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")
+    ] = None,
+) -> None:
+    """Print the JSON Schema of a scenario, for editors and CI linters.
+
+    Put this line at the top of a scenario for completion in editors with the YAML language
+    server:
+
+        # yaml-language-server: $schema=../docs/scenario.schema.json
+
+    Example:
+
+        gameday schema --out docs/scenario.schema.json
+    """
+    from gameday.scenario.schema import scenario_schema_text
+
+    text = scenario_schema_text()
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text)
+        typer.echo(f"wrote {out}", err=True)
+
+
+@app.command()
+@guarded
+def gateway(
+    upstream: Annotated[
+        str, typer.Option(help="The one endpoint requests go to: a moto server, LocalStack...")
+    ],
+    listen: Annotated[str, typer.Option(help="HOST:PORT to listen on.")] = "127.0.0.1:4567",
+    token: Annotated[
+        str | None,
+        typer.Option(
+            help="Bearer token for the admin API (default: $GAMEDAY_GATEWAY_TOKEN).",
+            show_default=False,
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed for probability draws, for reproducible runs.")
+    ] = None,
+) -> None:
+    """Run the fault gateway: an AWS-aware proxy that fails the calls active faults match.
+
+    Point an app at it with AWS_ENDPOINT_URL=http://HOST:PORT; manage faults through its admin
+    API under /_gameday/ (see docs/gateway.md).
+
+    Example:
+
+        gameday gateway --upstream http://localhost:4566 --listen 127.0.0.1:4567
+    """
+    from gameday.gateway.server import run_gateway
+
+    run_gateway(upstream, listen=listen, token=token, seed=seed)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""One run: plan -> steady -> inject -> observe -> rollback -> grade."""

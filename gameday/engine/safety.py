@@ -1,0 +1,99 @@
+"""The safety checks of DESIGN.md "Safety", as ``plan`` shows them before anything is done."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from gameday.faults.modes import Mode
+from gameday.faults.rules import TTL_MARGIN_S, Rule
+from gameday.scenario.models import Environment, Scenario
+
+
+class Outcome(StrEnum):
+    """A check passes, fails, applies only at run time, or does not apply here."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    AT_RUN = "at-run"
+    NOT_APPLICABLE = "n/a"
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One safety check and its outcome, with the detail a reviewer needs."""
+
+    name: str
+    outcome: Outcome
+    detail: str
+
+
+def _real_account_checks(scenario: Scenario, environment: Environment) -> list[Check]:
+    aws = scenario.target.aws
+    if environment is not Environment.AWS:
+        why = f"{environment.value}: no real account is touched"
+        return [
+            Check("approval", Outcome.NOT_APPLICABLE, why),
+            Check("account allow-list", Outcome.NOT_APPLICABLE, why),
+            Check("stop conditions", Outcome.NOT_APPLICABLE, why),
+        ]
+    accounts = ", ".join(aws.accounts)
+    return [
+        Check("approval", Outcome.AT_RUN, "run needs --approve or an interactive yes"),
+        Check(
+            "account allow-list",
+            Outcome.PASS if aws.accounts else Outcome.FAIL,
+            f"allowed: {accounts}; the caller's account is checked at run"
+            if aws.accounts
+            else "target.aws.accounts is empty: no account is allowed",
+        ),
+        Check(
+            "stop conditions",
+            Outcome.PASS if aws.stop_conditions else Outcome.FAIL,
+            f"{len(aws.stop_conditions)} CloudWatch alarm(s)"
+            if aws.stop_conditions
+            else "target.aws.stop_conditions is empty: FIS needs at least one alarm",
+        ),
+    ]
+
+
+def safety_checks(scenario: Scenario, rules: list[Rule], environment: Environment) -> list[Check]:
+    """Every safety check for running ``scenario`` on ``environment``."""
+    rails = scenario.guardrails
+    longest = max(rule.end_s for rule in rules)
+    peak = max(rule.probability for rule in rules)
+    modes = sorted({rule.mode.value for rule in rules})
+    return [
+        *_real_account_checks(scenario, environment),
+        Check(
+            "no destructive actions",
+            Outcome.PASS,
+            f"modes {', '.join(modes)} only refuse or delay API calls; nothing is deleted, "
+            "terminated or recreated",
+        ),
+        Check(
+            "every fault expires",
+            Outcome.PASS,
+            f"each rule carries a TTL of its window + {TTL_MARGIN_S:g}s "
+            f"(longest {max(r.ttl_s for r in rules):g}s) and is removed on every exit path",
+        ),
+        Check(
+            "blast radius: duration",
+            Outcome.PASS if scenario.observe.max <= rails.max_duration else Outcome.FAIL,
+            f"last fault removed at {longest:g}s, observation ends by {scenario.observe.max:g}s, "
+            f"max_duration {rails.max_duration:g}s",
+        ),
+        Check(
+            "blast radius: probability",
+            Outcome.PASS if peak <= rails.max_probability else Outcome.FAIL,
+            f"peak {peak:g}, max_probability {rails.max_probability:g}"
+            + ("; ramped" if any(f.ramp for f in scenario.faults) else ""),
+        ),
+        Check(
+            "client timeouts",
+            Outcome.PASS,
+            "blackhole rules hold connections open: the app's own timeouts must fire"
+            if any(rule.mode is Mode.BLACKHOLE for rule in rules)
+            else "no blackhole rules",
+        ),
+    ]

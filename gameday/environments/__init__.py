@@ -1,0 +1,1 @@
+"""Where faults land: embedded, localstack, aws."""

@@ -1,0 +1,1 @@
+"""Fault kinds and modes, and their resolution into concrete rules."""

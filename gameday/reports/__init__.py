@@ -1,0 +1,1 @@
+"""Renderers: plans and results to terminal text, JSON, and (later) Markdown, HTML, JUnit."""

@@ -1,0 +1,162 @@
+"""Render a plan as terminal tables or as JSON for machines."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from gameday.engine.plan import Plan
+from gameday.faults.rules import Rule
+from gameday.scenario.durations import format_duration
+from gameday.scenario.models import (
+    AvailabilityObjective,
+    LatencyObjective,
+    ObjectiveVariant,
+    ProbeVariant,
+    SteadyObjective,
+)
+
+
+def _every(values: tuple[str, ...], word: str) -> str:
+    return ", ".join(values) if values else f"every {word}"
+
+
+def _services(rule: Rule) -> str:
+    text = _every(rule.services, "service")
+    return f"{text} except {', '.join(rule.exclude_services)}" if rule.exclude_services else text
+
+
+def _mode(rule: Rule) -> str:
+    if rule.latency_s is not None:
+        low, high = rule.latency_s
+        delay = (
+            format_duration(low)
+            if low == high
+            else f"{format_duration(low)}..{format_duration(high)}"
+        )
+        return f"{rule.mode.value} {delay}"
+    if rule.error is not None:
+        return f"{rule.mode.value} ({rule.error[0]} {rule.error[1]})"
+    return rule.mode.value
+
+
+def _target(objective: ObjectiveVariant) -> str:
+    if isinstance(objective, SteadyObjective):
+        return f"{objective.samples} healthy samples before and after"
+    if isinstance(objective, AvailabilityObjective):
+        return f">= {objective.target:.2%}"
+    if isinstance(objective, LatencyObjective):
+        return f"{objective.percentile} <= {format_duration(objective.target)}"
+    return f"<= {format_duration(objective.target)}"
+
+
+def _probe_line(probe: ProbeVariant) -> str:
+    what: dict[str, Callable[[Any], str]] = {
+        "http": lambda p: f"{p.method} {p.url}",
+        "aws": lambda p: f"{p.service}.{p.call}",
+        "command": lambda p: " ".join(p.command),
+        "prometheus": lambda p: p.query,
+        "dns": lambda p: f"{p.hostname} {p.record_type}",
+        "data": lambda p: (
+            f"POST {p.write_url}, read back from " + (p.read.url or f"log group {p.read.log_group}")
+        ),
+    }
+    if probe.kind.value == "alert":
+        match = getattr(probe, "match", None)
+        return "alerts posted to the runner's webhook sink" + (
+            f" matching {match!r}" if match else ""
+        )
+    return f"every {format_duration(probe.interval)}: {what[probe.kind.value](probe)}"
+
+
+def plan_to_dict(plan: Plan) -> dict[str, Any]:
+    """The plan as plain JSON-ready data (``gameday plan --format json``)."""
+    scenario = plan.loaded.scenario
+    names = scenario.objective_names()
+    return {
+        "scenario": scenario.metadata.name,
+        "file": str(plan.loaded.path),
+        "environment": plan.environment.value,
+        "capabilities": sorted(c.value for c in plan.capabilities),
+        "ok": plan.ok,
+        "rules": [
+            {
+                "id": r.id,
+                "fault": r.fault,
+                "kind": r.kind.value,
+                "mode": r.mode.value,
+                "services": list(r.services),
+                "exclude_services": list(r.exclude_services),
+                "regions": list(r.regions),
+                "operations": list(r.operations),
+                "probability": r.probability,
+                "start_s": r.start_s,
+                "end_s": r.end_s,
+                "ttl_s": r.ttl_s,
+                "latency_s": list(r.latency_s) if r.latency_s else None,
+                "error": {"status": r.error[0], "code": r.error[1]} if r.error else None,
+            }
+            for r in plan.rules
+        ],
+        "probes": [
+            {"name": p.name, "kind": p.kind.value, "interval_s": p.interval, "what": _probe_line(p)}
+            for p in scenario.probes
+        ],
+        "objectives": [
+            {
+                "name": name,
+                "kind": o.kind.value,
+                "probe": o.probe,
+                "target": _target(o),
+                "weight": o.weight,
+                "critical": o.critical,
+            }
+            for name, o in zip(names, scenario.objectives, strict=True)
+        ],
+        "checks": [
+            {"name": c.name, "outcome": c.outcome.value, "detail": c.detail} for c in plan.checks
+        ],
+    }
+
+
+def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        indent + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+
+
+def render_plan(plan: Plan) -> str:
+    """The plan as plain text that reads at any terminal width: rules, probes, objectives,
+    and the outcome of each safety check."""
+    scenario = plan.loaded.scenario
+    capabilities = ", ".join(sorted(plan.capabilities)) or "none"
+    lines = [
+        f"{scenario.metadata.name}  ({plan.loaded.path})",
+        f"  environment {plan.environment.value}; capabilities {capabilities}",
+        "",
+        "rules",
+    ]
+    for r in plan.rules:
+        lines.append(
+            f"  {r.id}: {_mode(r)}, p={r.probability:g}, "
+            f"{format_duration(r.start_s)} -> {format_duration(r.end_s)}, "
+            f"ttl {format_duration(r.ttl_s)}"
+        )
+        lines.append(f"      services    {_services(r)}")
+        lines.append(f"      regions     {_every(r.regions, 'region')}")
+        lines.append(f"      operations  {_every(r.operations, 'operation')}")
+    lines += ["", "probes"]
+    lines += _table([[p.name, p.kind.value, _probe_line(p)] for p in scenario.probes])
+    lines += ["", "objectives"]
+    lines += _table(
+        [
+            [name, o.kind.value, o.probe, _target(o), f"weight {o.weight:g}"]
+            + (["critical"] if o.critical else [""])
+            for name, o in zip(scenario.objective_names(), scenario.objectives, strict=True)
+        ]
+    )
+    lines += ["", "safety checks"]
+    lines += _table([[c.outcome.value.upper(), c.name, c.detail] for c in plan.checks])
+    return "\n".join(lines) + "\n"

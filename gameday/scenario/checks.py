@@ -1,0 +1,159 @@
+"""Rules that need the whole scenario: names, references, windows, blast-radius limits."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from gameday.kinds import ObjectiveKind
+from gameday.scenario.botocore_data import service_operations
+from gameday.scenario.locate import Loc
+from gameday.scenario.models import ProbeKind, RegionLoss, Scenario
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a scenario, at a field path the loader turns into file:line:col."""
+
+    loc: Loc
+    message: str
+
+
+def cross_check(scenario: Scenario, base_dir: Path) -> list[Problem]:
+    """Every cross-field problem of ``scenario``; an empty list when it is consistent."""
+    return [
+        *_duplicate_names(scenario),
+        *_probe_references(scenario),
+        *_fault_windows(scenario),
+        *_blast_radius(scenario),
+        *_operations_exist(scenario),
+        *_runbook_exists(scenario, base_dir),
+    ]
+
+
+def _duplicates(names: list[str], section: str) -> list[Problem]:
+    counts = Counter(names)
+    return [
+        Problem((section, i, "name"), f"duplicate name {name!r} in {section}")
+        for i, name in enumerate(names)
+        if counts[name] > 1 and names.index(name) != i
+    ]
+
+
+def _duplicate_names(scenario: Scenario) -> list[Problem]:
+    return [
+        *_duplicates(scenario.fault_names(), "faults"),
+        *_duplicates([p.name for p in scenario.probes], "probes"),
+        *_duplicates(scenario.objective_names(), "objectives"),
+    ]
+
+
+def _probe_references(scenario: Scenario) -> list[Problem]:
+    kinds = {p.name: p.kind for p in scenario.probes}
+    known = ", ".join(sorted(kinds))
+    problems: list[Problem] = []
+    for i, objective in enumerate(scenario.objectives):
+        kind = kinds.get(objective.probe)
+        if kind is None:
+            problems.append(
+                Problem(
+                    ("objectives", i, "probe"),
+                    f"unknown probe {objective.probe!r}; probes are: {known}",
+                )
+            )
+        elif objective.kind is ObjectiveKind.RPO and kind is not ProbeKind.DATA:
+            problems.append(
+                Problem(
+                    ("objectives", i, "probe"),
+                    f"an rpo objective needs a data probe; {objective.probe!r} is {kind.value!r}",
+                )
+            )
+        elif objective.kind is ObjectiveKind.TTD and kind is not ProbeKind.ALERT:
+            problems.append(
+                Problem(
+                    ("objectives", i, "probe"),
+                    f"a ttd objective needs an alert probe; {objective.probe!r} is {kind.value!r}",
+                )
+            )
+    for i, guard in enumerate(scenario.guardrails.abort_when):
+        if guard.probe not in kinds:
+            problems.append(
+                Problem(
+                    ("guardrails", "abort_when", i, "probe"),
+                    f"unknown probe {guard.probe!r}; probes are: {known}",
+                )
+            )
+    return problems
+
+
+def _fault_windows(scenario: Scenario) -> list[Problem]:
+    limit = scenario.observe.max
+    return [
+        Problem(
+            ("faults", i, "duration"),
+            f"the fault ends at {fault.end_s:g}s, after observe.max ({limit:g}s); "
+            "raise observe.max or shorten the fault",
+        )
+        for i, fault in enumerate(scenario.faults)
+        if fault.end_s > limit
+    ]
+
+
+def _blast_radius(scenario: Scenario) -> list[Problem]:
+    rails = scenario.guardrails
+    problems: list[Problem] = []
+    if scenario.observe.max > rails.max_duration:
+        problems.append(
+            Problem(
+                ("observe", "max"),
+                f"observe.max ({scenario.observe.max:g}s) is beyond guardrails.max_duration "
+                f"({rails.max_duration:g}s)",
+            )
+        )
+    for i, fault in enumerate(scenario.faults):
+        if fault.peak_probability > rails.max_probability:
+            field = "ramp" if fault.ramp else "probability"
+            problems.append(
+                Problem(
+                    ("faults", i, field),
+                    f"probability {fault.peak_probability:g} is above "
+                    f"guardrails.max_probability ({rails.max_probability:g})",
+                )
+            )
+    return problems
+
+
+def _operations_exist(scenario: Scenario) -> list[Problem]:
+    from gameday.faults.catalog import services_for
+
+    problems: list[Problem] = []
+    for i, fault in enumerate(scenario.faults):
+        if not fault.operations or isinstance(fault, RegionLoss):
+            continue
+        known: set[str] = set()
+        modelled = False
+        for service in services_for(fault):
+            operations = service_operations(service)
+            if operations is not None:
+                modelled = True
+                known |= operations
+        if not modelled:
+            continue
+        for j, operation in enumerate(fault.operations):
+            if operation not in known:
+                services = ", ".join(services_for(fault))
+                problems.append(
+                    Problem(
+                        ("faults", i, "operations", j),
+                        f"no service of this fault ({services}) has an operation {operation!r}",
+                    )
+                )
+    return problems
+
+
+def _runbook_exists(scenario: Scenario, base_dir: Path) -> list[Problem]:
+    runbook = scenario.metadata.runbook
+    if runbook is None or (base_dir / runbook).is_file():
+        return []
+    return [Problem(("metadata", "runbook"), f"runbook {runbook!r} does not exist")]

@@ -1,0 +1,228 @@
+"""The scenario format, gameday/v1: one YAML file, one drill (DESIGN.md "Words").
+
+Every model is frozen and forbids unknown keys, so a misspelt key is an error with a line
+number, never a silently ignored setting. Cross-field rules that need the whole scenario
+(probe names, windows against ``observe.max``) live in ``checks.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import (
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from gameday.scenario.base import (
+    API_VERSION,
+    NAME_HINT,
+    Environment,
+    Model,
+    Name,
+    Probability,
+    Region,
+    check_region,
+)
+from gameday.scenario.durations import Duration
+from gameday.scenario.fault_models import (
+    ApiFault,
+    ErrorOverride,
+    Fault,
+    FaultBase,
+    FaultKind,
+    FaultVariant,
+    IdentityLoss,
+    LoggingLoss,
+    RampStep,
+    RegionalFault,
+    RegionLoss,
+    RegistryLoss,
+)
+from gameday.scenario.probe_models import (
+    AlertProbe,
+    AvailabilityObjective,
+    AwsProbe,
+    CommandProbe,
+    DataProbe,
+    DataRead,
+    DnsProbe,
+    HttpProbe,
+    LatencyObjective,
+    Objective,
+    ObjectiveVariant,
+    Probe,
+    ProbeKind,
+    ProbeVariant,
+    PrometheusProbe,
+    SteadyObjective,
+    TimeObjective,
+)
+from gameday.scenario.target import (
+    AppSpec,
+    AwsTarget,
+    CommandApp,
+    DemoApp,
+    DemoAppRef,
+    SetupKind,
+    SetupResource,
+    Target,
+)
+
+
+class Metadata(Model):
+    """Who owns the drill and where responders read what to do."""
+
+    name: Name
+    description: str = ""
+    owner: str = ""
+    tags: tuple[str, ...] = ()
+    runbook: str | None = Field(
+        default=None, description="Path of the runbook, relative to the scenario file."
+    )
+
+
+class AbortWhen(Model):
+    """Abort the drill and roll back at once when a probe looks this bad."""
+
+    probe: Name
+    max_unhealthy: Probability | None = Field(
+        default=None, description="Share of unhealthy samples since injection."
+    )
+    consecutive_failures: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_condition(self) -> AbortWhen:
+        if (self.max_unhealthy is None) == (self.consecutive_failures is None):
+            raise ValueError("give exactly one of 'max_unhealthy' or 'consecutive_failures'")
+        return self
+
+
+class Guardrails(Model):
+    """Limits on the blast radius, and conditions that abort the drill (DESIGN.md "Safety")."""
+
+    max_duration: Duration = Field(default=900.0, description="Hard stop for the whole drill.")
+    max_probability: Probability = 1.0
+    abort_when: tuple[AbortWhen, ...] = ()
+
+
+class Observe(Model):
+    """How long to watch after the faults, and what counts as recovered."""
+
+    max: Duration = Field(default=300.0, description="Observation ends here, from first fault.")
+    recovery_window: Duration = Field(
+        default=30.0, description="Availability counts up to this long after the last fault."
+    )
+    stable: int = Field(default=3, ge=1, le=100, description="Healthy samples that mean recovered.")
+
+
+class Schedule(Model):
+    """When an unattended scheduler runs this drill."""
+
+    cron: str = Field(description="5 fields (minute..weekday) or 6 (with seconds first).")
+    timezone: str = "UTC"
+    jitter: Duration = 0.0
+
+    @field_validator("cron")
+    @classmethod
+    def _cron_valid(cls, value: str) -> str:
+        from croniter import croniter
+
+        fields = value.split()
+        if len(fields) not in (5, 6):
+            raise ValueError(f"cron {value!r} has {len(fields)} fields; expected 5 or 6")
+        if not croniter.is_valid(value, second_at_beginning=len(fields) == 6):
+            raise ValueError(f"cron {value!r} is not a valid expression")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone_known(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown timezone {value!r} (an IANA name such as Europe/Berlin)"
+            ) from None
+        return value
+
+
+class Scenario(Model):
+    """One drill (gameday/v1)."""
+
+    api_version: Literal["gameday/v1"] = Field(alias="apiVersion")
+    kind: Literal["Scenario"] = Field(
+        default="Scenario", description="Other gameday documents (environment files) differ."
+    )
+    metadata: Metadata
+    target: Target = Field(default_factory=Target)
+    faults: tuple[Fault, ...] = Field(min_length=1)
+    probes: tuple[Probe, ...] = Field(min_length=1)
+    objectives: tuple[Objective, ...] = Field(min_length=1)
+    guardrails: Guardrails = Field(default_factory=Guardrails)
+    observe: Observe = Field(default_factory=Observe)
+    schedule: Schedule | None = None
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    def fault_names(self) -> list[str]:
+        """Each fault's name, defaulted to '<kind>-<index>' where the file gives none."""
+        return [f.name or f"{f.kind.value}-{i}" for i, f in enumerate(self.faults)]
+
+    def objective_names(self) -> list[str]:
+        """Each objective's name, defaulted to '<kind>-<probe>'."""
+        return [o.name or f"{o.kind.value}-{o.probe}" for o in self.objectives]
+
+
+__all__ = [
+    "API_VERSION",
+    "NAME_HINT",
+    "AlertProbe",
+    "ApiFault",
+    "AppSpec",
+    "AvailabilityObjective",
+    "AwsProbe",
+    "AwsTarget",
+    "CommandApp",
+    "CommandProbe",
+    "DataProbe",
+    "DataRead",
+    "DemoApp",
+    "DemoAppRef",
+    "DnsProbe",
+    "Duration",
+    "Environment",
+    "ErrorOverride",
+    "Fault",
+    "FaultBase",
+    "FaultKind",
+    "FaultVariant",
+    "HttpProbe",
+    "IdentityLoss",
+    "LatencyObjective",
+    "LoggingLoss",
+    "Model",
+    "Name",
+    "Objective",
+    "ObjectiveVariant",
+    "Probability",
+    "Probe",
+    "ProbeKind",
+    "ProbeVariant",
+    "PrometheusProbe",
+    "RampStep",
+    "Region",
+    "RegionLoss",
+    "RegionalFault",
+    "RegistryLoss",
+    "SetupKind",
+    "SetupResource",
+    "SteadyObjective",
+    "Target",
+    "TimeObjective",
+    "check_region",
+]

@@ -1,0 +1,178 @@
+"""Probes and objectives: what is sampled during a drill and what it is graded against."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import (
+    Field,
+    model_validator,
+)
+
+from gameday.kinds import ObjectiveKind
+from gameday.scenario.base import Model, Name, Probability, Region
+from gameday.scenario.durations import Duration
+
+
+class ProbeKind(StrEnum):
+    """How a probe samples (DESIGN.md "Probes")."""
+
+    HTTP = "http"
+    AWS = "aws"
+    COMMAND = "command"
+    PROMETHEUS = "prometheus"
+    DNS = "dns"
+    DATA = "data"
+    ALERT = "alert"
+
+
+class Retries(Model):
+    """Retry a failing sample before recording it unhealthy (tenacity-backed)."""
+
+    attempts: int = Field(default=1, ge=1, le=10)
+    backoff: Duration = 0.1
+
+
+class ProbeBase(Model):
+    name: Name
+    interval: Duration = 1.0
+    timeout: Duration = 2.0
+    retries: Retries = Field(default_factory=Retries)
+
+    @model_validator(mode="after")
+    def _interval_positive(self) -> ProbeBase:
+        if self.interval <= 0:
+            raise ValueError("'interval' must be above zero")
+        return self
+
+
+class HttpExpect(Model):
+    status: tuple[int, ...] = (200,)
+    body_contains: str | None = None
+    max_latency: Duration | None = None
+
+
+class HttpProbe(ProbeBase):
+    kind: Literal[ProbeKind.HTTP]
+    url: str = Field(description="'{app}' is replaced by the app's base URL.")
+    method: Literal["GET", "HEAD", "POST", "PUT"] = "GET"
+    expect: HttpExpect = Field(default_factory=HttpExpect)
+
+
+class AwsExpect(Model):
+    success: bool = True
+    error_code: str | None = None
+
+
+class AwsProbe(ProbeBase):
+    kind: Literal[ProbeKind.AWS]
+    service: str
+    call: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="boto3 method name")
+    params: dict[str, object] = Field(default_factory=dict)
+    region: Region | None = None
+    expect: AwsExpect = Field(default_factory=AwsExpect)
+
+
+class CommandExpect(Model):
+    exit_code: int = 0
+
+
+class CommandProbe(ProbeBase):
+    kind: Literal[ProbeKind.COMMAND]
+    command: tuple[str, ...] = Field(min_length=1)
+    expect: CommandExpect = Field(default_factory=CommandExpect)
+
+
+class PrometheusExpect(Model):
+    min: float | None = None
+    max: float | None = None
+
+
+class PrometheusProbe(ProbeBase):
+    kind: Literal[ProbeKind.PROMETHEUS]
+    url: str = Field(description="Base URL of the Prometheus HTTP API.")
+    query: str = Field(min_length=1)
+    expect: PrometheusExpect = Field(default_factory=PrometheusExpect)
+
+
+class DnsExpect(Model):
+    answers: tuple[str, ...] = ()
+
+
+class DnsProbe(ProbeBase):
+    kind: Literal[ProbeKind.DNS]
+    hostname: str = Field(min_length=1)
+    record_type: Literal["A", "AAAA", "CNAME"] = "A"
+    expect: DnsExpect = Field(default_factory=DnsExpect)
+
+
+class DataRead(Model):
+    """How markers are read back after the drill: through the app, or from the store."""
+
+    url: str | None = Field(default=None, description="GET this with '{marker}' substituted.")
+    log_group: str | None = Field(
+        default=None, description="Read markers from this log group with FilterLogEvents."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataRead:
+        if (self.url is None) == (self.log_group is None):
+            raise ValueError("give exactly one of 'url' or 'log_group'")
+        return self
+
+
+class DataProbe(ProbeBase):
+    kind: Literal[ProbeKind.DATA]
+    write_url: str = Field(description="POST a marker here; '{marker}' is substituted.")
+    read: DataRead
+
+
+class AlertProbe(ProbeBase):
+    """A webhook sink the runner hosts; its URL is handed to the app in GAMEDAY_ALERT_URL."""
+
+    kind: Literal[ProbeKind.ALERT]
+    match: str | None = Field(default=None, description="Count only alerts containing this text.")
+
+
+ProbeVariant = (
+    HttpProbe | AwsProbe | CommandProbe | PrometheusProbe | DnsProbe | DataProbe | AlertProbe
+)
+Probe = Annotated[ProbeVariant, Field(discriminator="kind")]
+
+
+class ObjectiveBase(Model):
+    name: Name | None = Field(default=None, description="Default: '<kind>-<probe>'.")
+    probe: Name
+    weight: float = Field(default=1.0, gt=0)
+    critical: bool = False
+
+
+class TimeObjective(ObjectiveBase):
+    kind: Literal[ObjectiveKind.RTO, ObjectiveKind.RPO, ObjectiveKind.TTD]
+    target: Duration
+    stable: int | None = Field(
+        default=None, ge=1, description="RTO: consecutive healthy samples (default observe.stable)."
+    )
+
+
+class AvailabilityObjective(ObjectiveBase):
+    kind: Literal[ObjectiveKind.AVAILABILITY]
+    target: Probability
+
+
+class LatencyObjective(ObjectiveBase):
+    kind: Literal[ObjectiveKind.LATENCY]
+    percentile: Literal["p50", "p95", "p99"] = "p99"
+    target: Duration
+
+
+class SteadyObjective(ObjectiveBase):
+    """The probe holds before faults are injected and after they are removed."""
+
+    kind: Literal[ObjectiveKind.STEADY]
+    samples: int = Field(default=3, ge=1, le=100)
+
+
+ObjectiveVariant = TimeObjective | AvailabilityObjective | LatencyObjective | SteadyObjective
+Objective = Annotated[ObjectiveVariant, Field(discriminator="kind")]

@@ -1,0 +1,34 @@
+"""Test-wide safety: no test may reach a real AWS endpoint or the instance metadata address."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+# Set before any boto3 client exists. A client a test forgets to point at the emulator goes
+# to the discard port on loopback and fails at once, instead of reaching a real endpoint.
+_SAFE_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+}
+for _key in ("AWS_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+    os.environ.pop(_key, None)
+os.environ.update(_SAFE_ENV)
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    """A real moto server over HTTP on a loopback port, shared by the session."""
+    from gameday.environments.emulator import running_emulator
+
+    with running_emulator() as emulator:
+        yield emulator.url
