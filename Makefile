@@ -13,8 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/gameday validate scenarios/
-	$(BIN)/gameday plan scenarios/
+	$(BIN)/gameday run scenarios/
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -31,6 +30,7 @@ test: lint typecheck
 
 bench: $(STAMP)
 	$(BIN)/python bench/cli.py
+	$(BIN)/python bench/engine.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -187,6 +187,183 @@ def plan(
         )
 
 
+class ReportChoice(StrEnum):
+    """Report formats."""
+
+    HTML = "html"
+    MD = "md"
+    JUNIT = "junit"
+    JSON = "json"
+    PROM = "prom"
+
+
+StoreOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--store",
+        help="History store (default: $GAMEDAY_STORE, else .gameday/history.db).",
+        show_default=False,
+    ),
+]
+
+
+@app.command()
+@guarded
+def run(
+    paths: Paths,
+    env: Annotated[
+        EnvChoice | None,
+        typer.Option("--env", "-e", help="Where faults land (default: the scenario's, embedded)."),
+    ] = None,
+    report_dir: Annotated[
+        Path,
+        typer.Option("--report-dir", help="Each run writes REPORT_DIR/<run-id>/result.json."),
+    ] = Path("gameday-reports"),
+    seed: Annotated[
+        int | None, typer.Option(help="Seed for fault probability draws, for reproducible runs.")
+    ] = None,
+    formats: Annotated[
+        list[ReportChoice] | None,
+        typer.Option(
+            "--format", "-f", help="Also write the suite report in REPORT_DIR (repeatable)."
+        ),
+    ] = None,
+    junit: Annotated[
+        Path | None, typer.Option(help="Write JUnit XML here (a test case per objective).")
+    ] = None,
+    store: StoreOption = None,
+    metrics_textfile: Annotated[
+        Path | None,
+        typer.Option(help="Write Prometheus metrics here (node_exporter textfile collector)."),
+    ] = None,
+    pushgateway: Annotated[
+        str | None, typer.Option(help="Push metrics to this Pushgateway URL after each run.")
+    ] = None,
+) -> None:
+    """Run drills: bring the environment up, hold steady, inject, observe, roll back, grade.
+
+    One scenario, or a folder (a suite, run one after another). Prints each objective's target,
+    measured value and credit, each scenario's score and grade, and the suite score with its
+    roll-up per capability. Every run is recorded in the history store. Ctrl-C or SIGTERM rolls
+    everything back and records the run as aborted.
+
+    Exit codes: 0 every objective met; 1 an objective missed; 2 invalid input; 3 the drill
+    could not run (environment, not steady); 4 aborted (guardrail or signal). A suite exits
+    with its most serious outcome.
+
+    Examples:
+
+        gameday run scenarios/
+
+        gameday run scenarios/identity-loss.yaml --format html --junit junit.xml --seed 7
+    """
+    import sys
+    from contextlib import nullcontext
+
+    from gameday.engine.run import RunRequest
+    from gameday.engine.run import run as run_drills
+    from gameday.reports.live import live_view, plain_listener
+    from gameday.reports.terminal import render_result, render_suite
+    from gameday.result import RunResult
+    from gameday.scenario.models import Environment
+
+    def report(result: RunResult, path: Path) -> None:
+        typer.echo(render_result(result) + f"  result: {path}\n")
+
+    def warn(message: str) -> None:
+        typer.secho(f"warning: {message}", err=True, fg="yellow")
+
+    view = live_view("gameday run", []) if sys.stderr.isatty() else nullcontext(plain_listener())
+    with view as listener:
+        request = RunRequest(
+            paths=paths,
+            environment=Environment(env.value) if env else None,
+            report_dir=report_dir,
+            seed=seed,
+            store=store,
+            formats=[f.value for f in formats or []],
+            junit=junit,
+            metrics_textfile=metrics_textfile,
+            pushgateway=pushgateway,
+            listeners=[listener],
+        )
+        outcome = run_drills(request, on_result=report, on_warning=warn)
+    typer.echo(render_suite(outcome.suite))
+    raise typer.Exit(int(outcome.exit_code))
+
+
+@app.command()
+@guarded
+def report(
+    source: Annotated[
+        str, typer.Argument(help="A run id (from history), a result.json, or a folder of them.")
+    ],
+    output: Annotated[
+        ReportChoice, typer.Option("--format", "-f", help="The report's format.")
+    ] = ReportChoice.MD,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")
+    ] = None,
+    store: StoreOption = None,
+) -> None:
+    """Render a report from results: HTML, Markdown, JUnit XML, JSON or Prometheus text.
+
+    A folder renders the suite report (every result.json under it); a run id is looked up in
+    the history store.
+
+    Examples:
+
+        gameday report gameday-reports/ --format html --out report.html
+
+        gameday report 20261122T074501Z-identity-loss-3f9a --format junit
+    """
+    from gameday.reports.render import ReportFormat, produce_report
+
+    text = produce_report(source, ReportFormat(output.value), out=out, store=store)
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        typer.echo(f"wrote {out}", err=True)
+
+
+class HistoryChoice(StrEnum):
+    """History output."""
+
+    TABLE = "table"
+    JSON = "json"
+
+
+@app.command()
+@guarded
+def history(
+    scenario: Annotated[
+        str | None, typer.Option(help="Only runs of this scenario.", show_default=False)
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Only runs since a date (2026-11-01) or an age (7d, 12h).", show_default=False
+        ),
+    ] = None,
+    output: Annotated[
+        HistoryChoice, typer.Option("--format", "-f", help="table for people, json for machines.")
+    ] = HistoryChoice.TABLE,
+    store: StoreOption = None,
+) -> None:
+    """List past runs with score, grade, key measurements and the trend against the
+    previous run of the same scenario.
+
+    Examples:
+
+        gameday history
+
+        gameday history --scenario identity-loss --since 30d --format json
+    """
+    from gameday.history import HistoryFormat, show_history
+
+    typer.echo(show_history(store, scenario, since, HistoryFormat(output.value)), nl=False)
+
+
 @app.command()
 @guarded
 def schema(

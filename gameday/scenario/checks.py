@@ -25,6 +25,7 @@ def cross_check(scenario: Scenario, base_dir: Path) -> list[Problem]:
     return [
         *_duplicate_names(scenario),
         *_probe_references(scenario),
+        *_one_alert_probe(scenario),
         *_fault_windows(scenario),
         *_blast_radius(scenario),
         *_operations_exist(scenario),
@@ -85,6 +86,18 @@ def _probe_references(scenario: Scenario) -> list[Problem]:
                 )
             )
     return problems
+
+
+def _one_alert_probe(scenario: Scenario) -> list[Problem]:
+    alerts = [i for i, p in enumerate(scenario.probes) if p.kind is ProbeKind.ALERT]
+    return [
+        Problem(
+            ("probes", i, "kind"),
+            "only one alert probe per scenario: the app is given one alert URL "
+            "(GAMEDAY_ALERT_URL); give several ttd objectives the same probe instead",
+        )
+        for i in alerts[1:]
+    ]
 
 
 def _fault_windows(scenario: Scenario) -> list[Problem]:

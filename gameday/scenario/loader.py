@@ -140,8 +140,7 @@ def _shape_problem(path: Path, tree: Any) -> str | None:
         return None
     found = "an empty file" if tree is None else _kind_of(tree)
     return (
-        f"{path}:1:1: expected a scenario (a mapping with apiVersion: {API_VERSION}), "
-        f"found {found}"
+        f"{path}:1:1: expected a scenario (a mapping with apiVersion: {API_VERSION}), found {found}"
     )
 
 

@@ -76,8 +76,7 @@ def test_validate_missing_path() -> None:
     result = runner.invoke(app, ["validate", "no/such/dir"])
     assert result.exit_code == 2
     assert result.stderr == (
-        "error: no/such/dir: no such file or folder\n"
-        "hint: give scenario files or folders of them\n"
+        "error: no/such/dir: no such file or folder\nhint: give scenario files or folders of them\n"
     )
 
 

@@ -1,0 +1,208 @@
+"""One run of one scenario, start to end (DESIGN.md "One run, start to end").
+
+plan -> environment up -> steady before -> probes + faults -> observe -> rollback -> steady
+after -> read back -> grade -> result. Rollback sits in a ``finally``: every injected fault is
+removed on every way out, and each gateway fault also carries its own TTL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import Callable
+from contextlib import AsyncExitStack, ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from gameday.engine.guard import check_guardrails
+from gameday.engine.injection import FaultSchedule
+from gameday.engine.plan import Plan
+from gameday.engine.probing import ProbeSet
+from gameday.engine.recorder import FaultWindowRecord, Listener, Recorder
+from gameday.engine.verdict import Outcome, assemble_result
+from gameday.environments.embedded import bring_up_embedded, tally_gateway
+from gameday.environments.workdir import run_workdir
+from gameday.errors import AbortedError, EnvironmentFailure, GameDayError
+from gameday.injectors.gateway import GatewayInjector
+from gameday.result import RunResult
+from gameday.scenario.models import Environment
+
+OBSERVE_TICK_S = 0.1
+
+
+def new_run_id(name: str, now: datetime | None = None) -> str:
+    """``20261122T074501Z-identity-loss-3f9a``: sortable, readable, unique."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{name}-{secrets.token_hex(2)}"
+
+
+@dataclass
+class RunOptions:
+    """How to run: where, with which seed, who listens to progress."""
+
+    environment: Environment | None = None
+    seed: int | None = None
+    listeners: list[Listener] = field(default_factory=list)
+    on_start: Callable[[str, str, str, datetime], None] | None = None
+    """(run id, scenario, environment, started at): called before anything is started, so
+    that history holds a row even for a run that is killed (a failure here stops the run)."""
+
+
+class Drill:
+    """Runs one planned scenario; ``request_abort`` may be called from a signal handler."""
+
+    def __init__(self, plan: Plan, options: RunOptions, clock: Callable[[], float]) -> None:
+        self.plan = plan
+        self.scenario = plan.loaded.scenario
+        self.options = options
+        self.run_id = new_run_id(self.scenario.metadata.name)
+        self.recorder = Recorder(clock=clock, origin=clock(), listeners=list(options.listeners))
+        for rule in plan.rules:  # listed from the start: a run that never injects says so
+            self.recorder.faults[rule.id] = FaultWindowRecord(rule)
+        self.abort_reason: str | None = None
+        self._abort = asyncio.Event()
+
+    def request_abort(self, reason: str) -> None:
+        """Stop the drill and roll back; a second request changes nothing (rollback runs)."""
+        if self.abort_reason is None:
+            self.abort_reason = reason
+            self.recorder.event("abort", reason)
+        else:
+            self.recorder.event("abort", f"{reason} again: rolling back, please wait")
+        self._abort.set()
+
+    def _check_abort(self) -> None:
+        if self.abort_reason is not None:
+            raise AbortedError(self.abort_reason)
+
+    async def run(self) -> RunResult:
+        """Run the drill; always returns a result (the status says how it ended)."""
+        started_at = datetime.now(UTC)
+        if self.options.on_start is not None:
+            self.options.on_start(
+                self.run_id, self.scenario.metadata.name, self.plan.environment.value, started_at
+            )
+        outcome = Outcome()
+        try:
+            with run_workdir() as workdir, ExitStack() as stack:
+                async with AsyncExitStack() as astack:
+                    await self._run_in(workdir, stack, astack, outcome)
+                self.recorder.enter("environment down")
+        except AbortedError as error:
+            outcome.aborted = error.message
+        except GameDayError as error:
+            outcome.error = error.message
+            self.recorder.event("error", error.message)
+        return assemble_result(
+            self.plan, self.run_id, self.recorder, outcome, started_at, datetime.now(UTC)
+        )
+
+    async def _run_in(
+        self, workdir: Path, stack: ExitStack, astack: AsyncExitStack, outcome: Outcome
+    ) -> None:
+        scenario, recorder = self.scenario, self.recorder
+        recorder.enter("environment up")
+        if self.plan.environment is not Environment.EMBEDDED:
+            raise EnvironmentFailure(
+                f"the {self.plan.environment.value} environment is not available yet",
+                hint="run on the embedded environment (the default)",
+            )
+        probes = await ProbeSet.open(scenario, astack, recorder, run_id=self.run_id)
+        stage = await bring_up_embedded(
+            scenario,
+            stack,
+            workdir=workdir,
+            seed=self.options.seed,
+            alert_url=probes.alert_url,
+            note=recorder.event,
+        )
+        await probes.connect(stage)
+        self._check_abort()
+        recorder.enter("steady before")
+        outcome.steady_before, detail = await probes.steady()
+        if not outcome.steady_before:
+            outcome.not_steady = detail
+            return
+        self._check_abort()
+        injector = GatewayInjector(stage.gateway, self.run_id)
+        await self._drill(probes, injector, outcome)
+        recorder.enter("steady after")
+        outcome.steady_after, _ = await probes.steady()
+        recorder.enter("read back")
+        await probes.read_back()
+        outcome.probes = probes
+        outcome.gateway = await asyncio.to_thread(tally_gateway, stage.gateway)
+
+    async def _drill(self, probes: ProbeSet, injector: GatewayInjector, outcome: Outcome) -> None:
+        recorder = self.recorder
+        recorder.enter("drill")
+        schedule = FaultSchedule(self.plan.rules, injector, recorder)
+        start = recorder.now()
+        outcome.drill_start = start
+        faults = asyncio.create_task(schedule.run(start), name="faults")
+        sampling = probes.start(start)
+        try:
+            outcome.observe_end = await self._observe(start, faults, probes)
+        finally:
+            await probes.stop(sampling)
+            faults.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await faults
+            self._rollback(schedule, injector, outcome)
+        if self.abort_reason is not None:
+            outcome.aborted = self.abort_reason
+
+    async def _observe(self, start: float, faults: asyncio.Task[None], probes: ProbeSet) -> float:
+        """Until every objective is decided, ``observe.max`` passes, or an abort."""
+        scenario, recorder = self.scenario, self.recorder
+        limit = start + scenario.observe.max
+        while True:
+            now = recorder.now()
+            if faults.done() and faults.exception() is not None:
+                raise EnvironmentFailure(f"injecting faults failed: {faults.exception()}")
+            reason = check_guardrails(scenario, recorder, start)
+            if reason is not None:
+                self.request_abort(reason)
+            if self._abort.is_set() or now >= limit:
+                return min(now, limit)
+            if faults.done() and probes.decided(recorder, now):
+                recorder.event("observe", "every objective decided")
+                return now
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._abort.wait(), OBSERVE_TICK_S)
+
+    def _rollback(
+        self, schedule: FaultSchedule, injector: GatewayInjector, outcome: Outcome
+    ) -> None:
+        self.recorder.enter("rollback")
+        problems = schedule.rollback()
+        try:
+            left = injector.client.list()
+            if left:
+                problems.append(f"{len(left)} fault(s) still on the gateway; cleared")
+                injector.clear()
+        except GameDayError as error:
+            problems.append(f"could not verify the gateway is clean: {error.message}")
+        for problem in problems:
+            self.recorder.event("rollback-failed", problem)
+        outcome.rollback_problems = problems
+
+
+def run_drill(plan: Plan, options: RunOptions, clock: Callable[[], float]) -> RunResult:
+    """Run one planned scenario on its own event loop, with SIGINT/SIGTERM rolling it back."""
+    import signal
+
+    async def main() -> RunResult:
+        drill = Drill(plan, options, clock)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, drill.request_abort, f"signal {signum.name}")
+        try:
+            return await drill.run()
+        finally:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
+
+    return asyncio.run(main())

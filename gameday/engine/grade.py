@@ -1,0 +1,148 @@
+"""From what a run recorded to graded objectives and a score, through ``gameday.grading``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from gameday.grading import (
+    Alert,
+    GradedObjective,
+    Marker,
+    Sample,
+    grade_objective,
+    measure_availability,
+    measure_latency,
+    measure_recovery,
+    measure_rpo,
+    measure_ttd,
+)
+from gameday.kinds import ObjectiveKind
+from gameday.result import ObjectiveResult
+from gameday.scenario.models import (
+    AvailabilityObjective,
+    LatencyObjective,
+    ObjectiveVariant,
+    Scenario,
+    SteadyObjective,
+    TimeObjective,
+)
+
+
+def _percentile(stats: object, percentile: str) -> float | None:
+    value = getattr(stats, f"{percentile}_s")
+    return value if isinstance(value, float) else None
+
+
+def grade_objectives(
+    scenario: Scenario,
+    *,
+    samples: Mapping[str, Sequence[Sample]],
+    markers: Mapping[str, Sequence[Marker]],
+    alerts: Mapping[str, Sequence[Alert]],
+    t0: float,
+    tend: float,
+    observe_end: float,
+    steady: Mapping[str, bool],
+) -> list[tuple[GradedObjective, ObjectiveResult]]:
+    """Measure and grade every objective of ``scenario`` on the recorded timeline: the
+    grading's record (for the score) and the result's (with the evidence)."""
+    graded = []
+    for name, objective in zip(scenario.objective_names(), scenario.objectives, strict=True):
+        graded.append(
+            _grade_one(
+                name, objective, scenario, samples, markers, alerts, t0, tend, observe_end, steady
+            )
+        )
+    return graded
+
+
+def _grade_one(
+    name: str,
+    objective: ObjectiveVariant,
+    scenario: Scenario,
+    samples: Mapping[str, Sequence[Sample]],
+    markers: Mapping[str, Sequence[Marker]],
+    alerts: Mapping[str, Sequence[Alert]],
+    t0: float,
+    tend: float,
+    observe_end: float,
+    steady: Mapping[str, bool],
+) -> tuple[GradedObjective, ObjectiveResult]:
+    probe = objective.probe
+    extra: dict[str, float | bool | None] = {}
+    measured: float | None
+    if isinstance(objective, SteadyObjective):
+        target, measured = 1.0, 1.0 if steady.get(probe, False) else 0.0
+        detail = "held before and after" if measured else "did not hold before or after"
+    elif isinstance(objective, AvailabilityObjective):
+        until = tend + scenario.observe.recovery_window
+        availability = measure_availability(samples.get(probe, ()), t0, until)
+        target, measured = objective.target, availability.ratio
+        detail = f"{availability.healthy}/{availability.total} healthy samples"
+        detail += f", {availability.missed} missed" if availability.missed else ""
+    elif isinstance(objective, LatencyObjective):
+        stats = measure_latency(samples.get(probe, ()), t0, tend)
+        target, measured = objective.target, _percentile(stats, objective.percentile)
+        detail = f"{objective.percentile} over {stats.count} samples in the fault window"
+    else:
+        target, measured, detail, extra = _time_objective(
+            objective, scenario, samples, markers, alerts, t0, tend, observe_end
+        )
+    graded = grade_objective(
+        name,
+        objective.kind,
+        probe,
+        target,
+        measured,
+        weight=objective.weight,
+        critical=objective.critical,
+        detail=detail,
+    )
+    return graded, ObjectiveResult(
+        name=graded.name,
+        kind=graded.kind,
+        probe=graded.probe,
+        target=graded.target,
+        measured=graded.measured,
+        met=graded.met,
+        credit=graded.credit,
+        weight=graded.weight,
+        critical=graded.critical,
+        detail=graded.detail,
+        **extra,
+    )
+
+
+def _time_objective(
+    objective: TimeObjective,
+    scenario: Scenario,
+    samples: Mapping[str, Sequence[Sample]],
+    markers: Mapping[str, Sequence[Marker]],
+    alerts: Mapping[str, Sequence[Alert]],
+    t0: float,
+    tend: float,
+    observe_end: float,
+) -> tuple[float, float | None, str, dict[str, float | bool | None]]:
+    probe = objective.probe
+    if objective.kind is ObjectiveKind.RPO:
+        loss = measure_rpo(markers.get(probe, ()))
+        if loss.unverified:
+            # Writes that could not be read back are neither kept nor lost: claiming an RPO
+            # over them would be a number nobody measured.
+            return objective.target, None, f"not measured: {loss.detail}", {}
+        return objective.target, loss.rpo_s, loss.detail, {}
+    if objective.kind is ObjectiveKind.TTD:
+        ttd = measure_ttd(alerts.get(probe, ()), t0)
+        detail = "no matching alert" if ttd is None else "first matching alert"
+        return objective.target, ttd, detail, {}
+    stable = objective.stable or scenario.observe.stable
+    recovery = measure_recovery(
+        samples.get(probe, ()), t0, tend, observe_end_s=observe_end, stable=stable
+    )
+    extra: dict[str, float | bool | None] = {
+        "time_to_impact": recovery.time_to_impact_s,
+        "recovered_during_fault": recovery.recovered_during_fault,
+        "impact_start": recovery.impact_start_s,
+        "recovered_at": recovery.recovered_at_s,
+    }
+    return objective.target, recovery.rto_s, recovery.detail, extra

@@ -1,0 +1,71 @@
+"""What a run records as it goes: events, samples per probe, fault windows.
+
+Everything lands here first, so that a run that dies still has what it had; the result is
+assembled from it at the end, whatever the end was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from gameday.faults.rules import Rule
+from gameday.grading.timeline import Sample
+
+Listener = Callable[["Recorder", str, str], None]
+"""(recorder, event kind, detail): for the live view."""
+
+
+@dataclass
+class FaultWindowRecord:
+    """When one rule was really in force, on the run clock."""
+
+    rule: Rule
+    injected_at: float | None = None
+    removed_at: float | None = None
+
+
+@dataclass
+class Recorder:
+    """The run's timeline, on the run clock (seconds since the run started)."""
+
+    clock: Callable[[], float]
+    origin: float
+    events: list[tuple[float, str, str]] = field(default_factory=list)
+    samples: dict[str, list[Sample]] = field(default_factory=dict)
+    faults: dict[str, FaultWindowRecord] = field(default_factory=dict)
+    listeners: list[Listener] = field(default_factory=list)
+    phase: str = "starting"
+
+    def now(self) -> float:
+        """Seconds since the run started."""
+        return self.clock() - self.origin
+
+    def event(self, kind: str, detail: str) -> None:
+        """Record a timeline event and tell the listeners."""
+        self.events.append((round(self.now(), 6), kind, detail))
+        for listener in self.listeners:
+            listener(self, kind, detail)
+
+    def enter(self, phase: str) -> None:
+        """A new phase of the run (DESIGN.md "One run, start to end")."""
+        self.phase = phase
+        self.event("phase", phase)
+
+    def sample(self, probe: str, sample: Sample) -> None:
+        """Keep one probe sample."""
+        self.samples.setdefault(probe, []).append(sample)
+
+    @property
+    def t0(self) -> float | None:
+        """When the first fault was injected."""
+        times = [f.injected_at for f in self.faults.values() if f.injected_at is not None]
+        return min(times) if times else None
+
+    @property
+    def tend(self) -> float | None:
+        """When the last fault was removed; None while any is still in force."""
+        records = [f for f in self.faults.values() if f.injected_at is not None]
+        if not records or any(f.removed_at is None for f in records):
+            return None
+        return max(f.removed_at for f in records if f.removed_at is not None)

@@ -1,0 +1,104 @@
+"""``gameday run``: validate, plan, run each drill, record history, write reports and metrics.
+
+The CLI parses arguments into a ``RunRequest`` and calls ``run``; everything a run does
+besides the drills themselves (history, report files, metrics exports) happens here, once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gameday.engine.drill import RunOptions
+from gameday.engine.plan import Plan, make_plan
+from gameday.engine.recorder import Listener
+from gameday.engine.suite import SuiteOutcome, run_suite
+from gameday.errors import GameDayError, ScenarioError
+from gameday.result import RunResult
+from gameday.scenario.loader import validate_files
+from gameday.scenario.models import Environment
+
+
+@dataclass
+class RunRequest:
+    """Everything ``gameday run`` was asked to do."""
+
+    paths: Sequence[Path]
+    environment: Environment | None = None
+    report_dir: Path = Path("gameday-reports")
+    seed: int | None = None
+    store: Path | None = None
+    formats: Sequence[str] = ()
+    junit: Path | None = None
+    metrics_textfile: Path | None = None
+    pushgateway: str | None = None
+    listeners: list[Listener] = field(default_factory=list)
+
+
+def plan_all(paths: Sequence[Path], environment: Environment | None) -> list[Plan]:
+    """Validate and plan every scenario; nothing runs unless all are valid and safe."""
+    verdicts = validate_files(paths)
+    problems = [p for v in verdicts for p in v.problems]
+    if problems:
+        raise ScenarioError(problems)
+    plans = [make_plan(v.loaded, environment) for v in verdicts if v.loaded is not None]
+    refused = [p.loaded.scenario.metadata.name for p in plans if not p.ok]
+    if refused:
+        raise GameDayError(
+            f"safety checks failed for: {', '.join(refused)}",
+            hint="run `gameday plan` to see them; nothing was run",
+        )
+    return plans
+
+
+def run(
+    request: RunRequest,
+    on_result: Callable[[RunResult, Path], None],
+    on_warning: Callable[[str], None],
+) -> SuiteOutcome:
+    """Run every scenario of the request; history, reports and metrics as asked.
+
+    A metrics export that fails is reported through ``on_warning`` and does not change the
+    drills' outcome: the drills ran and were recorded.
+    """
+    from gameday.history import HistoryStore
+    from gameday.metrics import MetricsExportError, push, write_textfile
+    from gameday.reports.render import TREND_RUNS, ReportFormat, write_junit, write_reports
+
+    plans = plan_all(request.paths, request.environment)
+    report_dir = request.report_dir.resolve()
+    with HistoryStore(request.store) as history:
+
+        def finished(result: RunResult, path: Path) -> None:
+            history.finish_run(result)
+            on_result(result, path)
+            if request.pushgateway:
+                try:
+                    push([result], request.pushgateway, run_counts=history.outcome_counts())
+                except MetricsExportError as error:
+                    on_warning(error.message)
+
+        options = RunOptions(
+            request.environment, request.seed, request.listeners, on_start=history.start_run
+        )
+        outcome = run_suite(plans, options, report_dir, clock=time.monotonic, on_result=finished)
+        counts = history.outcome_counts()
+        if request.formats:
+            names = [r.scenario.name for r in outcome.results]
+            write_reports(
+                outcome.results,
+                report_dir,
+                [ReportFormat(f) for f in request.formats],
+                history=history.trend(names, limit=TREND_RUNS),
+                run_counts=counts,
+            )
+        if request.junit is not None:
+            write_junit(outcome.results, request.junit)
+        if request.metrics_textfile is not None:
+            try:
+                write_textfile(outcome.results, request.metrics_textfile, run_counts=counts)
+            except MetricsExportError as error:
+                on_warning(error.message)
+    return outcome

@@ -1,0 +1,181 @@
+"""Assemble the result of a run from what it recorded and how it ended."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from gameday.engine.grade import grade_objectives
+from gameday.engine.plan import Plan
+from gameday.engine.recorder import Recorder
+from gameday.grading import (
+    describe_rules,
+    grade_aborted,
+    grade_not_run,
+    score_scenario,
+)
+from gameday.kinds import Grade, RunStatus
+from gameday.result import (
+    Event,
+    FaultRecord,
+    GatewayTally,
+    ObjectiveResult,
+    ProbeRecord,
+    RunResult,
+    ScenarioInfo,
+)
+
+if TYPE_CHECKING:
+    from gameday.engine.probing import ProbeSet
+
+
+@dataclass
+class Outcome:
+    """How a run ended, filled in as it goes."""
+
+    steady_before: bool | None = None
+    steady_after: bool | None = None
+    not_steady: str | None = None
+    aborted: str | None = None
+    error: str | None = None
+    drill_start: float | None = None
+    observe_end: float | None = None
+    rollback_problems: list[str] = field(default_factory=list)
+    probes: ProbeSet | None = None
+    gateway: GatewayTally = field(default_factory=GatewayTally)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _scenario_info(plan: Plan) -> ScenarioInfo:
+    scenario = plan.loaded.scenario
+    return ScenarioInfo(
+        name=scenario.metadata.name,
+        file=str(plan.loaded.path),
+        description=scenario.metadata.description,
+        owner=scenario.metadata.owner,
+        runbook=scenario.metadata.runbook,
+        capabilities=tuple(sorted(plan.capabilities)),
+        spec=scenario.model_dump(mode="json", by_alias=True),
+    )
+
+
+def _faults(recorder: Recorder) -> list[FaultRecord]:
+    return [
+        FaultRecord(
+            id=w.rule.id,
+            fault=w.rule.fault,
+            kind=w.rule.kind.value,
+            mode=w.rule.mode.value,
+            services=w.rule.services,
+            regions=w.rule.regions,
+            operations=w.rule.operations,
+            probability=w.rule.probability,
+            planned_start=w.rule.start_s,
+            planned_end=w.rule.end_s,
+            injected_at=w.injected_at,
+            removed_at=w.removed_at,
+        )
+        for w in recorder.faults.values()
+    ]
+
+
+def _probe_records(plan: Plan, recorder: Recorder, outcome: Outcome) -> list[ProbeRecord]:
+    records = []
+    for probe in plan.loaded.scenario.probes:
+        samples = recorder.samples.get(probe.name, [])
+        extras = outcome.probes.evidence(probe.name) if outcome.probes else ([], [])
+        records.append(
+            ProbeRecord(
+                name=probe.name,
+                kind=probe.kind.value,
+                interval_s=probe.interval,
+                samples=[(s.offset_s, s.ok, s.latency_s) for s in samples if not s.missed],
+                missed=[s.offset_s for s in samples if s.missed],
+                failures=[(s.offset_s, s.detail) for s in samples if not s.ok and not s.missed],
+                markers=[(m.seq, m.written_at_s, m.acknowledged, m.found) for m in extras[0]],
+                alerts=[(a.received_at_s, a.matched) for a in extras[1]],
+            )
+        )
+    return records
+
+
+def _graded(
+    plan: Plan, recorder: Recorder, outcome: Outcome
+) -> tuple[list[ObjectiveResult], RunStatus, float | None, str | None, tuple[str, ...]]:
+    """(objectives, status, score, grade letter, caps) for a run that reached its drill."""
+    t0, tend = recorder.t0, recorder.tend
+    if outcome.probes is None or t0 is None or tend is None or outcome.observe_end is None:
+        return [], RunStatus.ERROR, None, None, ()
+    pairs = grade_objectives(
+        plan.loaded.scenario,
+        samples=recorder.samples,
+        markers=outcome.probes.markers(),
+        alerts=outcome.probes.alerts(),
+        t0=t0,
+        tend=tend,
+        observe_end=outcome.observe_end,
+        steady=outcome.probes.steady_verdicts(),
+    )
+    score = score_scenario([g for g, _ in pairs], steady_after_ok=bool(outcome.steady_after))
+    grade = score.grade.value if score.grade else None
+    return [r for _, r in pairs], score.status, score.score, grade, score.caps
+
+
+def assemble_result(
+    plan: Plan,
+    run_id: str,
+    recorder: Recorder,
+    outcome: Outcome,
+    started_at: datetime,
+    ended_at: datetime,
+) -> RunResult:
+    """The result of the run, whatever way it ended."""
+    objectives: list[ObjectiveResult] = []
+    caps: tuple[str, ...] = ()
+    reason: str | None
+    if outcome.error is not None:
+        verdict = grade_not_run(RunStatus.ERROR, outcome.error)
+        status, score, grade, reason = verdict.status, None, None, outcome.error
+    elif outcome.not_steady is not None:
+        status, score, grade = RunStatus.NOT_STEADY, None, None
+        reason = f"not steady before the drill: {outcome.not_steady}; no fault was injected"
+    elif outcome.aborted is not None:
+        aborted = grade_aborted(outcome.aborted)
+        if outcome.probes is not None and recorder.tend is not None:
+            objectives = _graded(plan, recorder, outcome)[0]
+        status, score = aborted.status, aborted.score
+        grade = aborted.grade.value if aborted.grade else None
+        reason, caps = outcome.aborted, aborted.caps
+    else:
+        objectives, status, score, grade, caps = _graded(plan, recorder, outcome)
+        reason = None if status is not RunStatus.ERROR else "the drill did not complete"
+    if outcome.rollback_problems:
+        reason = "; ".join(
+            filter(None, [reason, "ROLLBACK FAILED: " + "; ".join(outcome.rollback_problems)])
+        )
+    return RunResult(
+        run_id=run_id,
+        scenario=_scenario_info(plan),
+        environment=plan.environment.value,
+        started_at=_iso(started_at),
+        ended_at=_iso(ended_at),
+        status=status,
+        score=score,
+        grade=Grade(grade) if grade else None,
+        caps=caps,
+        reason=reason,
+        t0=recorder.t0,
+        tend=recorder.tend,
+        steady_before=outcome.steady_before,
+        steady_after=outcome.steady_after,
+        objectives=objectives,
+        faults=_faults(recorder),
+        events=[Event(at=at, kind=kind, detail=detail) for at, kind, detail in recorder.events],
+        probes=_probe_records(plan, recorder, outcome),
+        gateway=outcome.gateway,
+        scoring_rules=describe_rules(),
+    )

@@ -1,0 +1,161 @@
+"""Create the resources a scenario's ``setup:`` declares, through boto3, before the drill.
+
+Used by the embedded and localstack environments, straight against the emulator (not through
+the gateway): setup is not part of the drill. Creating what already exists is not an error, so
+a LocalStack that outlives runs can be reused.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from gameday.errors import EnvironmentFailure
+from gameday.scenario.models import Scenario
+from gameday.scenario.target import (
+    BucketSetup,
+    CallSetup,
+    LogGroupSetup,
+    RepositorySetup,
+    RoleSetup,
+    TableSetup,
+)
+
+_ALREADY = {
+    "ResourceAlreadyExistsException",
+    "RepositoryAlreadyExistsException",
+    "BucketAlreadyOwnedByYou",
+    "BucketAlreadyExists",
+    "ResourceInUseException",
+    "EntityAlreadyExists",
+    "ImageAlreadyExistsException",
+}
+
+ClientFactory = Callable[[str, str], Any]
+"""(service, region) -> a boto3 client pointed at the environment's endpoint."""
+
+
+def boto3_clients(endpoint_url: str) -> ClientFactory:
+    """A cached client factory for ``endpoint_url`` with dummy credentials."""
+    import boto3
+    from botocore.config import Config
+
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5)
+    cache: dict[tuple[str, str], Any] = {}
+
+    # The stubs type `client` per literal service name; the service here is the scenario's.
+    make_client: Callable[..., Any] = session.client
+
+    def client(service: str, region: str) -> Any:
+        key = (service, region)
+        if key not in cache:
+            cache[key] = make_client(
+                service, region_name=region, endpoint_url=endpoint_url, config=config
+            )
+        return cache[key]
+
+    return client
+
+
+def _manifest(repository: str, tag: str) -> str:
+    # A minimal Docker image manifest (schema 2); the digests only need to be distinct per tag.
+    config = hashlib.sha256(f"{repository}:{tag}:config".encode()).hexdigest()
+    layer = hashlib.sha256(f"{repository}:{tag}:layer".encode()).hexdigest()
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": 1024,
+                "digest": f"sha256:{config}",
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": 2048,
+                    "digest": f"sha256:{layer}",
+                }
+            ],
+        }
+    )
+
+
+def _trust_policy(service: str) -> str:
+    statement = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def _create(resource: object, home: str, regions: tuple[str, ...], client: ClientFactory) -> None:
+    if isinstance(resource, LogGroupSetup):
+        client("logs", resource.region or home).create_log_group(logGroupName=resource.name)
+    elif isinstance(resource, RepositorySetup):
+        ecr = client("ecr", resource.region or home)
+        _tolerate(lambda: ecr.create_repository(repositoryName=resource.name))
+        for tag in resource.images:
+            manifest = _manifest(resource.name, tag)
+            ecr.put_image(repositoryName=resource.name, imageManifest=manifest, imageTag=tag)
+    elif isinstance(resource, BucketSetup):
+        region = resource.region or home
+        extra = (
+            {}
+            if region == "us-east-1"
+            else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        )
+        client("s3", region).create_bucket(Bucket=resource.name, **extra)
+    elif isinstance(resource, TableSetup):
+        for region in resource.regions or regions:
+            _tolerate(functools.partial(_create_table, client("dynamodb", region), resource))
+    elif isinstance(resource, RoleSetup):
+        client("iam", "us-east-1").create_role(
+            RoleName=resource.name,
+            AssumeRolePolicyDocument=_trust_policy(resource.trusted_service),
+        )
+    elif isinstance(resource, CallSetup):
+        method = getattr(client(resource.service, resource.region or home), resource.call, None)
+        if method is None:
+            raise EnvironmentFailure(f"boto3 {resource.service} has no method {resource.call!r}")
+        method(**resource.params)
+
+
+def _create_table(dynamodb: Any, table: TableSetup) -> None:
+    dynamodb.create_table(
+        TableName=table.name,
+        KeySchema=[{"AttributeName": table.hash_key, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": table.hash_key, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def _tolerate(call: Callable[[], object]) -> None:
+    from botocore.exceptions import ClientError
+
+    try:
+        call()
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in _ALREADY:
+            raise
+
+
+def create_setup(scenario: Scenario, client: ClientFactory) -> int:
+    """Create every setup resource; returns how many. EnvironmentFailure names the item."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    target = scenario.target
+    for index, resource in enumerate(target.setup):
+        try:
+            _tolerate(
+                functools.partial(_create, resource, target.home_region, target.regions, client)
+            )
+        except (ClientError, BotoCoreError, TypeError) as error:
+            raise EnvironmentFailure(
+                f"setup[{index}] ({resource.kind.value}): {error}",
+                hint="check the resource's fields against docs/scenario.md",
+            ) from None
+    return len(target.setup)

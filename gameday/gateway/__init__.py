@@ -1,0 +1,1 @@
+"""The fault gateway: an AWS-aware HTTP proxy that injects faults (DESIGN.md "Injectors")."""

@@ -1,0 +1,277 @@
+"""The gateway's admin API, on the gateway's own port: ``/_gameday/``, ``/metrics`` and
+LocalStack's Chaos API shape under ``/_localstack/chaos/``.
+
+None of these paths is ever forwarded upstream. With a token set, every call here needs
+``Authorization: Bearer TOKEN`` or gets 401; a bad body gets 400 naming the field.
+
+>>> admin = AdminApi(store, log, metrics, upstream="http://127.0.0.1:5000", token=None)
+>>> response = await admin.handle(request)  # None: not an admin path, forward it
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from gameday.gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from gameday.gateway.metrics import GatewayMetrics
+from gameday.gateway.models import (
+    FAULT_ID_PATTERN,
+    ChaosEffects,
+    ChaosRule,
+    FaultList,
+    FaultSpec,
+    Health,
+    describe_validation_error,
+)
+from gameday.gateway.store import FaultStore, RequestLog
+
+GAMEDAY_PREFIX = "/_gameday/"
+CHAOS_PREFIX = "/_localstack/chaos/"
+METRICS_PATH = "/metrics"
+
+MAX_ADMIN_BODY = 1024 * 1024
+
+_RULES = TypeAdapter(list[ChaosRule])
+
+_M = TypeVar("_M", bound=BaseModel)
+
+_Handler = Callable[[web.BaseRequest, str], Awaitable[web.StreamResponse]]
+
+
+class AdminError(Exception):
+    """An admin call that fails with a status and a message naming what was wrong."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+
+
+def json_response(payload: object, status: int = 200) -> web.Response:
+    if isinstance(payload, BaseModel):
+        body = payload.model_dump_json().encode()
+    else:
+        body = json.dumps(payload, separators=(",", ":")).encode()
+    return web.Response(status=status, body=body, content_type="application/json")
+
+
+def is_sigv4_signed(request: web.BaseRequest) -> bool:
+    """Whether the request is an AWS call (an S3 bucket may be named "metrics")."""
+    auth = request.headers.get("Authorization", "")
+    return auth.startswith("AWS4-") or "X-Amz-Credential=" in request.query_string
+
+
+class AdminApi:
+    """Routes admin paths; ``handle`` returns None for anything that is not one."""
+
+    def __init__(
+        self,
+        store: FaultStore,
+        log: RequestLog,
+        metrics: GatewayMetrics,
+        *,
+        upstream: str,
+        token: str | None,
+    ) -> None:
+        self._store = store
+        self._log = log
+        self._metrics = metrics
+        self._upstream = upstream
+        self._expected_auth = f"Bearer {token}".encode() if token else None
+        self._routes: dict[str, dict[str, _Handler]] = {
+            "/_gameday/health": {"GET": self._health},
+            "/_gameday/faults": {"GET": self._list, "DELETE": self._clear},
+            "/_gameday/requests": {"GET": self._requests},
+            METRICS_PATH: {"GET": self._metrics_text},
+            "/_localstack/chaos/faults": {
+                "GET": self._chaos_get,
+                "POST": self._chaos_set,
+                "PATCH": self._chaos_add,
+                "DELETE": self._chaos_remove,
+            },
+            "/_localstack/chaos/effects": {"GET": self._effects_get, "POST": self._effects_set},
+        }
+        self._fault_routes: dict[str, _Handler] = {
+            "GET": self._get_one,
+            "PUT": self._put,
+            "DELETE": self._remove,
+        }
+
+    def owns(self, request: web.BaseRequest, path: str) -> bool:
+        """Whether this path is the admin API's, never to be forwarded."""
+        if path.startswith(GAMEDAY_PREFIX) or path.startswith(CHAOS_PREFIX):
+            return True
+        return path == METRICS_PATH and not is_sigv4_signed(request)
+
+    async def handle(self, request: web.BaseRequest, path: str) -> web.StreamResponse:
+        try:
+            self._authorize(request)
+            methods, arg = self._route(path)
+            handler = methods.get(request.method)
+            if handler is None:
+                allowed = ", ".join(sorted(methods))
+                response = _error(405, f"{request.method} is not allowed on {path}")
+                response.headers["Allow"] = allowed
+                return response
+            return await handler(request, arg)
+        except AdminError as error:
+            response = _error(error.status, error.message, error.field)
+            if error.status == 401:
+                response.headers["WWW-Authenticate"] = 'Bearer realm="gameday"'
+            return response
+
+    def _authorize(self, request: web.BaseRequest) -> None:
+        expected = self._expected_auth
+        if expected is None:
+            return
+        given = request.headers.get("Authorization", "").encode()
+        # compare_digest: the time taken must not reveal how much of the token matched.
+        if not hmac.compare_digest(given, expected):
+            raise AdminError(401, "missing or wrong bearer token (GAMEDAY_GATEWAY_TOKEN)")
+
+    def _route(self, path: str) -> tuple[dict[str, _Handler], str]:
+        methods = self._routes.get(path)
+        if methods is not None:
+            return methods, ""
+        prefix = "/_gameday/faults/"
+        if path.startswith(prefix):
+            return self._fault_routes, path[len(prefix) :]
+        raise AdminError(404, f"no admin endpoint at {path}")
+
+    async def _health(self, request: web.BaseRequest, _: str) -> web.StreamResponse:
+        health = Health(
+            status="ok",
+            upstream=self._upstream,
+            faults=len(self._store.active()),
+            requests=self._log.last_seq,
+        )
+        return json_response(health)
+
+    async def _list(self, request: web.BaseRequest, _: str) -> web.StreamResponse:
+        return json_response(FaultList(faults=tuple(self._store.statuses())))
+
+    async def _clear(self, request: web.BaseRequest, _: str) -> web.StreamResponse:
+        return json_response({"removed": self._store.clear()})
+
+    async def _get_one(self, request: web.BaseRequest, fault_id: str) -> web.StreamResponse:
+        fault = self._store.get(fault_id)
+        if fault is None:
+            raise AdminError(404, f"no fault {fault_id!r}", "id")
+        return json_response(self._store_status(fault_id))
+
+    async def _put(self, request: web.BaseRequest, fault_id: str) -> web.StreamResponse:
+        body = await _read_json(request)
+        if not isinstance(body, dict):
+            raise AdminError(400, "the body must be a JSON object {match, effect, ttl_seconds}")
+        if "id" in body and body["id"] != fault_id:
+            raise AdminError(400, f"id {body['id']!r} differs from the path's {fault_id!r}", "id")
+        spec = _validate(FaultSpec, {**body, "id": fault_id})
+        _, created = self._store.put(spec)
+        return json_response(self._store_status(fault_id), status=201 if created else 200)
+
+    async def _remove(self, request: web.BaseRequest, fault_id: str) -> web.StreamResponse:
+        if not self._store.remove(fault_id):
+            raise AdminError(404, f"no fault {fault_id!r}", "id")
+        return json_response({"removed": 1})
+
+    def _store_status(self, fault_id: str) -> object:
+        for status in self._store.statuses():
+            if status.id == fault_id:
+                return status
+        raise AdminError(404, f"no fault {fault_id!r}", "id")
+
+    async def _requests(self, request: web.BaseRequest, _: str) -> web.StreamResponse:
+        since = _int_param(request, "since") or 0
+        limit = _int_param(request, "limit")
+        return json_response(self._log.page(since, limit))
+
+    async def _metrics_text(self, request: web.BaseRequest, _: str) -> web.StreamResponse:
+        response = web.Response(body=self._metrics.render())
+        response.headers["Content-Type"] = METRICS_CONTENT_TYPE
+        return response
+
+    async def _chaos_get(self, request: web.BaseRequest, _: str) -> web.StreamResponse:
+        return self._chaos_rules()
+
+    async def _chaos_set(self, request: web.BaseRequest, _: str) -> web.StreamResponse:
+        self._store.set_chaos_rules(await _read_rules(request))
+        return self._chaos_rules()
+
+    async def _chaos_add(self, request: web.BaseRequest, _: str) -> web.StreamResponse:
+        self._store.add_chaos_rules(await _read_rules(request))
+        return self._chaos_rules()
+
+    async def _chaos_remove(self, request: web.BaseRequest, _: str) -> web.StreamResponse:
+        self._store.remove_chaos_rules(await _read_rules(request))
+        return self._chaos_rules()
+
+    def _chaos_rules(self) -> web.Response:
+        return json_response([rule.to_json() for rule in self._store.chaos_rules()])
+
+    async def _effects_get(self, request: web.BaseRequest, _: str) -> web.StreamResponse:
+        return json_response(self._store.effects)
+
+    async def _effects_set(self, request: web.BaseRequest, _: str) -> web.StreamResponse:
+        self._store.set_effects(_validate(ChaosEffects, await _read_json(request)))
+        return json_response(self._store.effects)
+
+
+def _error(status: int, message: str, field: str | None = None) -> web.Response:
+    payload: dict[str, Any] = {"error": message}
+    if field is not None:
+        payload["field"] = field
+    return json_response(payload, status=status)
+
+
+async def _read_json(request: web.BaseRequest) -> object:
+    length = request.content_length
+    if length is not None and length > MAX_ADMIN_BODY:
+        raise AdminError(413, f"the body is {length} bytes; the limit is {MAX_ADMIN_BODY}")
+    raw = await request.content.read(MAX_ADMIN_BODY + 1)
+    if len(raw) > MAX_ADMIN_BODY:
+        raise AdminError(413, f"the body is over the limit of {MAX_ADMIN_BODY} bytes")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise AdminError(400, f"the body is not valid JSON: {error}", "body") from None
+
+
+async def _read_rules(request: web.BaseRequest) -> list[ChaosRule]:
+    body = await _read_json(request)
+    if isinstance(body, dict):
+        body = [body]  # one rule alone is taken as a list of one
+    try:
+        return _RULES.validate_python(body)
+    except ValidationError as error:
+        field, message = describe_validation_error(error)
+        raise AdminError(400, f"{field}: {message}", field) from None
+
+
+def _validate(model: type[_M], value: object) -> _M:
+    try:
+        return model.model_validate(value)
+    except ValidationError as error:
+        field, message = describe_validation_error(error)
+        if field == "id":
+            message = f"{message} (ids match {FAULT_ID_PATTERN})"
+        raise AdminError(400, f"{field}: {message}", field) from None
+
+
+def _int_param(request: web.BaseRequest, name: str) -> int | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise AdminError(400, f"{name} must be a whole number, not {raw!r}", name) from None
+    if value < 0:
+        raise AdminError(400, f"{name} must be 0 or more, not {value}", name)
+    return value

@@ -1,0 +1,78 @@
+"""Prometheus metrics of one gateway: requests by service, operation, outcome and fault.
+
+Each gateway owns its ``CollectorRegistry``, so two gateways in one process (tests, the
+engine) never share or clash on counters.
+
+>>> metrics = GatewayMetrics(fault_count=lambda: 0)
+>>> metrics.observe("sts", "GetCallerIdentity", Outcome.ERROR, "sts-down", 0.0004)
+>>> metrics.render()  # Prometheus text format
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from gameday.gateway.models import Outcome
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+# Buckets from 0.5 ms (a forwarded call to a local emulator) to 30 s (a latency fault).
+_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+_NONE = "none"
+_UNKNOWN = "unknown"
+
+
+class GatewayMetrics:
+    """Counters and a latency histogram, with label children cached for the request path."""
+
+    def __init__(self, fault_count: Callable[[], int]) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._requests = Counter(
+            "gameday_gateway_requests",
+            "Requests through the gateway, by what it did with them.",
+            ("service", "operation", "outcome", "fault"),
+            registry=self.registry,
+        )
+        self._duration = Histogram(
+            "gameday_gateway_request_duration_seconds",
+            "Time from request to the end of the answer, as the gateway saw it.",
+            ("service", "outcome"),
+            buckets=_BUCKETS_S,
+            registry=self.registry,
+        )
+        faults = Gauge(
+            "gameday_gateway_faults_active",
+            "Faults in force now (expired ones excluded).",
+            registry=self.registry,
+        )
+        faults.set_function(lambda: float(fault_count()))
+        self._children: dict[tuple[str, str, str, str], tuple[Counter, Histogram]] = {}
+
+    def observe(
+        self,
+        service: str | None,
+        operation: str | None,
+        outcome: Outcome,
+        fault_id: str | None,
+        duration_s: float,
+    ) -> None:
+        key = (service or _UNKNOWN, operation or _UNKNOWN, outcome.value, fault_id or _NONE)
+        children = self._children.get(key)
+        if children is None:
+            # labels() takes a lock and builds a tuple each call: resolve once per label set.
+            children = (
+                self._requests.labels(*key),
+                self._duration.labels(key[0], key[2]),
+            )
+            self._children[key] = children
+        counter, histogram = children
+        counter.inc()
+        histogram.observe(duration_s)
+
+    def render(self) -> bytes:
+        """The registry in Prometheus text exposition format."""
+        return generate_latest(self.registry)

@@ -1,0 +1,156 @@
+"""The history store's tables, and the migrations that bring an older store up to date.
+
+The version lives in ``PRAGMA user_version``. A new store is created at the latest version
+directly; an older one is migrated step by step, each step in the same transaction as the
+version bump, so a store is never left half-migrated. A store from a newer gameday is refused
+rather than guessed at.
+
+Version 0 is the prototype layout (one ``runs`` table: run_id, scenario, status, score,
+started_at, result JSON; no writer, no measurements). Version 1 adds the environment, end
+time, grade, reason, the writer of a running row, and one row per objective measurement.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from gameday.errors import InvalidInputError
+
+LATEST_VERSION = 1
+
+_RUNS_V1 = """
+CREATE TABLE runs (
+    run_id TEXT PRIMARY KEY,
+    scenario TEXT NOT NULL,
+    environment TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (
+        status IN ('running', 'passed', 'failed', 'aborted', 'error', 'not-steady')
+    ),
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    score REAL,
+    grade TEXT,
+    reason TEXT,
+    writer_host TEXT,
+    writer_boot TEXT,
+    writer_pid INTEGER,
+    writer_start TEXT,
+    writer_pid_namespace TEXT,
+    result TEXT
+)
+"""
+
+_MEASUREMENTS_V1 = """
+CREATE TABLE measurements (
+    run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    objective TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    probe TEXT NOT NULL,
+    target REAL NOT NULL,
+    measured REAL,
+    met INTEGER NOT NULL,
+    credit REAL NOT NULL,
+    PRIMARY KEY (run_id, position)
+)
+"""
+
+_INDEXES_V1 = (
+    "CREATE INDEX runs_by_scenario ON runs (scenario, started_at)",
+    "CREATE INDEX runs_by_time ON runs (started_at)",
+    # Opening a store looks for running rows to finalise; the partial index keeps that cheap.
+    "CREATE INDEX runs_running ON runs (status) WHERE status = 'running'",
+)
+
+
+def _create_latest(db: sqlite3.Connection) -> None:
+    db.execute(_RUNS_V1)
+    db.execute(_MEASUREMENTS_V1)
+    for statement in _INDEXES_V1:
+        db.execute(statement)
+
+
+_COPY_RUNS_FROM_V0 = """
+INSERT INTO runs (run_id, scenario, environment, status, started_at, ended_at, score, grade,
+                  reason, result)
+SELECT run_id, scenario,
+       COALESCE(json_extract(result, '$.environment'), 'unknown'),
+       CASE status WHEN 'running' THEN 'aborted' ELSE status END,
+       started_at,
+       json_extract(result, '$.ended_at'),
+       CASE status WHEN 'running' THEN 0.0 ELSE score END,
+       CASE status WHEN 'running' THEN 'F' ELSE json_extract(result, '$.grade') END,
+       CASE status
+           WHEN 'running' THEN 'still running when the store was migrated from schema 0, '
+                               || 'which did not record its writer'
+           ELSE json_extract(result, '$.reason')
+       END,
+       result
+FROM runs_v0
+"""
+
+_COPY_MEASUREMENTS_FROM_V0 = """
+INSERT INTO measurements (run_id, position, objective, kind, probe, target, measured, met,
+                          credit)
+SELECT r.run_id, o.key,
+       json_extract(o.value, '$.name'), json_extract(o.value, '$.kind'),
+       json_extract(o.value, '$.probe'), json_extract(o.value, '$.target'),
+       json_extract(o.value, '$.measured'), json_extract(o.value, '$.met'),
+       json_extract(o.value, '$.credit')
+FROM runs_v0 AS r, json_each(r.result, '$.objectives') AS o
+WHERE r.result IS NOT NULL AND json_valid(r.result)
+"""
+
+
+def _migrate_0_to_1(db: sqlite3.Connection) -> None:
+    """Schema 0 -> 1: new columns read from each run's result JSON, measurements split out.
+
+    A v0 row still ``running`` has no recorded writer, so nobody could ever tell whether it
+    died: it becomes ``aborted`` (an F with score 0, as a guardrail abort) with that reason.
+    """
+    db.execute("ALTER TABLE runs RENAME TO runs_v0")
+    db.execute(_RUNS_V1)
+    db.execute(_MEASUREMENTS_V1)
+    db.execute(_COPY_RUNS_FROM_V0)
+    db.execute(_COPY_MEASUREMENTS_FROM_V0)
+    db.execute("DROP TABLE runs_v0")
+    # Indexes last: a v0 index moved with the renamed table and might share a name.
+    for statement in _INDEXES_V1:
+        db.execute(statement)
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _migrate_0_to_1}
+"""Step ``n -> n + 1`` for every version below ``LATEST_VERSION``."""
+
+
+def _has_runs_table(db: sqlite3.Connection) -> bool:
+    found = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'")
+    return found.fetchone() is not None
+
+
+def migrate(db: sqlite3.Connection, where: str) -> int:
+    """Bring the store to ``LATEST_VERSION`` in one write transaction; the version found.
+
+    ``db`` is in autocommit mode (isolation_level None); ``where`` names the store in errors.
+    """
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if version > LATEST_VERSION:
+            raise InvalidInputError(
+                f"{where}: history schema version {version} is newer than this gameday's "
+                f"({LATEST_VERSION})",
+                hint="upgrade gameday, or give another store with --store / GAMEDAY_STORE",
+            )
+        if version == 0 and not _has_runs_table(db):
+            _create_latest(db)
+        else:
+            for step in range(version, LATEST_VERSION):
+                MIGRATIONS[step](db)
+        db.execute(f"PRAGMA user_version = {LATEST_VERSION}")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+    return version

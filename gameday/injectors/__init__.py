@@ -1,0 +1,1 @@
+"""Injectors apply rules: ``gateway`` (embedded, localstack) and, for real accounts, ``fis``."""

@@ -1,0 +1,178 @@
+"""What every probe shares: the ``Probe`` protocol, its ``Observation``, and the ``ProbeContext``.
+
+A probe checks one thing once per call of ``sample()``; the scheduler in
+``gameday.probes.schedule`` calls it at a fixed rate, enforces its timeout, retries it, and
+turns each outcome into a ``gameday.grading.timeline.Sample``::
+
+    probe = build_probe(spec, ctx)
+    observation = await probe.sample()  # Observation(ok=True, latency_s=0.004, detail="200")
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import aiohttp
+
+from gameday.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    import boto3.session
+
+Clock = Callable[[], float]
+"""Monotonic seconds; ``time.monotonic`` in a run, a fake in tests where time is the subject."""
+
+
+class ProbeError(InvalidInputError):
+    """A probe that cannot be built as declared (exit 2): a missing '{app}', an unknown call."""
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """The outcome of one check: healthy or not, how long it took, and why, in a few words."""
+
+    ok: bool
+    latency_s: float
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often one sample tries before it is recorded as unhealthy (``attempts`` >= 1)."""
+
+    attempts: int = 1
+    backoff_s: float = 0.0
+
+
+class Probe(Protocol):
+    """A check sampled at a fixed rate for the whole drill.
+
+    ``sample()`` checks once and returns an unhealthy ``Observation`` for every failure it
+    expects (no answer, a wrong answer); anything it raises is a bug and stops the run. It
+    need not enforce ``timeout_s`` or ``retries``: the scheduler does, by cancelling it, so it
+    must clean up when cancelled (close what it opened, kill what it started).
+
+    >>> observation = await probe.sample()
+    >>> observation.ok, observation.latency_s
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def interval_s(self) -> float: ...
+
+    @property
+    def timeout_s(self) -> float: ...
+
+    @property
+    def retries(self) -> RetryPolicy: ...
+
+    async def sample(self) -> Observation: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeContext:
+    """What probes are built with: where the app and the AWS endpoint are, and shared resources.
+
+    ``origin_s`` is the run start on ``clock``: probes that record times themselves (the data
+    probe's markers, the alert sink's alerts) record ``clock() - origin_s``, the same offsets the
+    scheduler gives samples. ``executor`` runs blocking calls (boto3, dnspython); None uses the
+    loop's default executor. ``dns_server`` (host, port) is where CNAME lookups go; None uses the
+    system's resolver configuration.
+    """
+
+    session: aiohttp.ClientSession
+    run_id: str
+    origin_s: float
+    clock: Clock = time.monotonic
+    app_url: str | None = None
+    aws_endpoint_url: str | None = None
+    region: str = "us-east-1"
+    executor: Executor | None = None
+    dns_server: tuple[str, int] | None = None
+    credentials: tuple[str, str] | None = None
+    """(access key id, secret): the emulator's dummy keys in embedded and localstack, so a
+    probe never looks further; None in a real account (the SDK's own credential chain)."""
+
+    def boto3_session(self) -> boto3.session.Session:
+        """A boto3 session for one client (boto3's default session is not thread-safe)."""
+        import boto3
+
+        if self.credentials is None:
+            return boto3.session.Session()
+        key, secret = self.credentials
+        return boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret)
+
+    def offset(self) -> float:
+        """Seconds since the run start on the run clock."""
+        return self.clock() - self.origin_s
+
+
+@asynccontextmanager
+async def open_probe_context(
+    *,
+    run_id: str,
+    origin_s: float,
+    clock: Clock = time.monotonic,
+    app_url: str | None = None,
+    aws_endpoint_url: str | None = None,
+    region: str = "us-east-1",
+    dns_server: tuple[str, int] | None = None,
+    credentials: tuple[str, str] | None = None,
+) -> AsyncIterator[ProbeContext]:
+    """A ``ProbeContext`` with one HTTP session and one thread pool, both closed on exit.
+
+    >>> async with open_probe_context(run_id="r1", origin_s=time.monotonic()) as ctx:
+    ...     probes = [build_probe(spec, ctx) for spec in scenario.probes]
+    """
+    # No connection limit: each probe has at most one request in flight, so the number of
+    # probes bounds it already, and a pool limit would add queueing time to measured latency.
+    connector = aiohttp.TCPConnector(limit=0)
+    # Blocking calls get their own pool: a hung boto3 call (a blackholed endpoint) then cannot
+    # starve the loop's default executor, which aiohttp's resolver and getaddrinfo use.
+    executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="gameday-probe")
+    try:
+        async with aiohttp.ClientSession(connector=connector) as session:
+            yield ProbeContext(
+                session=session,
+                run_id=run_id,
+                origin_s=origin_s,
+                clock=clock,
+                app_url=app_url,
+                aws_endpoint_url=aws_endpoint_url,
+                region=region,
+                executor=executor,
+                dns_server=dns_server,
+                credentials=credentials,
+            )
+    finally:
+        # A call still hanging past its probe's timeout ends by its own socket timeout; the
+        # run does not wait for it.
+        executor.shutdown(wait=False, cancel_futures=True)
+
+
+def expand_url(template: str, ctx: ProbeContext, probe_name: str, field: str) -> str:
+    """``template`` with '{app}' replaced by the app's base URL (no trailing slash).
+
+    '{marker}' is left in place for the data probe to fill per write.
+    """
+    if "{app}" not in template:
+        return template
+    if ctx.app_url is None:
+        raise ProbeError(
+            f"probe {probe_name!r}: {field} {template!r} uses '{{app}}' but the target has no app",
+            hint="give the scenario a target.app, or write the full URL",
+        )
+    return template.replace("{app}", ctx.app_url.rstrip("/"))
+
+
+def short(text: str, limit: int = 200) -> str:
+    """``text`` on one line, cut to ``limit`` characters, for a sample's detail."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

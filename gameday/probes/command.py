@@ -1,0 +1,76 @@
+"""The ``command`` probe: run a program; healthy when it exits with ``expect.exit_code``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+
+from gameday.probes.base import Observation, ProbeContext, RetryPolicy, short
+from gameday.scenario.probe_models import CommandProbe as CommandProbeSpec
+
+# Keep only the end of stderr for the detail: a chatty command must not grow memory.
+_STDERR_TAIL_BYTES = 1024
+
+
+class CommandProbe:
+    """Runs ``command`` (no shell) in its own process group, stdout discarded.
+
+    On timeout or cancellation the whole process group is killed and reaped, so a command
+    that forks (a shell script, ``curl`` under ``timeout``) leaves nothing behind.
+
+    >>> await CommandProbe(spec, ctx).sample()  # Observation(ok=False, ..., detail="exit 1, ...")
+    """
+
+    def __init__(self, spec: CommandProbeSpec, ctx: ProbeContext) -> None:
+        del ctx  # a command needs nothing from the run; the signature is the builders' one
+        self.name = spec.name
+        self.interval_s = spec.interval
+        self.timeout_s = spec.timeout
+        self.retries = RetryPolicy(spec.retries.attempts, spec.retries.backoff)
+        self.command = spec.command
+        self._expected = spec.expect.exit_code
+
+    async def sample(self) -> Observation:
+        start = time.perf_counter()
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *self.command,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+            )
+        except OSError as error:
+            latency_s = time.perf_counter() - start
+            return Observation(False, latency_s, short(f"cannot run {self.command[0]}: {error}"))
+        try:
+            tail = await _stderr_tail(process)
+            code = await process.wait()
+        except BaseException:
+            # Timeout and stop both arrive as cancellation: end the group, reap it, go on.
+            _kill_group(process)
+            await asyncio.shield(process.wait())
+            raise
+        latency_s = time.perf_counter() - start
+        if code == self._expected:
+            return Observation(True, latency_s, f"exit {code}")
+        detail = f"exit {code}, expected {self._expected}"
+        stderr = tail.decode("utf-8", errors="replace").strip()
+        return Observation(False, latency_s, short(f"{detail}: {stderr}" if stderr else detail))
+
+
+async def _stderr_tail(process: asyncio.subprocess.Process) -> bytes:
+    assert process.stderr is not None  # stderr=PIPE above
+    tail = b""
+    while chunk := await process.stderr.read(4096):
+        tail = (tail + chunk)[-_STDERR_TAIL_BYTES:]
+    return tail
+
+
+def _kill_group(process: asyncio.subprocess.Process) -> None:
+    # start_new_session made the child a group leader: its pid is the group id.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)

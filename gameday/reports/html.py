@@ -1,0 +1,565 @@
+"""The HTML report: one self-contained file, readable offline, nothing fetched, no script.
+
+A Content-Security-Policy of ``default-src 'none'`` with inline styles allowed is part of the
+page: even if a scenario string ever slipped through unescaped, the browser would refuse to run
+it (and say so in its console, which the Chromium test watches). Every scenario-supplied string
+goes through ``_e`` (``html.escape`` with quotes) on its way into text or an attribute.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from html import escape
+from pathlib import Path
+
+from gameday.grading import display_score, grade_for
+from gameday.kinds import Capability, ObjectiveKind
+from gameday.reports.suite import (
+    FAULT_HEAD,
+    FAULT_NUMERIC,
+    NOT_RUN,
+    OBJECTIVE_HEAD,
+    OBJECTIVE_NUMERIC,
+    RUN_FAILED,
+    Trend,
+    TrendPoint,
+    fault_cells,
+    format_delta,
+    gateway_by_service,
+    gateway_table,
+    headline,
+    latest_per_scenario,
+    miss_message,
+    objective_cells,
+    probe_summary,
+    rules_of,
+    runbook_href,
+    score_formula,
+    suite_of,
+    tags_of,
+    timeline_end,
+    trend_delta,
+)
+from gameday.reports.terminal import format_measured
+from gameday.result import ProbeRecord, RunResult
+
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+_STYLE = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2430;
+background:#f6f7f9}
+main{max-width:1100px;margin:0 auto;padding:16px 24px 48px}
+h1{font-size:22px;margin:8px 0 4px}h2{font-size:19px;margin:28px 0 8px}
+h3{font-size:16px;margin:18px 0 6px}h4{font-size:14px;margin:14px 0 4px}
+section{background:#fff;border:1px solid #dde1e6;border-radius:8px;padding:8px 20px 16px;
+margin:16px 0}
+table{border-collapse:collapse;margin:6px 0 10px;font-size:13px}
+th,td{border-bottom:1px solid #e5e8ec;padding:4px 10px;text-align:left;vertical-align:top}
+th{background:#f0f2f5;font-weight:600}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+.objectives td:nth-child(n+2):nth-child(-n+9){white-space:nowrap}
+.badge{display:inline-block;border-radius:4px;padding:1px 8px;font-weight:600;color:#fff}
+.badge.passed{background:#2e7d32}.badge.failed{background:#c62828}
+.badge.aborted{background:#6a1b9a}.badge.error,.badge.not-steady{background:#616161}
+.score{font-size:30px;font-weight:700;margin:4px 0}.score .grade{font-size:22px;margin-left:8px}
+.g-A{color:#2e7d32}.g-B{color:#558b2f}.g-C{color:#f9a825}.g-D{color:#ef6c00}.g-F{color:#c62828}
+.miss td{background:#fff4f4}.muted{color:#5f6b7a}.banner{background:#fff4e5;border-left:4px
+solid #ef6c00;padding:6px 10px;margin:8px 0}
+.formula{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13px}
+svg.timeline{width:100%;height:auto;display:block;background:#fbfcfd;border:1px solid #e5e8ec}
+svg.timeline text{font:11px system-ui,sans-serif;fill:#4a5563}
+.series.ok rect{fill:#43a047}.series.failed rect{fill:#e53935}.series.missed rect{fill:#9e9e9e}
+.series.alerts circle{fill:#6a1b9a}.series.lost-markers path{stroke:#b71c1c;stroke-width:2}
+rect.fault-window{fill:#ff9800;fill-opacity:.18;stroke:#ef6c00;stroke-opacity:.5}
+line.impact{stroke:#c62828;stroke-width:1.5;stroke-dasharray:4 3}
+line.recovery{stroke:#2e7d32;stroke-width:1.5}
+.rto-span line,.ttd-span line{stroke:#1d2430;stroke-width:1.5}
+.rto-span.open line{stroke-dasharray:5 4}.axis line{stroke:#9aa4b1}
+svg.trend{width:160px;height:36px;background:#fbfcfd}svg.trend polyline{fill:none;
+stroke:#1565c0;stroke-width:1.5}svg.trend circle{fill:#1565c0}
+.legend span{display:inline-block;margin-right:14px}.swatch{display:inline-block;width:12px;
+height:12px;vertical-align:middle;margin-right:4px;border-radius:2px}
+.sw-ok{background:#43a047}.sw-failed{background:#e53935}.sw-missed{background:#9e9e9e}
+.sw-fault{background:#ffe0b2}.sw-impact{background:#c62828}.sw-recovery{background:#2e7d32}
+code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12.5px}
+ul.rules{font-size:13px;color:#39424e}
+"""
+
+
+def _e(text: object) -> str:
+    """Escape for HTML text and quoted attributes alike.
+
+    C0 control characters (a probe's output may carry terminal colour codes) become U+FFFD:
+    HTML forbids them in text, and they would show as nothing at all.
+    """
+    return escape(_CONTROL.sub("\ufffd", str(text)), quote=True)
+
+
+def _table(
+    head: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    css: str = "",
+    row_css: Sequence[str] = (),
+) -> str:
+    """A table; ``head`` is escaped here, cells arrive as ready HTML (already escaped).
+
+    ``row_css`` gives a class per row (same order as ``rows``; '' for none).
+    """
+    heading = "".join(f"<th>{_e(h)}</th>" for h in head)
+    classes = list(row_css) + [""] * (len(rows) - len(row_css))
+    body = "".join(
+        f'<tr class="{c}">{"".join(row)}</tr>' if c else f"<tr>{''.join(row)}</tr>"
+        for c, row in zip(classes, rows, strict=True)
+    )
+    cls = f' class="{css}"' if css else ""
+    return f"<table{cls}><thead><tr>{heading}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _td(text: object, num: bool = False) -> str:
+    return f'<td class="num">{_e(text)}</td>' if num else f"<td>{_e(text)}</td>"
+
+
+def _score_html(score: float | None, grade: str | None) -> str:
+    if score is None:
+        return '<p class="score muted">not graded</p>'
+    letter = grade or "-"
+    return (
+        f'<p class="score g-{_e(letter)}">{_e(display_score(score))}'
+        f'<span class="grade">{_e(letter)}</span></p>'
+    )
+
+
+def _sparkline(points: Sequence[TrendPoint]) -> str:
+    """A 160x36 SVG of the last scores (0..100), one dot per scored run."""
+    scored = [(at, score) for at, score in points if score is not None]
+    if not scored:
+        return '<span class="muted">no scored runs</span>'
+    step = 150.0 / max(1, len(scored) - 1)
+    coords = [(5.0 + i * step, 33.0 - 30.0 * score / 100.0) for i, (_, score) in enumerate(scored)]
+    line = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
+    dots = "".join(
+        f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5"><title>{_e(at)}: '
+        f"{_e(display_score(score))}</title></circle>"
+        for (x, y), (at, score) in zip(coords, scored, strict=True)
+    )
+    return (
+        f'<svg class="trend" data-points="{len(scored)}" viewBox="0 0 160 36" role="img" '
+        f'aria-label="score trend"><polyline points="{line}"/>{dots}</svg>'
+    )
+
+
+def _suite_section(results: Sequence[RunResult], trend: Trend | None) -> str:
+    suite = suite_of(results)
+    grade = suite.grade.value if suite.grade else None
+    parts = [
+        '<section id="suite"><h2>Suite</h2>',
+        _score_html(suite.score, grade),
+        f'<p class="muted">over {len(suite.counted)} graded scenario(s): weighted mean of '
+        "their latest runs</p>",
+    ]
+    if suite.excluded:
+        names = ", ".join(suite.excluded)
+        parts.append(f'<p class="banner">not graded (could not run): {_e(names)}</p>')
+    capability_rows = [
+        [_td(c.value), _td(display_score(score), num=True), _td(grade_for(score).value)]
+        for c, score in sorted(suite.by_capability.items())
+    ]
+    uncovered = [c.value for c in Capability if c not in suite.by_capability]
+    parts.append("<h3>By capability</h3>")
+    parts.append(_table(["capability", "score", "grade"], capability_rows, "capabilities"))
+    if uncovered:
+        parts.append(f'<p class="muted">not covered: {_e(", ".join(uncovered))}</p>')
+    parts.append("<h3>Scenarios</h3>")
+    parts.append(_scenario_index(results, trend))
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _scenario_index(results: Sequence[RunResult], trend: Trend | None) -> str:
+    rows = []
+    for index, result in enumerate(results):
+        points = (trend or {}).get(result.scenario.name, ())
+        grade = result.grade.value if result.grade else "-"
+        rows.append(
+            [
+                f'<td><a href="#s-{index}">{_e(result.scenario.name)}</a></td>',
+                f'<td><span class="badge {_e(result.status.value)}">'
+                f"{_e(result.status.value)}</span></td>",
+                _td(display_score(result.score), num=True),
+                _td(grade),
+                _td(sum(1 for o in result.objectives if not o.met), num=True),
+                f"<td>{_sparkline(points)}</td>" if points else _td(""),
+                _td(format_delta(trend_delta(points)), num=True),
+            ]
+        )
+    head = ["scenario", "status", "score", "grade", "missed", "trend (last runs)", "change"]
+    return _table(head, rows, "scenarios")
+
+
+def _facts(result: RunResult) -> str:
+    scenario = result.scenario
+    facts = [
+        ("run", f"<code>{_e(result.run_id)}</code>"),
+        ("environment", _e(result.environment)),
+        ("started", _e(result.started_at)),
+        ("ended", _e(result.ended_at)),
+        ("scenario file", f"<code>{_e(scenario.file)}</code>"),
+    ]
+    if scenario.owner:
+        facts.append(("owner", _e(scenario.owner)))
+    if scenario.capabilities:
+        facts.append(("capabilities", _e(", ".join(c.value for c in scenario.capabilities))))
+    tags = tags_of(result)
+    if tags:
+        facts.append(("tags", ", ".join(f"<code>{_e(t)}</code>" for t in tags)))
+    rows = "".join(f"<tr><th>{_e(k)}</th><td>{v}</td></tr>" for k, v in facts)
+    return f'<table class="facts"><tbody>{rows}</tbody></table>'
+
+
+def _cells(values: Sequence[str], numeric: frozenset[int]) -> list[str]:
+    return [_td(value, num=i in numeric) for i, value in enumerate(values)]
+
+
+def _objectives_table(result: RunResult, report_dir: Path | None) -> str:
+    href = runbook_href(result, report_dir)
+    rows = []
+    for o in result.objectives:
+        if o.met:
+            follow = ""
+        elif href is None:
+            follow = '<span class="muted">no runbook</span>'
+        else:
+            follow = f'<a class="runbook" href="{_e(href)}">runbook</a>'
+        detail = o.detail if o.met else f"{miss_message(o)}. {o.detail}"
+        rows.append(
+            [*_cells(objective_cells(o), OBJECTIVE_NUMERIC), _td(detail), f"<td>{follow}</td>"]
+        )
+    row_css = ["" if o.met else "miss" for o in result.objectives]
+    return _table([*OBJECTIVE_HEAD, "detail", ""], rows, "objectives", row_css)
+
+
+def _score_block(result: RunResult) -> str:
+    grade = result.grade.value if result.grade else None
+    parts = ["<h3>Score</h3>", _score_html(result.score, grade)]
+    formula = score_formula(result)
+    if formula is not None:
+        parts.append(f'<p class="formula">{_e(formula)}</p>')
+    parts += [f'<p class="banner">{_e(cap)}</p>' for cap in result.caps]
+    return "".join(parts)
+
+
+def _faults_table(result: RunResult) -> str:
+    rows = [_cells(fault_cells(f), FAULT_NUMERIC) for f in result.faults]
+    return _table(FAULT_HEAD, rows, "faults")
+
+
+# Timeline geometry, in SVG user units (the SVG scales to the page width). Rows from the top:
+# the RTO/TTD span row, then alerts and lost markers, then the latency bars down to the
+# baseline, missed ticks under it, and the time axis.
+_WIDTH, _HEIGHT = 960.0, 136.0
+_LEFT, _RIGHT = 64.0, 944.0
+_SPAN_Y, _DOTS_Y = 14.0, 32.0
+_BAND_TOP, _BASE, _BAR_MAX = 24.0, 100.0, 58.0
+_AXIS_Y = 112.0
+_STEPS_S = (0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
+
+
+def _x(at_s: float, end_s: float) -> float:
+    return _LEFT + (_RIGHT - _LEFT) * min(max(at_s, 0.0), end_s) / end_s
+
+
+def _axis(end_s: float) -> str:
+    step = next((s for s in _STEPS_S if end_s / s <= 10), end_s / 10)
+    ticks = []
+    count = int(end_s // step)
+    for i in range(count + 1):
+        x = _x(i * step, end_s)
+        ticks.append(
+            f'<line x1="{x:.1f}" y1="{_AXIS_Y - 4}" x2="{x:.1f}" y2="{_AXIS_Y + 2}"/>'
+            f'<text x="{x:.1f}" y="{_AXIS_Y + 15}" text-anchor="middle">{i * step:g}s</text>'
+        )
+    return (
+        f'<g class="axis"><line x1="{_LEFT}" y1="{_AXIS_Y}" x2="{_RIGHT}" y2="{_AXIS_Y}"/>'
+        f"{''.join(ticks)}</g>"
+    )
+
+
+def _fault_rects(result: RunResult, end_s: float) -> str:
+    rects = []
+    for fault in result.faults:
+        if fault.injected_at is None:
+            continue
+        still_on = fault.removed_at is None
+        until = end_s if fault.removed_at is None else fault.removed_at
+        x1, x2 = _x(fault.injected_at, end_s), _x(until, end_s)
+        label = (
+            f"{fault.fault}: {fault.kind} {fault.mode} on "
+            f"{', '.join(fault.services) or 'every service'} in {', '.join(fault.regions)}, "
+            f"{fault.injected_at:.2f}s to "
+            + ("the end (never removed)" if still_on else f"{fault.removed_at:.2f}s")
+        )
+        css = "fault-window open" if still_on else "fault-window"
+        rects.append(
+            f'<rect class="{css}" x="{x1:.1f}" y="{_BAND_TOP}" width="{max(x2 - x1, 1.0):.1f}" '
+            f'height="{_BASE - _BAND_TOP + 6}"><title>{_e(label)}</title></rect>'
+        )
+    return "".join(rects)
+
+
+def _group(name: str, items: Sequence[str]) -> str:
+    return (
+        f'<g class="series {name}" data-series="{name}" data-count="{len(items)}">'
+        f"{''.join(items)}</g>"
+    )
+
+
+def _sample_series(probe: ProbeRecord, end_s: float) -> list[str]:
+    """The ok, failed and missed series, always all three (a series may be empty)."""
+    latencies = [lat for _, ok, lat in probe.samples if ok and lat is not None]
+    top = max(latencies, default=0.0) or 1.0
+    width = max(1.0, 0.7 * (_RIGHT - _LEFT) * probe.interval_s / end_s)
+    details = dict(probe.failures)
+    ok_bars, failed_bars = [], []
+    for offset, ok, latency in probe.samples:
+        x = _x(offset, end_s)
+        if ok:
+            height = max(2.0, _BAR_MAX * min(1.0, (latency or 0.0) / top))
+            ok_bars.append(
+                f'<rect x="{x:.1f}" y="{_BASE - height:.1f}" width="{width:.1f}" '
+                f'height="{height:.1f}"/>'
+            )
+        else:
+            title = f"{offset:.2f}s: {details.get(offset, 'unhealthy')}"
+            failed_bars.append(
+                f'<rect x="{x:.1f}" y="{_BASE - _BAR_MAX:.1f}" width="{width:.1f}" '
+                f'height="{_BAR_MAX}"><title>{_e(title)}</title></rect>'
+            )
+    missed = [
+        f'<rect x="{_x(at, end_s):.1f}" y="{_BASE + 1}" width="{width:.1f}" height="6">'
+        f"<title>{at:.2f}s: missed tick</title></rect>"
+        for at in probe.missed
+    ]
+    scale = ""
+    if probe.samples:  # an alert probe has no samples, so no latency scale
+        scale = f'<text x="4" y="{_BASE - _BAR_MAX + 8:.0f}">{top:.3g}s</text>'
+        scale += f'<text x="4" y="{_BASE:.0f}">0s</text>'
+    return [scale, _group("ok", ok_bars), _group("failed", failed_bars), _group("missed", missed)]
+
+
+def _extra_series(probe: ProbeRecord, end_s: float) -> list[str]:
+    """Alerts received (alert probes) and lost markers (data probes), when the probe has any."""
+    series = []
+    if probe.alerts:
+        dots = [
+            f'<circle cx="{_x(at, end_s):.1f}" cy="{_DOTS_Y}" r="{4 if matched else 2.5}">'
+            f"<title>{at:.2f}s: alert{'' if matched else ' (did not match the filter)'}</title>"
+            "</circle>"
+            for at, matched in probe.alerts
+        ]
+        series.append(_group("alerts", dots))
+    if probe.markers:
+        crosses = []
+        for seq, written_at, acknowledged, found in probe.markers:
+            if acknowledged and found is False:
+                x, y = _x(written_at, end_s), _DOTS_Y
+                crosses.append(
+                    f'<path d="M{x - 3:.1f},{y - 3}L{x + 3:.1f},{y + 3}M{x - 3:.1f},{y + 3}'
+                    f'L{x + 3:.1f},{y - 3}"><title>marker {seq} written at {written_at:.2f}s '
+                    "lost</title></path>"
+                )
+        series.append(_group("lost-markers", crosses))
+    return series
+
+
+def _span(css: str, start_s: float, stop_s: float, end_s: float, label: str) -> str:
+    x1, x2 = _x(start_s, end_s), _x(stop_s, end_s)
+    y = _SPAN_Y
+    return (
+        f'<g class="{css}"><line x1="{x1:.1f}" y1="{y}" x2="{x2:.1f}" y2="{y}"/>'
+        f'<line x1="{x1:.1f}" y1="{y - 4}" x2="{x1:.1f}" y2="{y + 4}"/>'
+        f'<line x1="{x2:.1f}" y1="{y - 4}" x2="{x2:.1f}" y2="{y + 4}"/>'
+        f'<text x="{(x1 + x2) / 2:.1f}" y="{y - 4}" text-anchor="middle">{_e(label)}</text></g>'
+    )
+
+
+def _vline(css: str, at_s: float, end_s: float, title: str) -> str:
+    x = _x(at_s, end_s)
+    return (
+        f'<line class="{css}" x1="{x:.1f}" y1="{_BAND_TOP - 4}" x2="{x:.1f}" y2="{_BASE + 8}">'
+        f"<title>{_e(title)}</title></line>"
+    )
+
+
+def _objective_marks(result: RunResult, probe: ProbeRecord, end_s: float) -> str:
+    """Impact start and recovery lines, the RTO span and the TTD span of this probe."""
+    marks: dict[tuple[str, float], str] = {}
+    spans = []
+    for o in result.objectives:
+        if o.probe != probe.name:
+            continue
+        if o.impact_start is not None:
+            marks[("impact", o.impact_start)] = _vline(
+                "impact", o.impact_start, end_s, f"impact start {o.impact_start:.2f}s"
+            )
+        if o.recovered_at is not None:
+            marks[("recovery", o.recovered_at)] = _vline(
+                "recovery", o.recovered_at, end_s, f"recovered at {o.recovered_at:.2f}s"
+            )
+        if o.kind is ObjectiveKind.RTO and o.impact_start is not None:
+            stop = o.recovered_at if o.recovered_at is not None else end_s
+            css = "rto-span" if o.recovered_at is not None else "rto-span open"
+            label = f"{o.name}: RTO {format_measured(o)}"
+            spans.append(_span(css, o.impact_start, stop, end_s, label))
+        if o.kind is ObjectiveKind.TTD and result.t0 is not None and o.measured is not None:
+            label = f"{o.name}: TTD {format_measured(o)}"
+            spans.append(_span("ttd-span", result.t0, result.t0 + o.measured, end_s, label))
+    return "".join(marks.values()) + "".join(spans)
+
+
+def timeline_svg(result: RunResult, probe: ProbeRecord) -> str:
+    """One probe's timeline: samples, fault windows shaded, impact, recovery and RTO marked."""
+    end_s = timeline_end(result)
+    body = [
+        f"<title>{_e(probe.name)}: samples over time, fault windows shaded</title>",
+        _fault_rects(result, end_s),
+        *_sample_series(probe, end_s),
+        *_extra_series(probe, end_s),
+        _objective_marks(result, probe, end_s),
+        _axis(end_s),
+    ]
+    return (
+        f'<svg class="timeline" data-probe="{_e(probe.name)}" viewBox="0 0 {_WIDTH:g} '
+        f'{_HEIGHT:g}" role="img" xmlns="http://www.w3.org/2000/svg">{"".join(body)}</svg>'
+    )
+
+
+def _probe_block(result: RunResult, probe: ProbeRecord) -> str:
+    summary = probe_summary(probe)
+    parts = [f"<h4>{_e(probe.name)}</h4>", f'<p class="muted">{_e(summary)}</p>']
+    parts.append(timeline_svg(result, probe))
+    if probe.failures:
+        rows = [[_td(f"{at:.2f}s", num=True), _td(detail)] for at, detail in probe.failures[:50]]
+        more = len(probe.failures) - len(rows)
+        parts.append(
+            f"<details><summary>unhealthy samples ({len(probe.failures)})</summary>"
+            f"{_table(['at', 'detail'], rows)}"
+            + (f'<p class="muted">and {more} more</p>' if more > 0 else "")
+            + "</details>"
+        )
+    return "".join(parts)
+
+
+def _gateway_block(result: RunResult) -> str:
+    head, rows = gateway_table(result)
+    parts = [f"<h3>What the gateway saw</h3><p>{result.gateway.total} call(s)</p>"]
+    if not rows:
+        return parts[0]
+    numeric = frozenset(range(1, len(head)))
+    parts.append(_table(head, [_cells(row, numeric) for row in rows], "gateway"))
+    detail = [
+        [_td(t.service), _td(operation), _td(outcome), _td(count, num=True)]
+        for t in gateway_by_service(result)
+        for operation, outcome, count in t.by_operation
+    ]
+    parts.append(
+        "<details><summary>by operation</summary>"
+        f"{_table(['service', 'operation', 'outcome', 'calls'], detail)}</details>"
+    )
+    return "".join(parts)
+
+
+def _events_block(result: RunResult) -> str:
+    rows = [[_td(f"{ev.at:.2f}s", num=True), _td(ev.kind), _td(ev.detail)] for ev in result.events]
+    return (
+        f"<details><summary>timeline events ({len(rows)})</summary>"
+        f"{_table(['at', 'event', 'detail'], rows)}</details>"
+    )
+
+
+def _scenario_section(
+    result: RunResult, index: int, report_dir: Path | None, page_rules: list[str]
+) -> str:
+    status = result.status.value
+    parts = [
+        f'<section class="scenario" id="s-{index}" data-status="{_e(status)}">',
+        f'<h2>{_e(result.scenario.name)} <span class="badge {_e(status)}">{_e(status)}</span></h2>',
+    ]
+    if result.scenario.description:
+        parts.append(f"<p>{_e(result.scenario.description)}</p>")
+    parts.append(_facts(result))
+    if result.status in RUN_FAILED or result.reason:
+        parts.append(f'<p class="banner">{_e(headline(result))}: {_e(result.reason or "")}</p>')
+    parts.append(_score_block(result))
+    if result.objectives:
+        parts.append("<h3>Objectives</h3>" + _objectives_table(result, report_dir))
+    elif result.status in NOT_RUN:
+        parts.append('<p class="muted">no objective was measured: the run could not start</p>')
+    if result.faults:
+        parts.append("<h3>Faults</h3>" + _faults_table(result))
+    if result.probes:
+        parts.append("<h3>Timeline</h3>")
+        parts += [_probe_block(result, probe) for probe in result.probes]
+    parts.append(_gateway_block(result))
+    parts.append(_events_block(result))
+    rules = rules_of(result)
+    if rules != page_rules:
+        parts.append("<h3>Scoring rules of this run</h3>" + _rules_list(rules))
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _rules_list(rules: Sequence[str]) -> str:
+    return '<ul class="rules">' + "".join(f"<li>{_e(rule)}</li>" for rule in rules) + "</ul>"
+
+
+_LEGEND = (
+    '<p class="legend">'
+    '<span><i class="swatch sw-ok"></i>healthy sample (height: latency)</span>'
+    '<span><i class="swatch sw-failed"></i>unhealthy sample</span>'
+    '<span><i class="swatch sw-missed"></i>missed tick</span>'
+    '<span><i class="swatch sw-fault"></i>fault in force</span>'
+    '<span><i class="swatch sw-impact"></i>impact start (dashed line)</span>'
+    '<span><i class="swatch sw-recovery"></i>recovery; RTO is the span between them</span></p>'
+)
+
+
+def render_html(
+    results: Sequence[RunResult],
+    trend: Trend | None = None,
+    *,
+    report_dir: Path | None = None,
+    title: str = "GameDay drill report",
+) -> str:
+    """The whole report as one HTML document.
+
+    One section per result (in the order given), preceded by the suite section (overall score,
+    roll-up per capability, trend of the last runs from ``trend``) when there is more than one
+    scenario. Runbook links are relative to ``report_dir`` when it is given, absolute
+    ``file://`` URIs otherwise (see ``runbook_href``).
+    """
+    if not results:
+        raise ValueError("a report needs at least one result")
+    page_rules = rules_of(results[0])
+    body = [f"<h1>{_e(title)}</h1>"]
+    body.append(f'<p class="muted">{len(results)} run(s); scores are out of 100.</p>')
+    if len(latest_per_scenario(results)) > 1:
+        body.append(_suite_section(results, trend))
+    elif trend:
+        points = trend.get(results[0].scenario.name, ())
+        if points:
+            delta = format_delta(trend_delta(points))
+            body.append(f"<p>trend of the last runs: {_sparkline(points)} {_e(delta)}</p>")
+    body.append(_LEGEND)
+    body += [_scenario_section(r, i, report_dir, page_rules) for i, r in enumerate(results)]
+    body.append('<section id="rules"><h2>How the score is computed</h2>')
+    body.append(_rules_list(page_rules) + "</section>")
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{_e(_CSP)}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(title)}</title><style>{_STYLE}</style></head>"
+        f"<body><main>{''.join(body)}</main></body></html>\n"
+    )

@@ -1,0 +1,146 @@
+"""JUnit XML for CI systems: a ``testsuite`` per run, a ``testcase`` per objective.
+
+The layout is the strictest common one, the Apache Ant schema that Jenkins, GitLab, Azure
+DevOps and most JUnit consumers accept (Windy Road's ``JUnit.xsd``; the tests validate against
+a vendored copy): ``testsuites`` without attributes; each ``testsuite`` with ``package``,
+``id``, ``name``, ``timestamp`` (no time zone), ``hostname``, ``tests``, ``failures``,
+``errors``, ``time`` and, in this order, ``properties``, ``testcase``\\*, ``system-out``,
+``system-err``.
+
+Choices, documented in docs/reports.md:
+
+- a missed objective is a ``failure`` whose message reads like ``rto 42.1s > target 30.0s
+  (not recovered during fault)``; its text is the objective's detail;
+- an aborted run, a run that could not start (``error``, ``not-steady``) adds a testcase
+  named ``run`` with an ``error`` element carrying the reason; objectives graded before an
+  abort are still listed. A run that failed with every objective met (its steady state after
+  the drill failed) adds a ``run`` testcase with a ``failure``, so CI never shows it green;
+- ``hostname`` is the environment the faults landed in (``embedded``, ``localstack``,
+  ``aws``): the result does not record the runner's host, and the host rendering a report is
+  not the one that ran it;
+- a testcase's ``time`` is the measured seconds of a time objective (RTO, RPO, TTD, latency),
+  so CI duration charts plot them drill after drill; other objectives take 0.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from gameday.kinds import TIME_OBJECTIVES, RunStatus
+from gameday.reports.suite import RUN_FAILED, duration_s, miss_message
+from gameday.reports.terminal import render_result
+from gameday.result import ObjectiveResult, RunResult
+
+# XML 1.0 allows only these characters (https://www.w3.org/TR/xml/#charsets); a probe's detail
+# may carry terminal escapes (ESC) or NUL, which would make the whole file unreadable.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _x(text: object) -> str:
+    return _NOT_XML.sub("\ufffd", str(text))
+
+
+def _timestamp(iso: str) -> str:
+    """The schema's timestamp: UTC, seconds, no zone ('2026-11-22T07:45:01')."""
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        moment = datetime(1970, 1, 1, tzinfo=UTC)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _seconds(value: float) -> str:
+    return f"{max(0.0, value):.3f}"
+
+
+def _classname(result: RunResult) -> str:
+    return _x(f"gameday.{result.scenario.name}")
+
+
+def _objective_case(result: RunResult, objective: ObjectiveResult) -> ET.Element:
+    timed = objective.kind in TIME_OBJECTIVES and objective.measured is not None
+    case = ET.Element(
+        "testcase",
+        name=_x(objective.name.strip() or objective.kind.value),
+        classname=_classname(result),
+        time=_seconds(objective.measured or 0.0) if timed else _seconds(0.0),
+    )
+    if not objective.met:
+        failure = ET.SubElement(
+            case, "failure", message=_x(miss_message(objective)), type=objective.kind.value
+        )
+        failure.text = _x(objective.detail)
+    return case
+
+
+def _run_case(result: RunResult, element: str) -> ET.Element:
+    """The ``run`` testcase: an ``error`` for a run that did not complete, a ``failure`` for
+    one that failed with every objective met (the steady state after the drill failed)."""
+    case = ET.Element("testcase", name="run", classname=_classname(result), time="0.000")
+    reason = result.reason or "; ".join(result.caps) or result.status.value
+    outcome = ET.SubElement(
+        case, element, message=_x(f"{result.status.value}: {reason}"), type=result.status.value
+    )
+    outcome.text = _x("\n".join([reason, *result.caps]))
+    return case
+
+
+def _properties(result: RunResult) -> ET.Element:
+    properties = ET.Element("properties")
+    values = {
+        "run_id": result.run_id,
+        "environment": result.environment,
+        "status": result.status.value,
+        "score": "" if result.score is None else f"{result.score:.6g}",
+        "grade": result.grade.value if result.grade else "",
+        "started_at": result.started_at,
+        "ended_at": result.ended_at,
+        "scenario_file": result.scenario.file,
+        "owner": result.scenario.owner,
+        "runbook": result.scenario.runbook or "",
+    }
+    for name, value in values.items():
+        ET.SubElement(properties, "property", name=name, value=_x(value))
+    return properties
+
+
+def _suite(result: RunResult, index: int) -> ET.Element:
+    cases = [_objective_case(result, o) for o in result.objectives]
+    missed = sum(1 for o in result.objectives if not o.met)
+    if result.status in RUN_FAILED:
+        cases.append(_run_case(result, "error"))
+    elif result.status is RunStatus.FAILED and not missed:
+        cases.append(_run_case(result, "failure"))
+        missed += 1
+    name = _x(result.scenario.name.strip() or result.run_id)
+    suite = ET.Element(
+        "testsuite",
+        name=name,
+        package=name,
+        id=str(index),
+        timestamp=_timestamp(result.started_at),
+        hostname=_x(result.environment.strip() or "localhost"),
+        tests=str(len(cases)),
+        failures=str(missed),
+        errors=str(1 if result.status in RUN_FAILED else 0),
+        time=_seconds(duration_s(result)),
+    )
+    suite.append(_properties(result))
+    suite.extend(cases)
+    ET.SubElement(suite, "system-out").text = _x(render_result(result))
+    ET.SubElement(suite, "system-err").text = ""
+    return suite
+
+
+def render_junit(results: Sequence[RunResult]) -> str:
+    """JUnit XML for the runs, one ``testsuite`` each, in the order given."""
+    root = ET.Element("testsuites")
+    root.extend(_suite(result, index) for index, result in enumerate(results))
+    ET.indent(root)
+    body = ET.tostring(root, encoding="unicode")
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n{body}\n'

@@ -1,0 +1,72 @@
+"""Progress while a drill runs: a live view on a terminal, plain lines otherwise."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+from gameday.engine.recorder import Listener, Recorder
+
+_QUIET_EVENTS = {"observe"}
+
+
+def plain_listener(out: TextIO = sys.stderr) -> Listener:
+    """One line per timeline event, for logs and CI (no terminal control codes)."""
+
+    def listen(recorder: Recorder, kind: str, detail: str) -> None:
+        if kind in _QUIET_EVENTS:
+            return
+        label = "phase" if kind == "phase" else kind
+        print(f"[{recorder.now():7.2f}s] {label:<8} {detail}", file=out, flush=True)
+
+    return listen
+
+
+def _strip(recorder: Recorder, probe: str, width: int = 40) -> str:
+    samples = recorder.samples.get(probe, [])[-width:]
+    return "".join("·" if s.missed else ("█" if s.ok else "▁") for s in samples)
+
+
+def _view(recorder: Recorder, title: str) -> Any:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"{title}  [{recorder.phase}]  t={recorder.now():.1f}s", expand=False)
+    table.add_column("probe")
+    table.add_column("last samples (█ ok, ▁ failed, · missed)")
+    table.add_column("last detail", overflow="ellipsis", max_width=40)
+    for name, samples in recorder.samples.items():
+        last = samples[-1] if samples else None
+        detail = Text(last.detail if last else "", style="green" if last and last.ok else "red")
+        table.add_row(name, _strip(recorder, name), detail)
+    now = recorder.now()
+    for record in recorder.faults.values():
+        if record.injected_at is not None and record.removed_at is None:
+            left = record.injected_at + record.rule.duration_s - now
+            table.add_row(f"fault {record.rule.id}", record.rule.mode.value, f"{left:.1f}s left")
+    return table
+
+
+@contextmanager
+def live_view(title: str, recorders: list[Recorder]) -> Iterator[Listener]:
+    """A rich Live table refreshed 4 times a second, over the recorder the drill registers."""
+    from rich.console import Console
+    from rich.live import Live
+
+    console = Console(stderr=True)
+
+    def render() -> Any:
+        if not recorders:
+            return f"{title}: starting"
+        return _view(recorders[-1], title)
+
+    def listen(recorder: Recorder, kind: str, detail: str) -> None:
+        if recorder not in recorders:
+            recorders.append(recorder)
+        if kind in ("inject", "remove", "abort", "error", "rollback-failed"):
+            live.console.print(f"[{recorder.now():7.2f}s] {kind:<8} {detail}")
+
+    with Live(get_renderable=render, console=console, refresh_per_second=4, transient=True) as live:
+        yield listen

@@ -1,0 +1,165 @@
+"""The result of one run: everything any report needs, as versioned JSON (DESIGN.md "Results").
+
+Other tools read these files: the field names of DESIGN.md (``schema_version``, ``run_id``,
+``scenario.name``, ``environment``, ``started_at``, ``ended_at``, ``status``, ``score``,
+``grade``, ``objectives``, ``faults``, ``events``, ``probes``) are an interface; add fields,
+never rename them. Times inside a run are offsets in seconds from the run's start on the
+monotonic clock; ``started_at``/``ended_at`` are ISO 8601 UTC wall-clock times.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gameday.errors import GameDayError, InvalidInputError
+from gameday.kinds import Capability, Grade, ObjectiveKind, RunStatus
+
+SCHEMA_VERSION = 1
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ScenarioInfo(_Record):
+    """Which drill ran; ``spec`` is the whole validated scenario as it was run."""
+
+    name: str
+    file: str
+    description: str = ""
+    owner: str = ""
+    runbook: str | None = None
+    capabilities: tuple[Capability, ...] = ()
+    spec: dict[str, object] = Field(default_factory=dict)
+
+
+class ObjectiveResult(_Record):
+    """One graded objective (DESIGN.md: name, kind, probe, target, measured, met, credit,
+    weight, critical, detail; times in seconds, ``measured`` null when not recovered)."""
+
+    name: str
+    kind: ObjectiveKind
+    probe: str
+    target: float
+    measured: float | None
+    met: bool
+    credit: float
+    weight: float
+    critical: bool
+    detail: str
+    time_to_impact: float | None = None
+    recovered_during_fault: bool | None = None
+    impact_start: float | None = None
+    recovered_at: float | None = None
+
+
+class FaultRecord(_Record):
+    """One injected rule and when it was really in force (offsets in seconds)."""
+
+    id: str
+    fault: str
+    kind: str
+    mode: str
+    services: tuple[str, ...]
+    regions: tuple[str, ...]
+    operations: tuple[str, ...]
+    probability: float
+    planned_start: float
+    planned_end: float
+    injected_at: float | None
+    removed_at: float | None
+
+
+class Event(_Record):
+    """A moment on the timeline: a phase, an injection, a guardrail, a signal, an error."""
+
+    at: float
+    kind: str
+    detail: str
+
+
+class ProbeRecord(_Record):
+    """Every sample of one probe: ``samples`` as [offset_s, ok, latency_s]; missed ticks and
+    the detail of unhealthy samples apart, so the common healthy sample stays small."""
+
+    name: str
+    kind: str
+    interval_s: float
+    samples: list[tuple[float, bool, float | None]] = Field(default_factory=list)
+    missed: list[float] = Field(default_factory=list)
+    failures: list[tuple[float, str]] = Field(default_factory=list)
+    markers: list[tuple[int, float, bool, bool | None]] = Field(default_factory=list)
+    alerts: list[tuple[float, bool]] = Field(default_factory=list)
+
+
+class GatewayTally(_Record):
+    """What the gateway saw: calls by service, operation and outcome."""
+
+    total: int = 0
+    calls: list[tuple[str, str, str, int]] = Field(default_factory=list)
+    """(service, operation, outcome, count)"""
+
+
+class RunResult(_Record):
+    """The record of one run."""
+
+    schema_version: int = SCHEMA_VERSION
+    run_id: str
+    scenario: ScenarioInfo
+    environment: str
+    started_at: str
+    ended_at: str
+    status: RunStatus
+    score: float | None
+    grade: Grade | None
+    caps: tuple[str, ...] = ()
+    reason: str | None = None
+    t0: float | None = None
+    tend: float | None = None
+    steady_before: bool | None = None
+    steady_after: bool | None = None
+    objectives: list[ObjectiveResult] = Field(default_factory=list)
+    faults: list[FaultRecord] = Field(default_factory=list)
+    events: list[Event] = Field(default_factory=list)
+    probes: list[ProbeRecord] = Field(default_factory=list)
+    gateway: GatewayTally = Field(default_factory=GatewayTally)
+    fis_experiments: list[str] = Field(default_factory=list)
+    scoring_rules: list[str] = Field(default_factory=list)
+
+
+def write_result(result: RunResult, path: Path) -> None:
+    """Write atomically: a reader never sees half a file, a crash never leaves one."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=".result-", suffix=".json", dir=path.parent)
+    except OSError as error:
+        raise GameDayError(
+            f"cannot write the result to {path}: {error.strerror or error}",
+            hint="check --report-dir",
+        ) from None
+    try:
+        with os.fdopen(handle, "w") as out:
+            out.write(result.model_dump_json(indent=2))
+            out.write("\n")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def read_result(path: Path) -> RunResult:
+    """Read a result file; a clear error for a file that is not one."""
+    from pydantic import ValidationError
+
+    try:
+        return RunResult.model_validate_json(path.read_bytes())
+    except OSError as error:
+        raise InvalidInputError(f"{path}: cannot read: {error.strerror or error}") from None
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise InvalidInputError(f"{path}: not a gameday result: {where}: {first['msg']}") from None

@@ -1,0 +1,169 @@
+"""`gameday run` as the installed command: exit codes, signals, and nothing left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+APP = Path(__file__).resolve().parents[1] / "fixtures" / "apps" / "truth_app.py"
+
+
+def _script() -> str:
+    found = shutil.which("gameday", path=str(Path(sys.executable).parent))
+    assert found
+    return found
+
+
+def _scenario(tmp_path: Path, *, env: str, duration: str, extra: str = "") -> Path:
+    path = tmp_path / "drill.yaml"
+    path.write_text(
+        "apiVersion: gameday/v1\n"
+        "metadata: {name: e2e}\n"
+        "target:\n"
+        f"  app: {{command: ['{sys.executable}', '{APP}'], env: {{{env}}}, "
+        "health_url: 'http://127.0.0.1:{port}/health', ready_timeout: 15s}\n"
+        f"faults: [{{kind: identity-loss, start_after: 500ms, duration: {duration}}}]\n"
+        "probes: [{name: api, kind: http, url: '{app}/health', interval: 100ms, timeout: 1s}]\n"
+        "objectives: [{kind: rto, probe: api, target: 1s}]\n"
+        "observe: {max: 60s, recovery_window: 1s}\n" + extra
+    )
+    return path
+
+
+def _start(tmp_path: Path, scenario: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "NO_COLOR": "1"}
+    return subprocess.Popen(
+        [_script(), "run", str(scenario), "--report-dir", str(tmp_path / "out")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def _wait_for(process: subprocess.Popen[str], text: str, timeout_s: float = 30) -> str:
+    assert process.stderr is not None
+    seen = ""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        seen += line
+        if text in line:
+            return seen
+        if not line and process.poll() is not None:
+            break
+    raise AssertionError(f"{text!r} not seen; stderr so far:\n{seen}")
+
+
+def _result(tmp_path: Path) -> dict[str, object]:
+    (path,) = (tmp_path / "out").glob("*/result.json")
+    loaded: dict[str, object] = json.loads(path.read_text())
+    return loaded
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_a_missed_objective_exits_1(tmp_path: Path) -> None:
+    scenario = _scenario(tmp_path, env="MODE: recover-after, RECOVER_S: '1.5'", duration="1s")
+    done = subprocess.run(
+        [_script(), "run", str(scenario), "--report-dir", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "e2e: failed" in done.stdout
+    assert "rto-api *" not in done.stdout  # not critical
+    assert "suite score" in done.stdout
+    result = _result(tmp_path)
+    assert result["status"] == "failed"
+    assert result["schema_version"] == 1
+
+
+def test_sigint_rolls_back_and_exits_4(tmp_path: Path) -> None:
+    scenario = _scenario(tmp_path, env="MODE: ride-through", duration="30s")
+    process = _start(tmp_path, scenario)
+    _wait_for(process, "inject")
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 4, stdout + stderr
+    result = _result(tmp_path)
+    assert result["status"] == "aborted"
+    assert result["reason"] == "signal SIGINT"
+    (fault,) = result["faults"]  # type: ignore[misc]
+    assert fault["removed_at"] is not None
+    kinds = [e["kind"] for e in result["events"]]  # type: ignore[attr-defined]
+    assert kinds.index("abort") < kinds.index("remove")
+    assert "rollback-failed" not in kinds
+
+
+def test_a_guardrail_aborts_with_exit_4(tmp_path: Path) -> None:
+    scenario = _scenario(
+        tmp_path,
+        env="MODE: recover-after, RECOVER_S: '0'",
+        duration="20s",
+        extra="guardrails: {abort_when: [{probe: api, consecutive_failures: 5}]}\n",
+    )
+    done = subprocess.run(
+        [_script(), "run", str(scenario), "--report-dir", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 4, done.stdout + done.stderr
+    result = _result(tmp_path)
+    assert result["status"] == "aborted"
+    assert result["grade"] == "F"
+    assert result["reason"] == "guardrail: probe 'api' failed 5 times in a row"
+    (fault,) = result["faults"]  # type: ignore[misc]
+    assert fault["removed_at"] - fault["injected_at"] < 5  # type: ignore[operator]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux's")
+def test_sigkill_of_the_runner_leaves_no_process(tmp_path: Path) -> None:
+    pid_file = tmp_path / "app.pid"
+    scenario = _scenario(
+        tmp_path, env=f"MODE: ride-through, PID_FILE: '{pid_file}'", duration="30s"
+    )
+    process = _start(tmp_path, scenario)
+    _wait_for(process, "inject")
+    app_pid = int(pid_file.read_text())
+    assert _alive(app_pid)
+    process.kill()
+    process.communicate(timeout=10)
+    deadline = time.monotonic() + 5
+    while _alive(app_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(app_pid), "the app outlived a SIGKILLed runner"
+    # Its scratch folder could not be removed by the dead runner: the next run removes it.
+    from gameday.environments.workdir import sweep_stale
+
+    stale = [p for p in sweep_stale() if p.name.startswith(f"gameday-run-{process.pid}-")]
+    assert len(stale) == 1 and not stale[0].exists()
+
+
+def test_invalid_scenario_exits_2_before_anything_runs(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: gameday/v1\nmetadata: {name: x}\n")
+    done = subprocess.run(
+        [_script(), "run", str(bad)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"error: {bad}:")
+    assert "Traceback" not in done.stderr

@@ -1,0 +1,126 @@
+"""A 100 MB object up and down through a gateway in its own process, whose peak memory is read
+from /proc: bodies must stream, never be held whole."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.gateway.helpers import aws
+
+SIZE = 100 * 1024 * 1024
+MAX_GROWTH_KB = 30 * 1024
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def peak_rss_kb(pid: int) -> int:
+    """VmHWM: the process's peak resident set size so far."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmHWM for process {pid}")
+
+
+@pytest.fixture(scope="module")
+def gateway_process(moto_url: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """``python -m gameday.gateway.server`` on a free port; stopped with SIGTERM."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gameday.gateway.server", "--upstream", moto_url,
+         "--listen", "127.0.0.1:0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert process.stdout is not None and process.stderr is not None
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("gameday gateway listening on http://127.0.0.1:"), line
+        yield line.split()[4].rstrip(","), process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(10)
+        finally:
+            process.kill()
+            process.stdout.close()
+            process.stderr.close()
+
+
+def test_100_mb_up_and_down_with_flat_memory(
+    gateway_process: tuple[str, subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    url, process = gateway_process
+    s3 = aws("s3", url, read_timeout_s=60)
+    s3.create_bucket(Bucket="streaming")  # also builds the S3 route table before measuring
+    source = tmp_path / "object.bin"
+    digest = hashlib.sha256()
+    with source.open("wb") as out:
+        for _ in range(SIZE // (1024 * 1024)):
+            block = os.urandom(1024 * 1024)
+            digest.update(block)
+            out.write(block)
+    before_kb = peak_rss_kb(process.pid)
+
+    with source.open("rb") as body:
+        s3.put_object(Bucket="streaming", Key="big", Body=body)
+    received = hashlib.sha256()
+    response = s3.get_object(Bucket="streaming", Key="big")
+    for chunk in response["Body"].iter_chunks(1024 * 1024):
+        received.update(chunk)
+
+    after_kb = peak_rss_kb(process.pid)
+    assert received.hexdigest() == digest.hexdigest()
+    assert response["ContentLength"] == SIZE
+    print(f"gateway peak RSS {before_kb} kB before, {after_kb} kB after")
+    assert after_kb - before_kb < MAX_GROWTH_KB
+
+
+def test_sigterm_stops_the_gateway_cleanly(moto_url: str) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gameday.gateway.server", "--upstream", moto_url,
+         "--listen", "127.0.0.1:0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert process.stdout is not None
+    url = process.stdout.readline().split()[4].rstrip(",")
+    aws("sts", url).get_caller_identity()
+
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=10)
+
+    assert (process.returncode, stdout, stderr) == (0, "", "")
+
+
+def test_listening_beyond_loopback_warns(moto_url: str) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gameday.gateway.server", "--upstream", moto_url,
+         "--listen", "0.0.0.0:0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert process.stdout is not None
+    process.stdout.readline()
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=10)
+
+    assert process.returncode == 0
+    assert stderr == (
+        "warning: the gateway listens on 0.0.0.0, beyond this machine: anyone who reaches it "
+        "can inject faults (set GAMEDAY_GATEWAY_TOKEN to require a token)\n"
+    )

@@ -1,0 +1,194 @@
+"""The HTML report in a real browser: Debian's headless Chromium loads every report from disk,
+with no network; the console stays clean, the timelines are drawn with their series and shaded
+fault windows, hostile strings are text. Screenshots go to test-artifacts/ (gitignored); the
+demo suite's becomes docs/img/report.png when that file is missing or GAMEDAY_UPDATE_DOCS=1.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import struct
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gameday.reports.render import ReportFormat, write_reports
+from gameday.reports.suite import probe_counts
+from gameday.result import RunResult
+from tests.integration.reports.chromium import CHROMIUM, Visit, visit_pages
+from tests.unit.reports.runs import (
+    HOSTILE,
+    REPO,
+    demo_suite,
+    every_result,
+    met_and_missed,
+    recorded,
+)
+
+if not CHROMIUM.exists():
+    pytest.skip(
+        "Debian's chromium is not installed (/usr/bin/chromium): add "
+        "`apt-get install -y chromium` to .ci/run",
+        allow_module_level=True,
+    )
+
+ARTIFACTS = REPO / "test-artifacts"
+DOCS_IMAGE = REPO / "docs" / "img" / "report.png"
+DOCS_HEIGHT_PX = 2100
+
+DOM = """(() => {
+  const all = (selector, root = document) => Array.from(root.querySelectorAll(selector));
+  const style = (element, property) =>
+    element ? getComputedStyle(element).getPropertyValue(property) : null;
+  return {
+    scripts: all('script').length,
+    handlers: all('*').filter(e => Array.from(e.attributes).some(a => a.name.startsWith('on')))
+      .length,
+    tags: Array.from(new Set(all('*').map(e => e.localName))).sort(),
+    text: document.body.innerText,
+    allText: document.body.textContent,
+    sections: all('section.scenario').map(section => ({
+      status: section.dataset.status,
+      timelines: all('svg.timeline', section).map(svg => ({
+        probe: svg.dataset.probe,
+        width: svg.getBoundingClientRect().width,
+        series: all('g.series', svg).map(g => [g.dataset.series, g.childElementCount]),
+        windows: all('rect.fault-window', svg).map(r => r.getBBox().width),
+        windowFill: style(svg.querySelector('rect.fault-window'), 'fill'),
+        windowOpacity: style(svg.querySelector('rect.fault-window'), 'fill-opacity'),
+        failedFill: style(svg.querySelector('g.series.failed rect'), 'fill'),
+        impact: all('line.impact', svg).length,
+        recovery: all('line.recovery', svg).length,
+        rto: all('g.rto-span', svg).map(g => g.textContent),
+      })),
+    })),
+    trends: all('svg.trend').map(svg => svg.querySelectorAll('circle').length),
+  };
+})()"""
+
+
+def _expected_series(result: RunResult) -> list[list[tuple[str, int]]]:
+    expected = []
+    for probe in result.probes:
+        counts = probe_counts(probe)
+        series = [("ok", counts.ok), ("failed", counts.failed), ("missed", counts.missed)]
+        if probe.alerts:
+            series.append(("alerts", counts.alerts))
+        if probe.markers:
+            series.append(("lost-markers", counts.lost_markers))
+        expected.append(series)
+    return expected
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[list[RunResult], Path]]:
+    root = tmp_path_factory.mktemp("html")
+    sets = {name: [result] for name, result in every_result().items()}
+    # The docs picture: the recorded real runs when there are some, else the built suite.
+    sets["demo-suite"] = list(recorded().values()) or demo_suite()
+    trend = {"identity-loss": [("2026-11-08", 58.5), ("2026-11-15", 66.0), ("2026-11-21", 61.2),
+                               ("2026-11-22", 73.0)]}  # fmt: skip
+    built = {}
+    for name, results in sets.items():
+        (path,) = write_reports(results, root / name, [ReportFormat.HTML], history=trend)
+        built[name] = (results, path)
+    return built
+
+
+@pytest.fixture(scope="module")
+def visits(pages: dict[str, tuple[list[RunResult], Path]]) -> dict[str, Visit]:
+    wanted: dict[Path, float | None] = {path: math.inf for _, path in pages.values()}
+    done = visit_pages(wanted, DOM)
+    ARTIFACTS.mkdir(exist_ok=True)
+    for name, (_, path) in pages.items():
+        png = done[path].png
+        assert png is not None
+        (ARTIFACTS / f"report-{name}.png").write_bytes(png)
+    return {name: done[path] for name, (_, path) in pages.items()}
+
+
+def test_no_console_errors_and_no_dialogs(visits: dict[str, Visit]) -> None:
+    for name, visit in visits.items():
+        assert (name, visit.console_errors, visit.dialogs) == (name, [], [])
+
+
+def test_the_browser_would_report_a_script_that_slipped_through(tmp_path: Path) -> None:
+    # The check above is only worth something if an injected script does show up: under the
+    # report's CSP an inline script is refused, and Chromium logs that refusal as an error.
+    (page,) = write_reports([met_and_missed()], tmp_path, [ReportFormat.HTML])
+    page.write_text(page.read_text().replace("</main>", "<script>alert(1)</script></main>"))
+    (visit,) = visit_pages({page: None}, "1").values()
+    assert visit.dialogs == []
+    assert any("Content Security Policy" in error for error in visit.console_errors)
+
+
+def test_every_probe_has_a_timeline_with_its_series(
+    pages: dict[str, tuple[list[RunResult], Path]], visits: dict[str, Visit]
+) -> None:
+    for name, (results, _) in pages.items():
+        sections: list[dict[str, Any]] = visits[name].dom["sections"]
+        assert [s["status"] for s in sections] == [r.status.value for r in results]
+        for section, result in zip(sections, results, strict=True):
+            timelines = section["timelines"]
+            assert [t["probe"] for t in timelines] == [p.name for p in result.probes]
+            drawn = [[tuple(s) for s in t["series"]] for t in timelines]
+            assert drawn == _expected_series(result), name
+            assert all(t["width"] > 600 for t in timelines)
+
+
+def test_fault_windows_are_shaded_where_faults_were_in_force(
+    pages: dict[str, tuple[list[RunResult], Path]], visits: dict[str, Visit]
+) -> None:
+    for name, (results, _) in pages.items():
+        for section, result in zip(visits[name].dom["sections"], results, strict=True):
+            injected = [f for f in result.faults if f.injected_at is not None]
+            for timeline in section["timelines"]:
+                assert len(timeline["windows"]) == len(injected)
+                assert all(width > 1 for width in timeline["windows"])
+                if injected:
+                    assert timeline["windowFill"] == "rgb(255, 152, 0)"
+                    assert float(timeline["windowOpacity"]) == pytest.approx(0.18)
+
+
+def test_impact_recovery_and_rto_are_marked(visits: dict[str, Visit]) -> None:
+    api, credentials, _, pager = visits["met-and-missed"].dom["sections"][0]["timelines"]
+    assert (api["impact"], api["recovery"], api["rto"]) == (1, 1, ["api-rto: RTO 3.00s"])
+    assert credentials["rto"] == ["credentials-rto: RTO 21.5s"]
+    assert credentials["failedFill"] == "rgb(229, 57, 53)"
+    (never,) = visits["never-recovered"].dom["sections"][0]["timelines"]
+    assert (never["impact"], never["recovery"]) == (1, 0)
+    assert never["rto"] == ["image-pull-rto: RTO not recovered"]
+    assert pager["series"][3] == ["alerts", 2]
+
+
+def test_hostile_strings_are_text_in_the_browser(visits: dict[str, Visit]) -> None:
+    dom = visits["hostile"].dom
+    assert (dom["scripts"], dom["handlers"]) == (0, 0)
+    assert not {"script", "img", "iframe", "b", "object", "embed"} & set(dom["tags"])
+    for key, value in HOSTILE.items():
+        shown = value.replace("\x1b", "\ufffd")
+        # textContent: the text of collapsed <details> and SVG <title> tooltips counts too.
+        assert " ".join(shown.split()) in " ".join(dom["allText"].split()), key
+
+
+def test_the_suite_page_shows_the_trend(
+    pages: dict[str, tuple[list[RunResult], Path]], visits: dict[str, Visit]
+) -> None:
+    dom = visits["demo-suite"].dom
+    scenarios = {r.scenario.name for r in pages["demo-suite"][0]}
+    assert dom["trends"] == ([4] if "identity-loss" in scenarios else [])
+    assert "By capability" in dom["text"]
+
+
+def test_the_docs_screenshot(pages: dict[str, tuple[list[RunResult], Path]]) -> None:
+    # The top of the demo suite's report: the suite, then the first drill down to its timelines.
+    (visit,) = visit_pages({pages["demo-suite"][1]: DOCS_HEIGHT_PX}, "1").values()
+    png = visit.png
+    assert png is not None and png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert struct.unpack(">II", png[16:24]) == (1280, DOCS_HEIGHT_PX)
+    (ARTIFACTS / "docs-report.png").write_bytes(png)
+    if not DOCS_IMAGE.exists() or os.environ.get("GAMEDAY_UPDATE_DOCS") == "1":
+        DOCS_IMAGE.parent.mkdir(parents=True, exist_ok=True)
+        DOCS_IMAGE.write_bytes(png)
