@@ -366,6 +366,53 @@ def history(
 
 @app.command()
 @guarded
+def abort(
+    gateway_urls: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--gateway",
+            help="A gateway to clear (repeatable; default also $GAMEDAY_GATEWAY_URL).",
+            show_default=False,
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(help="Admin token (default: $GAMEDAY_GATEWAY_TOKEN).", show_default=False),
+    ] = None,
+) -> None:
+    """The kill switch: remove every fault from every gateway gameday can find.
+
+    Clears the gateway of every drill running on this machine, and the gateways named with
+    --gateway or GAMEDAY_GATEWAY_URL. Exit 0 when every gateway was cleared (or none was
+    found), 3 when one could not be reached.
+
+    Examples:
+
+        gameday abort
+
+        gameday abort --gateway http://127.0.0.1:4567
+    """
+    import os
+
+    from gameday.abort import abort as clear_all
+
+    named = list(gateway_urls or [])
+    if not named and os.environ.get("GAMEDAY_GATEWAY_URL"):
+        named.append(os.environ["GAMEDAY_GATEWAY_URL"])
+    results = clear_all(named, token)
+    if not results:
+        typer.echo("no gateway found: no drill is running here and none was named")
+    for cleared in results:
+        if cleared.error is None:
+            typer.echo(f"cleared {cleared.removed} fault(s) at {cleared.gateway}")
+        else:
+            typer.echo(f"error: {cleared.error}", err=True)
+    if any(c.error for c in results):
+        raise typer.Exit(int(ExitCode.COULD_NOT_RUN))
+
+
+@app.command()
+@guarded
 def schema(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")

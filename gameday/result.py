@@ -142,6 +142,11 @@ def write_result(result: RunResult, path: Path) -> None:
             hint="check --report-dir",
         ) from None
     try:
+        # mkstemp makes the file private (0600); a result is meant to be shared like any
+        # file the user writes, so it gets the usual permissions under the umask.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(handle, 0o666 & ~umask)
         with os.fdopen(handle, "w") as out:
             out.write(result.model_dump_json(indent=2))
             out.write("\n")

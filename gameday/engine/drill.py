@@ -22,7 +22,8 @@ from gameday.engine.plan import Plan
 from gameday.engine.probing import ProbeSet
 from gameday.engine.recorder import FaultWindowRecord, Listener, Recorder
 from gameday.engine.verdict import Outcome, assemble_result
-from gameday.environments.embedded import bring_up_embedded, tally_gateway
+from gameday.environments import bring_up
+from gameday.environments.embedded import tally_gateway
 from gameday.environments.workdir import run_workdir
 from gameday.errors import AbortedError, EnvironmentFailure, GameDayError
 from gameday.injectors.gateway import GatewayInjector
@@ -104,13 +105,9 @@ class Drill:
     ) -> None:
         scenario, recorder = self.scenario, self.recorder
         recorder.enter("environment up")
-        if self.plan.environment is not Environment.EMBEDDED:
-            raise EnvironmentFailure(
-                f"the {self.plan.environment.value} environment is not available yet",
-                hint="run on the embedded environment (the default)",
-            )
         probes = await ProbeSet.open(scenario, astack, recorder, run_id=self.run_id)
-        stage = await bring_up_embedded(
+        stage = await bring_up(
+            self.plan.environment,
             scenario,
             stack,
             workdir=workdir,

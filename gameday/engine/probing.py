@@ -12,7 +12,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
 from gameday.engine.recorder import Recorder
-from gameday.environments.embedded import Stage
+from gameday.environments.stage import Stage
 from gameday.grading import Alert, Marker, measure_recovery, measure_ttd
 from gameday.kinds import ObjectiveKind
 from gameday.probes.alert import AlertSink

@@ -6,39 +6,17 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import Counter
-from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 
-from gameday.environments.app import AppProcess, RunningApp
+from gameday.environments.app import AppProcess
 from gameday.environments.emulator import running_emulator
-from gameday.environments.setup import ClientFactory, boto3_clients, create_setup
+from gameday.environments.setup import boto3_clients, create_setup
+from gameday.environments.stage import DUMMY_CREDENTIALS, Note, Stage
+from gameday.environments.workdir import GATEWAY_URL_FILE
 from gameday.gateway.client import GatewayClient
 from gameday.result import GatewayTally
 from gameday.scenario.models import Scenario
-
-DUMMY_KEYS = ("testing", "testing")
-DUMMY_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-}
-
-
-@dataclass(frozen=True)
-class Stage:
-    """A running environment: where the app is, where its AWS calls go, how to inject."""
-
-    app: RunningApp | None
-    gateway: GatewayClient
-    aws_endpoint_url: str
-    """The gateway: what the app and the probes call, so faults reach them."""
-    emulator_url: str
-    """The emulator itself: for setup and for reading data back after the drill."""
-    clients: ClientFactory
-    credentials: tuple[str, str] | None = DUMMY_KEYS
-    """What the runner's own AWS calls (probes) sign with; the emulator's dummy keys."""
 
 
 def reset_emulator(url: str) -> None:
@@ -74,7 +52,7 @@ async def bring_up_embedded(
     workdir: Path,
     seed: int | None,
     alert_url: str | None,
-    note: Callable[[str, str], None],
+    note: Note,
 ) -> Stage:
     """Start everything; every part is registered on ``stack``, which tears it down.
     ``note(kind, detail)`` hears of each part as it comes up."""
@@ -87,6 +65,8 @@ async def bring_up_embedded(
     gateway = await asyncio.to_thread(stack.enter_context, Gateway(emulator.url, seed=seed))
     client = GatewayClient(gateway.url)
     await asyncio.to_thread(client.wait_ready, 5.0)
+    # `gameday abort` in another terminal finds this run's gateway here.
+    (workdir / GATEWAY_URL_FILE).write_text(gateway.url)
     note("environment", f"gateway at {gateway.url}")
     clients = boto3_clients(emulator.url)
     count = await asyncio.to_thread(create_setup, scenario, clients)

@@ -10,10 +10,13 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-_PREFIX = "gameday-run-"
+RUN_PREFIX = "gameday-run-"
+GATEWAY_URL_FILE = "gateway.url"
+"""In a run's scratch folder: its gateway's URL, for `gameday abort` in another terminal."""
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether a process with this id exists (signal 0 probes without signalling)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -27,9 +30,9 @@ def sweep_stale(parent: Path | None = None) -> list[Path]:
     """Remove the scratch folders of runs whose process is gone; returns what was removed."""
     removed = []
     root = parent or Path(tempfile.gettempdir())
-    for folder in root.glob(f"{_PREFIX}*-*"):
-        pid_text = folder.name.removeprefix(_PREFIX).split("-", 1)[0]
-        if not pid_text.isdigit() or _alive(int(pid_text)):
+    for folder in root.glob(f"{RUN_PREFIX}*-*"):
+        pid_text = folder.name.removeprefix(RUN_PREFIX).split("-", 1)[0]
+        if not pid_text.isdigit() or alive(int(pid_text)):
             continue
         with contextlib.suppress(OSError):
             if folder.stat().st_uid == os.getuid():
@@ -42,7 +45,7 @@ def sweep_stale(parent: Path | None = None) -> list[Path]:
 def run_workdir(parent: Path | None = None) -> Iterator[Path]:
     """A fresh scratch folder named for this process, removed on exit."""
     sweep_stale(parent)
-    path = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-", dir=parent))
+    path = Path(tempfile.mkdtemp(prefix=f"{RUN_PREFIX}{os.getpid()}-", dir=parent))
     try:
         yield path
     finally:

@@ -38,6 +38,9 @@ class Protocol(StrEnum):
     REST_JSON = "rest-json"
     REST_XML = "rest-xml"
     RPC_V2_CBOR = "smithy-rpc-v2-cbor"
+    REGISTRY = "docker-registry-v2"
+    """Image pulls and pushes (the OCI distribution API), not an AWS protocol: ECR's registry
+    endpoint answers it with Basic or Bearer auth from GetAuthorizationToken, no SigV4."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +149,48 @@ def classify(
         info = _classify_query(call, h, scope)
         if info is not None:
             return info
+    if scope.lookup_name is None and (path == "/v2" or path.startswith("/v2/")):
+        return _classify_registry(method, path, h)
     return _classify_rest(method, path, query_string, h, scope)
+
+
+REGISTRY_SERVICE = "registry"
+"""The service name of registry (v2 API) traffic in fault matching (DESIGN.md registry-loss)."""
+
+_REGISTRY_HOST = re.compile(r"^\d{12}\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com")
+
+
+def _registry_operation(method: str, path: str) -> str | None:
+    """The distribution-spec endpoint (github.com/opencontainers/distribution-spec, spec.md
+    "Endpoints"), named like an API operation for fault matching and the request ring."""
+    parts = [p for p in path.split("/") if p]
+    if parts == ["v2"]:
+        return "Ping"
+    if parts[1:] == ["_catalog"]:
+        return "Catalog"
+    for index in range(len(parts) - 1, 0, -1):
+        kind = parts[index]
+        if kind == "manifests" and index == len(parts) - 2:
+            return {"PUT": "PutManifest", "DELETE": "DeleteManifest"}.get(method, "GetManifest")
+        if kind == "blobs" and index == len(parts) - 2:
+            return "DeleteBlob" if method == "DELETE" else "GetBlob"
+        if kind == "uploads" and parts[index - 1] == "blobs":
+            return "InitiateBlobUpload" if index == len(parts) - 1 else "UploadBlob"
+        if kind == "list" and parts[index - 1] == "tags" and index == len(parts) - 1:
+            return "ListTags"
+        if kind == "referrers" and index == len(parts) - 2:
+            return "ListReferrers"
+    return None
+
+
+def _classify_registry(method: str, path: str, h: Mapping[str, str]) -> RequestInfo:
+    host = _REGISTRY_HOST.match(h.get("host", "").lower())
+    return RequestInfo(
+        service=REGISTRY_SERVICE,
+        region=host.group(1) if host else None,
+        operation=_registry_operation(method, path),
+        protocol=Protocol.REGISTRY,
+    )
 
 
 def warm(signing_names: Iterable[str] = ()) -> None:

@@ -54,6 +54,8 @@ def error_for_mode(mode: Mode, info: RequestInfo) -> tuple[int, str]:
     """
     if mode not in ERROR_MODES:
         raise ValueError(f"mode {mode.value!r} is not answered with an AWS error response")
+    if info.protocol is Protocol.REGISTRY:
+        return _REGISTRY_ERRORS[mode]
     is_s3 = _is_s3(info)
     is_ec2 = info.protocol is Protocol.EC2
     # Query-compatible json/cbor services (CloudWatch, SQS) surface the query error code from
@@ -88,6 +90,23 @@ def error_for_mode(mode: Mode, info: RequestInfo) -> tuple[int, str]:
     return 400, "ExpiredTokenException" if json_codes else "ExpiredToken"
 
 
+_REGISTRY_ERRORS: dict[Mode, tuple[int, str]] = {
+    # The distribution spec's error codes (spec.md "Error Codes"); docker and containerd
+    # retry 429 and 5xx pulls and fail fast on 401/403.
+    Mode.UNAVAILABLE: (503, "UNAVAILABLE"),
+    Mode.THROTTLE: (429, "TOOMANYREQUESTS"),
+    Mode.INTERNAL: (500, "UNKNOWN"),
+    Mode.DENIED: (403, "DENIED"),
+    Mode.EXPIRED_TOKEN: (401, "UNAUTHORIZED"),
+}
+
+
+def _registry_json(code: str, message: str, method: str) -> bytes:
+    if method.upper() == "HEAD":
+        return b""
+    return json.dumps({"errors": [{"code": code, "message": message, "detail": None}]}).encode()
+
+
 def render_error(
     info: RequestInfo,
     status: int,
@@ -119,7 +138,9 @@ def render_error(
     fault = "Receiver" if status >= 500 else "Sender"
     headers: dict[str, str] = {"x-amzn-RequestId": request_id}
     protocol = info.protocol
-    if protocol in _JSON_STYLE:
+    if protocol is Protocol.REGISTRY:
+        content_type, body = "application/json", _registry_json(code, message, method)
+    elif protocol in _JSON_STYLE:
         content_type, body = _json_style(info, code, message, fault, headers)
     elif protocol is Protocol.EC2:
         content_type, body = "text/xml;charset=UTF-8", _ec2_xml(code, message, request_id)

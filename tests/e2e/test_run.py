@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import signal
@@ -167,3 +168,31 @@ def test_invalid_scenario_exits_2_before_anything_runs(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.startswith(f"error: {bad}:")
     assert "Traceback" not in done.stderr
+
+
+def test_abort_clears_the_gateway_of_a_running_drill(tmp_path: Path) -> None:
+    scenario = _scenario(tmp_path, env="MODE: ride-through", duration="30s")
+    process = _start(tmp_path, scenario)
+    try:
+        _wait_for(process, "inject")
+        done = subprocess.run(
+            [_script(), "abort"], capture_output=True, text=True, timeout=30, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        assert re.search(r"^cleared 1 fault\(s\) at http://127\.0\.0\.1:\d+$", done.stdout, re.M)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
+    assert process.returncode == 4
+
+
+def test_abort_names_a_gateway_it_cannot_reach(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [_script(), "abort", "--gateway", "http://127.0.0.1:9"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 3
+    assert done.stderr.startswith("error: cannot reach the gateway at http://127.0.0.1:9")
