@@ -6,10 +6,11 @@ in its own process; the load generator is an aiohttp client in this one (boto3 w
 than everything it measures). Calls are signed once with botocore's SigV4 signer and replayed:
 neither upstream checks signatures, and the gateway classifies them as the real calls they are.
 
-    .venv/bin/python bench/gateway.py [--calls 5000] [--rounds 3] [--quick]
+    .venv/bin/python bench/gateway.py [--calls 5000] [--rounds 3] [--upstream both|trivial|moto]
 
 Prints a table: requests/s and latency percentiles direct and through the gateway, the
-latency the gateway adds (p50/p99 of gateway minus direct) and the throughput ratio. Each cell
+latency the gateway adds (p50/p99 of gateway minus direct), the throughput ratio, and the
+1-minute load average when the cell ended (other work on the machine shows there). Each cell
 is the best of ``--rounds`` runs, direct and gateway runs interleaved: on a small shared
 machine a single run can lose half its throughput to scheduling, which says nothing about the
 gateway.
@@ -204,7 +205,7 @@ def row(upstream: str, call: str, conc: int, direct: Result, through: Result) ->
         f"| {upstream} | {call} | {conc} | {direct.rps:,.0f} | {through.rps:,.0f} "
         f"| {through.rps / direct.rps:.2f} | {direct.pct_ms(0.5):.2f} / {direct.pct_ms(0.99):.2f} "
         f"| {through.pct_ms(0.5):.2f} / {through.pct_ms(0.99):.2f} "
-        f"| {added_p50:+.2f} | {added_p99:+.2f} |"
+        f"| {added_p50:+.2f} | {added_p99:+.2f} | {os.getloadavg()[0]:.1f} |"
     )
 
 
@@ -212,21 +213,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--upstream", choices=["both", "trivial", "moto"], default="both")
     parser.add_argument("--quick", action="store_true", help="500 calls, trivial upstream only")
     args = parser.parse_args()
     total = 500 if args.quick else args.calls
+    which = "trivial" if args.quick else args.upstream
     print(f"python {sys.version.split()[0]}, aiohttp {aiohttp.__version__}, "
-          f"{os.cpu_count()} cpus, {total} calls per run, best of {args.rounds} runs")  # fmt: skip
+          f"{os.cpu_count()} cpus, {total} calls per run, best of {args.rounds} runs, "
+          f"load average at start {os.getloadavg()[0]:.2f}")  # fmt: skip
     header = (
         "| upstream | call | concurrency | direct req/s | gateway req/s | ratio "
-        "| direct p50 / p99 ms | gateway p50 / p99 ms | added p50 ms | added p99 ms |\n"
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| direct p50 / p99 ms | gateway p50 / p99 ms | added p50 ms | added p99 ms | load |\n"
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     )
     print(header)
     with ExitStack() as stack:
-        trivial = stack.enter_context(process([sys.executable, "-c", _TRIVIAL_UPSTREAM]))
-        upstreams = [("trivial", trivial, [1, 16, 32])]
-        if not args.quick:
+        upstreams = []
+        if which in ("both", "trivial"):
+            trivial = stack.enter_context(process([sys.executable, "-c", _TRIVIAL_UPSTREAM]))
+            upstreams.append(("trivial", trivial, [1, 16, 32]))
+        if which in ("both", "moto"):
             moto = stack.enter_context(process([sys.executable, "-c", _MOTO]))
             prepare_moto(moto)
             upstreams.append(("moto", moto, [1, 32]))
@@ -236,6 +242,7 @@ def main() -> None:
                 for concurrency in levels:
                     direct, via = best_of(args.rounds, upstream, through, call, total, concurrency)
                     print(row(name, call.name, concurrency, direct, via), flush=True)
+    print(f"load average at end {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -11,12 +11,15 @@ import json
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
 
 from gameday import __version__
 from gameday.errors import ExitCode, GameDayError
+
+if TYPE_CHECKING:
+    from gameday.scenario.loader import LoadedScenario
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -141,6 +144,37 @@ def validate(paths: Paths, output: FormatOption = OutputFormat.TEXT) -> None:
         raise typer.Exit(int(ExitCode.INVALID_INPUT))
 
 
+AwsConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--aws-config",
+        help="Environment file for real accounts (see scenarios/aws.example.yaml).",
+        exists=True,
+        dir_okay=False,
+        show_default=False,
+    ),
+]
+
+
+def _plan_aws(loaded: list[LoadedScenario], aws_config: Path | None, output: OutputFormat) -> None:
+    """``plan --env aws``: the exact FIS template of each scenario, and the real-account checks."""
+    from gameday.environments.aws_config import load_aws_environment
+    from gameday.fis.plan import fis_plan_dict, fis_plan_text, plan_aws
+
+    environment = load_aws_environment(aws_config) if aws_config else None
+    plans = [plan_aws(each, environment, run_id="plan") for each in loaded]
+    if output is OutputFormat.JSON:
+        typer.echo(json.dumps({"plans": [fis_plan_dict(p) for p in plans]}, indent=2))
+    else:
+        typer.echo("\n".join(fis_plan_text(p) for p in plans), nl=False)
+    failed = [p.scenario.metadata.name for p in plans if not p.ok]
+    if failed:
+        raise GameDayError(
+            f"safety checks failed for: {', '.join(failed)}",
+            hint="see the 'fail' rows above; nothing was created",
+        )
+
+
 @app.command()
 @guarded
 def plan(
@@ -150,6 +184,7 @@ def plan(
         typer.Option("--env", "-e", help="Plan for this environment (default: the scenario's)."),
     ] = None,
     output: FormatOption = OutputFormat.TEXT,
+    aws_config: AwsConfigOption = None,
 ) -> None:
     """Show what a run would do, with no side effects and no network.
 
@@ -174,6 +209,9 @@ def plan(
     if problems:
         raise ScenarioError(problems)
     environment = Environment(env.value) if env else None
+    if environment is Environment.AWS:
+        _plan_aws([v.loaded for v in verdicts if v.loaded is not None], aws_config, output)
+        return
     plans = [make_plan(v.loaded, environment) for v in verdicts if v.loaded is not None]
     if output is OutputFormat.JSON:
         typer.echo(json.dumps({"plans": [plan_to_dict(p) for p in plans]}, indent=2))
@@ -364,6 +402,20 @@ def history(
     typer.echo(show_history(store, scenario, since, HistoryFormat(output.value)), nl=False)
 
 
+def _abort_aws(region: str | None, aws_config: Path | None) -> None:
+    from gameday.environments.aws_config import load_aws_environment
+    from gameday.fis.lifecycle import abort_experiments
+
+    if region is None and aws_config is not None:
+        region = load_aws_environment(aws_config).region
+    if region is None:
+        raise GameDayError(
+            "gameday abort --env aws needs a region", hint="give --region or --aws-config"
+        )
+    stopped = abort_experiments(region)
+    typer.echo(f"stopped {len(stopped)} FIS experiment(s) in {region}: {', '.join(stopped)}")
+
+
 @app.command()
 @guarded
 def abort(
@@ -379,6 +431,15 @@ def abort(
         str | None,
         typer.Option(help="Admin token (default: $GAMEDAY_GATEWAY_TOKEN).", show_default=False),
     ] = None,
+    env: Annotated[
+        EnvChoice | None,
+        typer.Option("--env", "-e", help="aws: stop gameday's running FIS experiments too."),
+    ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(help="With --env aws: the region (default: the --aws-config file's)."),
+    ] = None,
+    aws_config: AwsConfigOption = None,
 ) -> None:
     """The kill switch: remove every fault from every gateway gameday can find.
 
@@ -399,6 +460,8 @@ def abort(
     named = list(gateway_urls or [])
     if not named and os.environ.get("GAMEDAY_GATEWAY_URL"):
         named.append(os.environ["GAMEDAY_GATEWAY_URL"])
+    if env is EnvChoice.AWS:
+        _abort_aws(region, aws_config)
     results = clear_all(named, token)
     if not results:
         typer.echo("no gateway found: no drill is running here and none was named")
@@ -469,6 +532,78 @@ def gateway(
     from gameday.gateway.server import run_gateway
 
     run_gateway(upstream, listen=listen, token=token, seed=seed)
+
+
+export_app = typer.Typer(help="Export what gameday would create, for review.", no_args_is_help=True)
+import_app = typer.Typer(help="Import drills written for other tools.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+app.add_typer(import_app, name="import")
+
+
+@export_app.command("fis")
+@guarded
+def export_fis(
+    scenario: Annotated[Path, typer.Argument(help="The scenario file.", show_default=False)],
+    aws_config: AwsConfigOption = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")
+    ] = None,
+) -> None:
+    """Print the FIS experiment template a run on aws would create (for a pull request).
+
+    Example:
+
+        gameday export fis scenarios/identity-loss.yaml --aws-config aws.yaml --out fis.json
+    """
+    from gameday.environments.aws_config import load_aws_environment
+    from gameday.fis.plan import export_template, plan_aws
+    from gameday.scenario.loader import load_scenario
+
+    environment = load_aws_environment(aws_config) if aws_config else None
+    text = export_template(plan_aws(load_scenario(scenario), environment, run_id="export"))
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text + "\n")
+        typer.echo(f"wrote {out}", err=True)
+
+
+@import_app.command("fis")
+@guarded
+def import_fis(
+    template: Annotated[
+        Path,
+        typer.Argument(help="An FIS experiment template (JSON/YAML) or a CloudFormation one."),
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the scenario here.")
+    ] = None,
+) -> None:
+    """Turn an FIS experiment template into a gameday scenario.
+
+    Actions gameday can map become faults; the rest become fis-action faults that run as
+    written on aws. What cannot run on the emulator is listed on stderr.
+
+    Example:
+
+        gameday import fis template.json --out scenarios/imported.yaml
+    """
+    from gameday.fis.importer import import_fis_template
+
+    result = import_fis_template(template)
+    for action in result.localstack_only:
+        typer.echo(f"note: {action}: a LocalStack-only action", err=True)
+    for note in result.notes:
+        typer.echo(f"note: {note}", err=True)
+    if out is None:
+        typer.echo(result.text, nl=False)
+    else:
+        out.write_text(result.text)
+        typer.echo(
+            f"wrote {out}: {len(result.mapped)} mapped, {len(result.passthrough)} passed "
+            "through as fis-action",
+            err=True,
+        )
 
 
 def main() -> None:

@@ -55,6 +55,8 @@ class ObjectiveResult(_Record):
     recovered_during_fault: bool | None = None
     impact_start: float | None = None
     recovered_at: float | None = None
+    target_source: str | None = None
+    """Where the target came from when it is not the scenario's own (a resiliency policy)."""
 
 
 class FaultRecord(_Record):

@@ -104,6 +104,14 @@ class Drill:
         self, workdir: Path, stack: ExitStack, astack: AsyncExitStack, outcome: Outcome
     ) -> None:
         scenario, recorder = self.scenario, self.recorder
+        if any(getattr(o, "target_from", None) for o in scenario.objectives):
+            from gameday.fis.resilience_hub import resolve_policy_targets
+
+            scenario, outcome.target_sources = await asyncio.to_thread(
+                resolve_policy_targets, scenario, self.plan.loaded.base_dir
+            )
+            self.scenario = scenario
+            outcome.scenario = scenario
         recorder.enter("environment up")
         probes = await ProbeSet.open(scenario, astack, recorder, run_id=self.run_id)
         stage = await bring_up(

@@ -124,6 +124,8 @@ def _time_objective(
     observe_end: float,
 ) -> tuple[float, float | None, str, dict[str, float | bool | None]]:
     probe = objective.probe
+    if objective.target is None:
+        raise ValueError(f"{objective.kind.value} target_from was not resolved before grading")
     if objective.kind is ObjectiveKind.RPO:
         loss = measure_rpo(markers.get(probe, ()))
         if loss.unverified:

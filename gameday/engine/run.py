@@ -15,7 +15,8 @@ from gameday.engine.drill import RunOptions
 from gameday.engine.plan import Plan, make_plan
 from gameday.engine.recorder import Listener
 from gameday.engine.suite import SuiteOutcome, run_suite
-from gameday.errors import GameDayError, ScenarioError
+from gameday.environments.localstack_coverage import REFUSAL_HINT
+from gameday.errors import EnvironmentFailure, GameDayError, ScenarioError
 from gameday.result import RunResult
 from gameday.scenario.loader import validate_files
 from gameday.scenario.models import Environment
@@ -38,18 +39,27 @@ class RunRequest:
 
 
 def plan_all(paths: Sequence[Path], environment: Environment | None) -> list[Plan]:
-    """Validate and plan every scenario; nothing runs unless all are valid and safe."""
+    """Validate and plan every scenario; nothing runs unless all are valid and safe.
+
+    A scenario the environment cannot serve (LocalStack lacks a service it needs) is not
+    unsafe: when every scenario is such, nothing runs (EnvironmentFailure, exit 3); otherwise
+    the others run, and each refused one ends as an error when its environment comes up,
+    before anything is started or injected.
+    """
     verdicts = validate_files(paths)
     problems = [p for v in verdicts for p in v.problems]
     if problems:
         raise ScenarioError(problems)
     plans = [make_plan(v.loaded, environment) for v in verdicts if v.loaded is not None]
-    refused = [p.loaded.scenario.metadata.name for p in plans if not p.ok]
+    refused = [p.loaded.scenario.metadata.name for p in plans if not p.safe]
     if refused:
         raise GameDayError(
             f"safety checks failed for: {', '.join(refused)}",
             hint="run `gameday plan` to see them; nothing was run",
         )
+    refusals = [p.refusal for p in plans if p.refusal is not None]
+    if plans and len(refusals) == len(plans):
+        raise EnvironmentFailure("\n".join(refusals), hint=REFUSAL_HINT)
     return plans
 
 

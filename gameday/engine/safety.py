@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from gameday.environments.localstack_coverage import Coverage, ServedServices
 from gameday.faults.modes import Mode
 from gameday.faults.rules import TTL_MARGIN_S, Rule
 from gameday.scenario.models import Environment, Scenario
@@ -97,3 +98,23 @@ def safety_checks(scenario: Scenario, rules: list[Rule], environment: Environmen
             else "no blackhole rules",
         ),
     ]
+
+
+def localstack_checks(coverage: Coverage, served: ServedServices) -> list[Check]:
+    """One FAIL per service the drill needs that LocalStack does not serve, naming what needs
+    it; else one PASS, which also names the services a fault lists to no effect there."""
+    where = served.describe()
+    if not coverage.ok:
+        return [
+            Check(
+                f"localstack: {service}",
+                Outcome.FAIL,
+                f"not served by {where}; needed by {', '.join(whats)}",
+            )
+            for service, whats in coverage.missing.items()
+        ]
+    detail = f"{where} serves every service the faults, setup and probes need"
+    if coverage.moot:
+        moot = "; ".join(f"{f} lists {', '.join(s)}" for f, s in coverage.moot.items())
+        detail += f"; not served there, so failing them changes nothing: {moot}"
+    return [Check("localstack services", Outcome.PASS, detail)]

@@ -16,6 +16,7 @@ from gameday.grading import (
     score_scenario,
 )
 from gameday.kinds import Grade, RunStatus
+from gameday.scenario.models import Scenario
 from gameday.result import (
     Event,
     FaultRecord,
@@ -44,6 +45,9 @@ class Outcome:
     rollback_problems: list[str] = field(default_factory=list)
     probes: ProbeSet | None = None
     gateway: GatewayTally = field(default_factory=GatewayTally)
+    scenario: Scenario | None = None
+    """The scenario as graded, when it differs from the plan's (targets read from policies)."""
+    target_sources: dict[str, str] = field(default_factory=dict)
 
 
 def _iso(moment: datetime) -> str:
@@ -111,7 +115,7 @@ def _graded(
     if outcome.probes is None or t0 is None or tend is None or outcome.observe_end is None:
         return [], RunStatus.ERROR, None, None, ()
     pairs = grade_objectives(
-        plan.loaded.scenario,
+        outcome.scenario or plan.loaded.scenario,
         samples=recorder.samples,
         markers=outcome.probes.markers(),
         alerts=outcome.probes.alerts(),
@@ -122,7 +126,10 @@ def _graded(
     )
     score = score_scenario([g for g, _ in pairs], steady_after_ok=bool(outcome.steady_after))
     grade = score.grade.value if score.grade else None
-    return [r for _, r in pairs], score.status, score.score, grade, score.caps
+    results = [
+        r.model_copy(update={"target_source": outcome.target_sources.get(r.name)}) for _, r in pairs
+    ]
+    return results, score.status, score.score, grade, score.caps
 
 
 def assemble_result(

@@ -26,9 +26,7 @@ from gameday.scenario.models import Scenario
 
 AccountId = Annotated[str, Field(pattern=r"^\d{12}$")]
 RoleArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+")]
-AlarmArn = Annotated[
-    str, Field(pattern=r"^arn:aws[a-z-]*:cloudwatch:[a-z0-9-]+:\d{12}:alarm:.+")
-]
+AlarmArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:cloudwatch:[a-z0-9-]+:\d{12}:alarm:.+")]
 LogGroupArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:logs:[a-z0-9-]+:\d{12}:log-group:.+")]
 BucketName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
 # FIS takes up to 5 resource ARNs per target (botocore model: ResourceArnList, max 5).
@@ -128,7 +126,8 @@ class EksCompute(Model):
     selector_type: Literal["labelSelector", "deploymentName", "podName"] = "labelSelector"
     selector_value: str = Field(min_length=1, description="e.g. app=orders")
     service_account: str = Field(
-        min_length=1, description="The Kubernetes service account FIS uses (kubernetesServiceAccount)."
+        min_length=1,
+        description="The Kubernetes service account FIS uses (kubernetesServiceAccount).",
     )
     container: str | None = Field(default=None, description="Target container (default: first).")
     selection: str = "ALL"
@@ -163,7 +162,8 @@ class VpcEndpoints(Selector):
         unknown = [s for s in value if s not in ENDPOINT_SERVICES]
         if unknown:
             raise ValueError(
-                f"no interface endpoint service {unknown[0]!r}; known: {', '.join(ENDPOINT_SERVICES)}"
+                f"no interface endpoint service {unknown[0]!r}; "
+                f"known: {', '.join(ENDPOINT_SERVICES)}"
             )
         return value
 

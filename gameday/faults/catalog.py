@@ -12,6 +12,7 @@ from gameday.scenario.models import (
     ApiFault,
     FaultKind,
     FaultVariant,
+    FisAction,
     IdentityLoss,
     LoggingLoss,
     RegionLoss,
@@ -45,6 +46,7 @@ KIND_CAPABILITY: dict[FaultKind, Capability | None] = {
     FaultKind.REGISTRY_LOSS: Capability.REGISTRY,
     FaultKind.REGION_LOSS: Capability.REGION,
     FaultKind.API_FAULT: None,
+    FaultKind.FIS_ACTION: None,
 }
 
 
@@ -56,6 +58,6 @@ def services_for(fault: FaultVariant) -> tuple[str, ...]:
         return KIND_SERVICES[FaultKind.LOGGING_LOSS] + fault.include
     if isinstance(fault, ApiFault):
         return fault.services
-    if isinstance(fault, RegionLoss):
+    if isinstance(fault, RegionLoss | FisAction):
         return ()
     return KIND_SERVICES[fault.kind]

@@ -13,7 +13,14 @@ from gameday.faults.catalog import (
     services_for,
 )
 from gameday.faults.modes import Mode
-from gameday.scenario.models import FaultKind, FaultVariant, IdentityLoss, RegionLoss, Scenario
+from gameday.scenario.models import (
+    FaultKind,
+    FaultVariant,
+    FisAction,
+    IdentityLoss,
+    RegionLoss,
+    Scenario,
+)
 
 TTL_MARGIN_S = 2.0
 """Added to each rule's window for its TTL: a runner killed with SIGKILL leaves no fault behind
@@ -72,6 +79,8 @@ def _targets(
         if fault.global_services_fail:
             targets.append((GLOBAL_SERVICES, (GLOBAL_HOME_REGION,), ()))
         return targets
+    if isinstance(fault, FisAction):
+        return []
     return [(services_for(fault), fault.regions or default_regions, ())]
 
 
@@ -85,6 +94,10 @@ def resolve_rules(scenario: Scenario) -> list[Rule]:
     """Every rule of the scenario, in fault order then window order."""
     rules: list[Rule] = []
     for name, fault in zip(scenario.fault_names(), scenario.faults, strict=True):
+        if isinstance(fault, FisAction):
+            # Passed to FIS as written (gameday.fis.template); no gateway rule can stand for
+            # it, and an empty service list would mean "every service" to a gateway.
+            continue
         windows = _windows(fault)
         targets = _targets(fault, scenario.target.regions)
         error = (fault.error.status, fault.error.code) if fault.error else None

@@ -33,7 +33,9 @@ def _view(recorder: Recorder, title: str) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=f"{title}  [{recorder.phase}]  t={recorder.now():.1f}s", expand=False)
+    # Text, not a markup string: "[drill]" would otherwise be read as a rich style tag.
+    heading = Text(f"{title}  [{recorder.phase}]  t={recorder.now():.1f}s")
+    table = Table(title=heading, expand=False)
     table.add_column("probe")
     table.add_column("last samples (█ ok, ▁ failed, · missed)")
     table.add_column("last detail", overflow="ellipsis", max_width=40)
@@ -66,7 +68,7 @@ def live_view(title: str, recorders: list[Recorder]) -> Iterator[Listener]:
         if recorder not in recorders:
             recorders.append(recorder)
         if kind in ("inject", "remove", "abort", "error", "rollback-failed"):
-            live.console.print(f"[{recorder.now():7.2f}s] {kind:<8} {detail}")
+            live.console.print(f"[{recorder.now():7.2f}s] {kind:<8} {detail}", markup=False)
 
     with Live(get_renderable=render, console=console, refresh_per_second=4, transient=True) as live:
         yield listen

@@ -47,7 +47,10 @@ def _target(objective: ObjectiveVariant) -> str:
         return f">= {objective.target:.2%}"
     if isinstance(objective, LatencyObjective):
         return f"{objective.percentile} <= {format_duration(objective.target)}"
-    return f"<= {format_duration(objective.target)}"
+    if objective.target is None and objective.target_from is not None:
+        source = objective.target_from
+        return f"from {source.resiliency_policy} ({source.disruption.value})"
+    return f"<= {format_duration(objective.target or 0.0)}"
 
 
 def _probe_line(probe: ProbeVariant) -> str:

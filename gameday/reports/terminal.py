@@ -73,6 +73,8 @@ def render_result(result: RunResult) -> str:
         for o in result.objectives:
             if not o.met or o.recovered_during_fault is False:
                 lines.append(f"  - {o.name}: {o.detail}")
+            if o.target_source:
+                lines.append(f"  - {o.name}: target from {o.target_source}")
     lines += [f"  caps: {cap}" for cap in result.caps]
     return "\n".join(lines) + "\n"
 

@@ -25,6 +25,7 @@ class FaultKind(StrEnum):
     REGISTRY_LOSS = "registry-loss"
     REGION_LOSS = "region-loss"
     API_FAULT = "api-fault"
+    FIS_ACTION = "fis-action"
 
 
 _LATENCY = re.compile(r"^\s*(\S+?)\s*\.\.\s*(\S+)\s*$")
@@ -173,5 +174,61 @@ class ApiFault(RegionalFault):
     )
 
 
-FaultVariant = IdentityLoss | LoggingLoss | RegistryLoss | RegionLoss | ApiFault
+_FIS_ONLY = ("mode", "operations", "probability", "ramp", "latency", "error")
+
+
+class FisFilter(Model):
+    """An FIS target filter: a path into the resource's description and the values to match."""
+
+    path: str = Field(min_length=1)
+    values: tuple[str, ...] = Field(min_length=1)
+
+
+class FisTargetSpec(Model):
+    """An FIS target as the experiment template has it (resource type, and how to find them)."""
+
+    resource_type: str = Field(pattern=r"^[a-z0-9-]+:[a-z0-9-]+:[a-z0-9-]+$")
+    tags: dict[str, str] = Field(default_factory=dict)
+    arns: tuple[str, ...] = Field(default=(), max_length=5)
+    filters: tuple[FisFilter, ...] = ()
+    parameters: dict[str, str] = Field(default_factory=dict)
+    selection: str = Field(default="ALL", pattern=r"^(ALL|COUNT\(\d+\)|PERCENT\(\d+\))$")
+
+
+class FisAction(FaultBase):
+    """Run one FIS action on ``aws`` as written; it cannot run on the emulator or LocalStack.
+
+    Its ``duration`` fills the action's duration parameter; ``start_after`` places it in time
+    like any fault. Whether the action may run at all is decided by the allow-list in
+    ``gameday.fis.actions`` when the template is built.
+    """
+
+    kind: Literal[FaultKind.FIS_ACTION]
+    action_id: str = Field(pattern=r"^[a-z0-9-]+:[a-z0-9-]+:[a-z0-9-]+$")
+    parameters: dict[str, str] = Field(
+        default_factory=dict, description="The action's parameters, except its duration."
+    )
+    targets: dict[str, FisTargetSpec] = Field(
+        default_factory=dict, description="Target key (e.g. Instances) -> the resources."
+    )
+
+    @field_validator("parameters")
+    @classmethod
+    def _no_duration(cls, value: dict[str, str]) -> dict[str, str]:
+        if "duration" in value:
+            raise ValueError("give the fault's 'duration', not parameters.duration")
+        return value
+
+    @model_validator(mode="after")
+    def _fis_decides_the_effect(self) -> FisAction:
+        given = [name for name in _FIS_ONLY if name in self.model_fields_set]
+        if given:
+            raise ValueError(
+                f"'{given[0]}' does not apply to a fis-action fault: the FIS action decides "
+                "what fails"
+            )
+        return self
+
+
+FaultVariant = IdentityLoss | LoggingLoss | RegistryLoss | RegionLoss | ApiFault | FisAction
 Fault = Annotated[FaultVariant, Field(discriminator="kind")]

@@ -148,12 +148,45 @@ class ObjectiveBase(Model):
     critical: bool = False
 
 
+class Disruption(StrEnum):
+    """Resilience Hub's disruption types (the keys of a resiliency policy)."""
+
+    SOFTWARE = "Software"
+    HARDWARE = "Hardware"
+    AZ = "AZ"
+    REGION = "Region"
+
+
+class TargetFrom(Model):
+    """Where an objective's target comes from instead of ``target:``: a Resilience Hub
+    resiliency policy's ``rtoInSecs`` / ``rpoInSecs`` for one disruption type."""
+
+    resiliency_policy: str = Field(
+        min_length=1, description="A resiliency policy ARN, or a JSON file of the same shape."
+    )
+    disruption: Disruption
+
+
 class TimeObjective(ObjectiveBase):
     kind: Literal[ObjectiveKind.RTO, ObjectiveKind.RPO, ObjectiveKind.TTD]
-    target: Duration
+    target: Duration | None = None
+    target_from: TargetFrom | None = Field(
+        default=None,
+        description="Read the target from a Resilience Hub resiliency policy (rto, rpo).",
+    )
     stable: int | None = Field(
         default=None, ge=1, description="RTO: consecutive healthy samples (default observe.stable)."
     )
+
+    @model_validator(mode="after")
+    def _one_target(self) -> TimeObjective:
+        if (self.target is None) == (self.target_from is None):
+            raise ValueError("give exactly one of 'target' or 'target_from'")
+        if self.target_from is not None and self.kind is ObjectiveKind.TTD:
+            raise ValueError(
+                "target_from reads recovery targets: it applies to rto and rpo, not ttd"
+            )
+        return self
 
 
 class AvailabilityObjective(ObjectiveBase):

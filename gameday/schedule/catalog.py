@@ -45,11 +45,18 @@ class Scheduled:
 
 @dataclass(frozen=True)
 class Catalog:
-    """What a folder holds: scheduled scenarios, files with problems, unscheduled files."""
+    """What a folder holds: scheduled scenarios, invalid files, valid ones the scheduler
+    refuses (each with why), and files without a ``schedule:`` block."""
 
     scheduled: list[Scheduled] = field(default_factory=list)
-    problems: dict[Path, list[str]] = field(default_factory=dict)
+    invalid: dict[Path, list[str]] = field(default_factory=dict)
+    refused: dict[Path, str] = field(default_factory=dict)
     unscheduled: list[Path] = field(default_factory=list)
+
+    @property
+    def problems(self) -> dict[Path, list[str]]:
+        """Every file that is not scheduled for a problem: invalid or refused."""
+        return {**self.invalid, **{path: [why] for path, why in self.refused.items()}}
 
 
 def check_folder(directory: Path) -> None:
@@ -104,7 +111,7 @@ def read_catalog(directory: Path, blackouts: Sequence[Blackout] = ()) -> Catalog
     seen: dict[str, Path] = {}
     for verdict in verdicts:
         if verdict.loaded is None:
-            catalog.problems[verdict.path] = verdict.problems
+            catalog.invalid[verdict.path] = verdict.problems
             continue
         schedule = verdict.loaded.scenario.schedule
         if schedule is None:
@@ -119,7 +126,7 @@ def read_catalog(directory: Path, blackouts: Sequence[Blackout] = ()) -> Catalog
                 f"{seen[name]}; each scheduled scenario needs its own name"
             )
         if refusal is not None:
-            catalog.problems[verdict.path] = [refusal]
+            catalog.refused[verdict.path] = refusal
             continue
         seen[name] = verdict.path
         catalog.scheduled.append(Scheduled(plan, schedule, Timing.of(schedule, blackouts)))

@@ -111,8 +111,13 @@ def drive_drill(
             raise
         reason = f"internal error in the drill: {type(error).__name__}: {error}"
         log(f"error: {plan.loaded.path}: {reason}\n{traceback.format_exc().rstrip()}")
-        made[0].recorder.event("error", reason)
+        recorder = made[0].recorder  # past its listeners: one of them may be what failed
+        recorder.events.append((round(recorder.now(), 6), "error", reason))
         return assemble_result(
-            plan, made[0].run_id, made[0].recorder, Outcome(error=reason), started_at,
+            plan,
+            made[0].run_id,
+            made[0].recorder,
+            Outcome(error=reason),
+            started_at,
             datetime.now(UTC),
         )

@@ -54,8 +54,7 @@ def scheduler_lock(store: Path) -> Iterator[Path]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise SchedulerLockedError(
-                f"another scheduler is running on this store: {path} is locked by "
-                f"{_holder(fd)}",
+                f"another scheduler is running on this store: {path} is locked by {_holder(fd)}",
                 hint="one scheduler per history store: stop that one, or give another --store",
             ) from None
         os.ftruncate(fd, 0)

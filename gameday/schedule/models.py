@@ -14,11 +14,23 @@ opens at every match of ``cron`` (5 fields, or 6 with seconds first) and lasts `
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, WithJsonSchema, field_validator, model_validator
 
 from gameday.scenario.base import Model
-from gameday.scenario.durations import Duration
+from gameday.scenario.durations import Duration, format_duration
+
+Moment = Annotated[
+    datetime,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "examples": ["2026-12-20", "2026-12-20T09:00", "2026-12-20T09:00:00+01:00"],
+        }
+    ),
+]
+"""A date or a date and time (ISO 8601); without an offset, in the schedule's timezone."""
 
 
 def check_cron(value: str) -> str:
@@ -37,10 +49,10 @@ class Blackout(Model):
     """A window in which no scheduled drill starts: fixed (``start``..``end``) or recurring
     (``cron`` + ``duration``), in the schedule's timezone."""
 
-    start: datetime | None = Field(
+    start: Moment | None = Field(
         default=None, description="Fixed window: first moment inside (a date means midnight)."
     )
-    end: datetime | None = Field(default=None, description="Fixed window: first moment after.")
+    end: Moment | None = Field(default=None, description="Fixed window: first moment after.")
     cron: str | None = Field(
         default=None, description="Recurring window: opens at each match (5 or 6 fields)."
     )
@@ -77,8 +89,6 @@ class Blackout(Model):
     def describe(self) -> str:
         """``2026-12-20 00:00 .. 2027-01-04 00:00 (year-end freeze)``, or
         ``every "0 9 * * 1-5" for 9h (business hours)``."""
-        from gameday.scenario.durations import format_duration
-
         if self.cron is not None and self.duration is not None:
             text = f'every "{self.cron}" for {format_duration(self.duration)}'
         else:
@@ -89,5 +99,4 @@ class Blackout(Model):
 def _short(moment: datetime | None) -> str:
     if moment is None:
         return "?"
-    text = moment.isoformat(sep=" ", timespec="minutes" if not moment.second else "seconds")
-    return text
+    return moment.isoformat(sep=" ", timespec="seconds" if moment.second else "minutes")

@@ -86,7 +86,9 @@ class _SchedulerCollector:
             labels=scenario,
         )
         jitter = GaugeMetricFamily(
-            "gameday_schedule_jitter_seconds", "Largest random delay after a fire time.", scenario
+            "gameday_schedule_jitter_seconds",
+            "Largest random delay after a fire time.",
+            labels=scenario,
         )
         for name, moment in sorted(status.next_fire.items()):
             if moment is not None:
@@ -144,6 +146,7 @@ def health(status: Status, now: float) -> tuple[bool, dict[str, object]]:
         healthy = healthy or now - status.running_since <= limit
     details: dict[str, object] = {
         "status": "ok" if healthy else "stale",
+        "uptime_s": round(now - status.started_at, 3),
         "last_loop_age_s": round(loop_age, 3),
         "running": status.running,
         "scheduled": sorted(status.next_fire),
@@ -207,9 +210,7 @@ class _Server(ThreadingHTTPServer):
 class MetricsServer:
     """``/metrics`` and ``/healthz`` on ``address`` in a thread, for a ``with`` block."""
 
-    def __init__(
-        self, address: tuple[str, int], board: Board, clock: Callable[[], float]
-    ) -> None:
+    def __init__(self, address: tuple[str, int], board: Board, clock: Callable[[], float]) -> None:
         try:
             self._server = _Server(address, board, clock)
         except OSError as error:
@@ -225,8 +226,10 @@ class MetricsServer:
     @property
     def url(self) -> str:
         """``http://HOST:PORT`` as bound (the real port when 0 was asked)."""
-        host, port = self._server.server_address[:2]
-        shown = f"[{host}]" if ":" in str(host) else str(host)
+        address = self._server.server_address
+        host = address[0].decode() if isinstance(address[0], bytes) else str(address[0])
+        port = address[1]
+        shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{port}"
 
     def __enter__(self) -> MetricsServer:

@@ -29,7 +29,9 @@ CREATE TABLE IF NOT EXISTS schedule_skips (
     detail TEXT NOT NULL
 )
 """
-_INDEX = "CREATE INDEX IF NOT EXISTS schedule_skips_by_scenario ON schedule_skips (scenario, due_at)"
+_INDEX = (
+    "CREATE INDEX IF NOT EXISTS schedule_skips_by_scenario ON schedule_skips (scenario, due_at)"
+)
 
 
 class SkipReason(StrEnum):
@@ -108,7 +110,10 @@ class SkipLog:
             "WHERE (:scenario IS NULL OR scenario = :scenario) ORDER BY due_at, rowid",
             {"scenario": scenario},
         )
-        return [Skip(name, due, at, SkipReason(reason), detail) for name, due, at, reason, detail in rows]
+        return [
+            Skip(name, due, at, SkipReason(reason), detail)
+            for name, due, at, reason, detail in rows
+        ]
 
     def counts(self) -> dict[tuple[str, SkipReason], int]:
         """Skipped fire times per (scenario, reason), all time: the skipped counter."""

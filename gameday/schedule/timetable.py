@@ -19,6 +19,10 @@ from croniter import CroniterError, croniter
 from gameday.scenario.models import Schedule
 from gameday.schedule.models import Blackout
 
+STARTING_DEADLINE_S = 300.0
+"""A fire time seen later than this (the machine slept, the clock jumped) is skipped as
+``late`` rather than run at an hour nobody planned; the Kubernetes export sets the CronJob's
+``startingDeadlineSeconds`` to the same."""
 MAX_BLOCKED_FIRE_TIMES = 10_000
 """Fire times looked at (each blocked by a blackout) before a schedule is called never."""
 
@@ -119,6 +123,15 @@ def blocking_window(timing: Timing, fire: datetime) -> Window | None:
     return max(found, key=lambda window: window.end, default=None)
 
 
+def _second_of_repeated_time(cron: str, fire: datetime) -> bool:
+    """True for the second pass of a wall time that a fall-back repeats, when the cron names
+    its hours: croniter fires at both, cron runs a job at a fixed time once (Vixie cron's
+    rule); a cron over every hour (``*``, ``*/2``) fires in both hours, an hour apart."""
+    fields = cron.split()
+    hours = fields[2 if len(fields) == 6 else 1]
+    return fire.fold == 1 and not hours.startswith("*")
+
+
 def next_fire_time(timing: Timing, after: datetime) -> datetime | None:
     """The first fire time strictly after ``after`` whose start window is clear of every
     blackout, in the schedule's timezone; None when there is none."""
@@ -127,6 +140,9 @@ def next_fire_time(timing: Timing, after: datetime) -> datetime | None:
         fire = next_cron_time(timing.cron, cursor)
         if fire is None:
             return None
+        if _second_of_repeated_time(timing.cron, fire):
+            cursor = fire
+            continue
         window = blocking_window(timing, fire)
         if window is None:
             return fire

@@ -32,7 +32,10 @@ def test_version() -> None:
     assert result.output == "gameday 0.1.0\n"
 
 
-@pytest.mark.parametrize("command", ["validate", "plan", "schema", "gateway"])
+@pytest.mark.parametrize(
+    "command",
+    ["validate", "plan", "run", "report", "history", "abort", "schema", "gateway"],
+)
 def test_every_command_has_help_with_examples(command: str) -> None:
     result = runner.invoke(app, [command, "--help"])
     assert result.exit_code == 0
@@ -86,7 +89,7 @@ def test_plan_text_shows_rules_probes_objectives_and_checks() -> None:
     out = result.output
     assert "us-east-1-down: blackhole, p=1, 5s -> 25s, ttl 22s" in out
     assert "services    every service" in out
-    assert "failover-rto      rto           api     <= 10s" in out
+    assert "failover-rto         rto           orders  <= 10s" in out
     assert "PASS  every fault expires" in out
     assert "N/A   approval" in out
 
@@ -110,10 +113,36 @@ def test_plan_json_for_the_whole_suite() -> None:
 def test_plan_for_aws_fails_the_real_account_checks() -> None:
     result = runner.invoke(app, ["plan", str(SCENARIOS / "identity-loss.yaml"), "--env", "aws"])
     assert result.exit_code == 2
-    assert "FAIL    account allow-list" in result.stdout
-    assert "FAIL    stop conditions" in result.stdout
-    assert "AT-RUN  approval" in result.stdout
+    assert "fail    account allow-list: no account is allowed" in result.stdout
+    assert "fail    stop conditions: none: FIS needs at least one CloudWatch alarm" in result.stdout
+    assert "at-run  approval: run needs --approve" in result.stdout
+    assert '"managed-by": "gameday"' in result.stdout  # the exact template is shown
     assert "error: safety checks failed for: identity-loss" in result.stderr
+
+
+def test_plan_and_export_for_aws_with_an_environment_file() -> None:
+    config = str(SCENARIOS / "aws.example.yaml")
+    scenario = str(SCENARIOS / "identity-loss.yaml")
+    result = runner.invoke(app, ["plan", scenario, "--env", "aws", "--aws-config", config])
+    assert "pass    account allow-list" in result.stdout, result.output
+    exported = runner.invoke(app, ["export", "fis", scenario, "--aws-config", config])
+    assert exported.exit_code == 0, exported.output
+    template = json.loads(exported.stdout)
+    assert template["tags"]["managed-by"] == "gameday"
+    assert template["stopConditions"][0]["source"] == "aws:cloudwatch:alarm"
+
+
+def test_import_fis_writes_a_valid_scenario(tmp_path: Path) -> None:
+    shared = ROOT.parent / "shared" / "fis-templates"
+    templates = sorted(p for p in shared.glob("*.json") if not p.name.startswith("_"))
+    if not templates:
+        pytest.skip(f"{shared} is not here")
+    out = tmp_path / "imported.yaml"
+    result = runner.invoke(app, ["import", "fis", str(templates[0]), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "wrote" in result.stderr
+    checked = runner.invoke(app, ["validate", str(out)])
+    assert checked.exit_code == 0, checked.output
 
 
 def test_plan_refuses_invalid_files() -> None:

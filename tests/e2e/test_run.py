@@ -196,3 +196,43 @@ def test_abort_names_a_gateway_it_cannot_reach(tmp_path: Path) -> None:
     )
     assert done.returncode == 3
     assert done.stderr.startswith("error: cannot reach the gateway at http://127.0.0.1:9")
+
+
+def test_a_terminal_gets_the_live_view(tmp_path: Path) -> None:
+    import pty
+    import select
+
+    scenario = _scenario(tmp_path, env="MODE: ride-through", duration="1s")
+    primary, secondary = pty.openpty()
+    env = {**os.environ, "COLUMNS": "120", "LINES": "40", "TERM": "xterm"}
+    env.pop("NO_COLOR", None)
+    process = subprocess.Popen(
+        [_script(), "run", str(scenario), "--report-dir", str(tmp_path / "out")],
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        env=env,
+    )
+    os.close(secondary)
+    screen = b""
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([primary], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            screen += chunk
+        elif process.poll() is not None:
+            break
+    os.close(primary)
+    process.wait(timeout=30)
+    text = screen.decode(errors="replace")
+    assert process.returncode == 0, text[-2000:]
+    assert "last samples (█ ok, ▁ failed, · missed)" in text
+    assert "[drill]" in text
+    assert "inject" in text and "identity-loss-0" in text
+    assert "e2e: passed, score 100.0 (A)" in text

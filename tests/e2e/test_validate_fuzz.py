@@ -16,9 +16,10 @@ from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
 from gameday.cli import app
+from gameday.scenario.loader import find_scenario_files
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml"))
+SHIPPED = find_scenario_files([ROOT / "scenarios"])
 runner = CliRunner()
 
 _scalars = st.one_of(

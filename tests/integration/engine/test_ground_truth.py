@@ -153,3 +153,22 @@ def test_an_app_that_never_gets_ready_is_an_error(tmp_path: Path) -> None:
     assert result.status is RunStatus.ERROR
     assert result.faults[0].injected_at is None
     assert (result.reason or "").startswith("the app was not ready within 1 s")
+
+
+def test_targets_can_come_from_a_resiliency_policy(tmp_path: Path) -> None:
+    (tmp_path / "policy.json").write_text(
+        json.dumps({"policy": {"Software": {"rtoInSecs": 7, "rpoInSecs": 3}}})
+    )
+    path = _scenario(
+        tmp_path,
+        env={"MODE": "ride-through"},
+        faults=STS_DOWN,
+        probes=HEALTH_PROBE,
+        objectives="[{kind: rto, probe: api, "
+        "target_from: {resiliency_policy: policy.json, disruption: Software}}]",
+    )
+    result = _run(path)
+    (rto,) = result.objectives
+    assert rto.target == 7.0
+    assert rto.target_source is not None and "policy.json" in rto.target_source
+    assert rto.met

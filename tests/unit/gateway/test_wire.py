@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -338,7 +340,10 @@ def test_query_errors_carry_the_service_namespace() -> None:
     assert b"<Type>Receiver</Type>" in _render(sts, Mode.INTERNAL).body
 
 
-@pytest.mark.parametrize("protocol", [None, *Protocol])
+AWS_PROTOCOLS = [p for p in Protocol if p is not Protocol.REGISTRY]
+
+
+@pytest.mark.parametrize("protocol", [None, *AWS_PROTOCOLS])
 def test_every_protocol_survives_hostile_messages(protocol: Protocol | None) -> None:
     info = RequestInfo("svc", "us-east-1", "Op", protocol, json_version="1.1")
     message = "bad \x00\x01\x1b chars, a lone \ud800 surrogate, </Message><Code>X</Code>"
@@ -370,6 +375,15 @@ def test_head_requests_get_no_body_in_any_protocol() -> None:
         response = render_error(info, 403, "AccessDenied", "no", method="head")
         assert response.body == b""
         assert response.headers["Content-Length"] == "0"
+
+
+def test_registry_errors_survive_hostile_messages() -> None:
+    info = RequestInfo("registry", "us-east-1", "GetManifest", Protocol.REGISTRY)
+    message = 'bad \x00\x01\x1b chars, a lone \ud800 surrogate, "}], "x": ['
+    response = render_error(info, 503, "UNAVAILABLE", message, method="GET")
+    (error,) = json.loads(response.body)["errors"]
+    assert error["code"] == "UNAVAILABLE"
+    assert error["message"].endswith('"}], "x": [')
 
 
 def test_request_ids_are_generated_when_not_given() -> None:

@@ -13,7 +13,7 @@ from gameday.scenario.models import Scenario
 from gameday.scenario.schema import scenario_schema, scenario_schema_text
 
 ROOT = Path(__file__).resolve().parents[3]
-SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml"))
+SHIPPED = find_scenario_files([ROOT / "scenarios"])  # skips aws.example.yaml (an env file)
 EXPECTED = {
     "control-plane-outage.yaml",
     "identity-loss.yaml",

@@ -1,0 +1,74 @@
+"""The scheduler's own table of skipped fire times, and its lock (one scheduler per store)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from gameday.errors import InvalidInputError
+from gameday.history import HistoryStore
+from gameday.schedule.lock import SchedulerLockedError, lock_path, scheduler_lock
+from gameday.schedule.skips import Skip, SkipLog, SkipReason
+
+
+def _skip(name: str, second: int, reason: SkipReason = SkipReason.BUSY) -> Skip:
+    due = f"2026-11-22T08:00:{second:02d}.000Z"
+    return Skip(name, due, "2026-11-22T08:01:00.000Z", reason, "a was running (run r1)")
+
+
+def test_skips_live_beside_the_history_in_the_same_file(tmp_path: Path) -> None:
+    store = tmp_path / "history.db"
+    with HistoryStore(store) as history, SkipLog(store) as skips:
+        skips.record([_skip("b", 3), _skip("a", 2), _skip("a", 1, SkipReason.LATE)])
+        skips.record([])
+        assert history.runs() == []
+        assert skips.counts() == {
+            ("a", SkipReason.BUSY): 1,
+            ("a", SkipReason.LATE): 1,
+            ("b", SkipReason.BUSY): 1,
+        }
+        assert [s.due_at for s in skips.skips("a")] == [
+            "2026-11-22T08:00:01.000Z",
+            "2026-11-22T08:00:02.000Z",
+        ]
+    with SkipLog(store) as again:  # kept across opens
+        assert len(again.skips()) == 3
+    tables = sqlite3.connect(store).execute("SELECT name FROM sqlite_master WHERE type='table'")
+    assert {"runs", "measurements", "schedule_skips"} <= {row[0] for row in tables}
+
+
+def test_a_skip_log_that_cannot_open_says_where(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match=r"cannot keep the scheduler's skipped runs"):
+        SkipLog(tmp_path / "missing" / "history.db")
+
+
+def test_the_lock_names_its_file_and_holder(tmp_path: Path) -> None:
+    store = tmp_path / "nested" / "history.db"
+    with scheduler_lock(store) as held:
+        assert held == lock_path(store) == tmp_path / "nested" / "history.db.scheduler.lock"
+        assert held.read_text() == f"{os.getpid()}\n"
+        with pytest.raises(SchedulerLockedError) as caught, scheduler_lock(store):
+            pass
+    assert caught.value.message == (
+        f"another scheduler is running on this store: {held} is locked by pid {os.getpid()}"
+    )
+    assert caught.value.hint == (
+        "one scheduler per history store: stop that one, or give another --store"
+    )
+    assert caught.value.exit_code == 2
+    with scheduler_lock(store):  # released on the way out
+        pass
+    assert held.exists()  # kept: removing it would let two schedulers lock two files
+
+
+def test_a_lock_that_cannot_be_created_says_where(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with (
+        pytest.raises(InvalidInputError, match="cannot create the scheduler lock"),
+        scheduler_lock(blocker / "history.db"),
+    ):
+        pass
