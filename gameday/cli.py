@@ -277,6 +277,13 @@ def run(
     pushgateway: Annotated[
         str | None, typer.Option(help="Push metrics to this Pushgateway URL after each run.")
     ] = None,
+    approve: Annotated[
+        bool,
+        typer.Option(
+            "--approve", help="With --env aws: yes, run FIS experiments in the real account."
+        ),
+    ] = False,
+    aws_config: AwsConfigOption = None,
 ) -> None:
     """Run drills: bring the environment up, hold steady, inject, observe, roll back, grade.
 
@@ -311,6 +318,14 @@ def run(
     def warn(message: str) -> None:
         typer.secho(f"warning: {message}", err=True, fg="yellow")
 
+    if env is EnvChoice.AWS and not approve and sys.stdin.isatty() and sys.stderr.isatty():
+        # Asked here, before the live view takes the terminal and before any network call;
+        # never implied without a terminal (the drill refuses then).
+        approve = typer.confirm(
+            "Run FIS experiments in a real AWS account (see `gameday plan --env aws`)?",
+            default=False,
+            err=True,
+        )
     view = live_view("gameday run", []) if sys.stderr.isatty() else nullcontext(plain_listener())
     with view as listener:
         request = RunRequest(
@@ -323,6 +338,8 @@ def run(
             junit=junit,
             metrics_textfile=metrics_textfile,
             pushgateway=pushgateway,
+            approve=approve,
+            aws_config=aws_config,
             listeners=[listener],
         )
         outcome = run_drills(request, on_result=report, on_warning=warn)

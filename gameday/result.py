@@ -130,6 +130,8 @@ class RunResult(_Record):
     probes: list[ProbeRecord] = Field(default_factory=list)
     gateway: GatewayTally = Field(default_factory=GatewayTally)
     fis_experiments: list[str] = Field(default_factory=list)
+    fis: dict[str, object] | None = None
+    """On a real account: the FIS template and experiment ids, final state, reason, actions."""
     scoring_rules: list[str] = Field(default_factory=list)
 
 

@@ -7,13 +7,14 @@
 #   scripts/localstack.sh stop     stop the LocalStack that `start` started, by its PID
 #   scripts/localstack.sh status   exit 0 when that LocalStack is running and healthy
 #
-# Settings (environment): LOCALSTACK_PYTHON (default: python3.13, through pyenv's 3.13.0 when
-# pyenv is installed), LOCALSTACK_VENV (.localstack-venv), LOCALSTACK_STATE (.localstack: PID
-# file and log), LOCALSTACK_LISTEN (127.0.0.1:4566), LOCALSTACK_WAIT_S (120).
+# Settings (environment): LOCALSTACK_PYTHON (default: pyenv's 3.13.0, else python3.13),
+# LOCALSTACK_VENV (.localstack-venv), LOCALSTACK_STATE (.localstack: PID file and log),
+# LOCALSTACK_LISTEN (127.0.0.1:4566), LOCALSTACK_WAIT_S (120).
 # Every part stays on loopback and in the work tree; no AWS state survives from one start to
 # the next.
 #
-# Needs: Python 3.13, a JDK 17+ (java and javac: DynamoDB Local runs on the JVM), curl, npm.
+# Needs: Python 3.13, a JDK 17+ (java and javac: DynamoDB Local runs on the JVM), a C compiler,
+# curl and npm.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -53,15 +54,21 @@ die() {
 }
 
 python313() {
-    # localstack-core 2026.3.0 needs Python 3.13; on this machine kind pyenv provides it, and
-    # pyenv's shim for python3.13 answers only when that version is selected.
-    if [[ -n "${LOCALSTACK_PYTHON:-}" ]]; then
-        "$LOCALSTACK_PYTHON" "$@"
-    elif command -v pyenv >/dev/null 2>&1; then
-        PYENV_VERSION="${PYENV_VERSION:-3.13.0}" python3.13 "$@"
-    else
-        python3.13 "$@"
-    fi
+    # localstack-core 2026.3.0 needs Python 3.13. On this machine kind pyenv provides it; its
+    # interpreter is used directly, as pyenv's shims answer only when a version is selected
+    # and may not be on a CI job's PATH.
+    local root candidate
+    root="$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")"
+    for candidate in \
+        "${LOCALSTACK_PYTHON:-}" \
+        "$root/versions/${PYENV_VERSION:-3.13.0}/bin/python3.13" \
+        "$(command -v python3.13 2>/dev/null || true)"; do
+        if [[ -n "$candidate" && -x "$candidate" ]]; then
+            "$candidate" "$@"
+            return
+        fi
+    done
+    return 127
 }
 
 pip_hash() { { echo "${PACKAGES[*]}"; cat "$CONSTRAINTS"; } | sha256sum | cut -d' ' -f1; }

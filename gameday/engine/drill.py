@@ -15,20 +15,28 @@ from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
+from gameday.engine.fis_injection import FisInjection
 from gameday.engine.guard import check_guardrails
 from gameday.engine.injection import FaultSchedule
 from gameday.engine.plan import Plan
 from gameday.engine.probing import ProbeSet
 from gameday.engine.recorder import FaultWindowRecord, Listener, Recorder
 from gameday.engine.verdict import Outcome, assemble_result
-from gameday.environments import bring_up
+from gameday.environments import bring_up, bring_up_aws
 from gameday.environments.embedded import tally_gateway
 from gameday.environments.workdir import run_workdir
 from gameday.errors import AbortedError, EnvironmentFailure, GameDayError
+from gameday.gateway.client import GatewayClient
 from gameday.injectors.gateway import GatewayInjector
 from gameday.result import RunResult
 from gameday.scenario.models import Environment
+
+if TYPE_CHECKING:
+    from gameday.environments.aws_config import AwsEnvironment
+    from gameday.fis.clients import AwsClients
+    from gameday.fis.plan import AwsPlan
 
 OBSERVE_TICK_S = 0.1
 
@@ -46,6 +54,9 @@ class RunOptions:
     environment: Environment | None = None
     seed: int | None = None
     listeners: list[Listener] = field(default_factory=list)
+    approve: bool = False
+    """A real account: the person's yes, given on the command line or at its prompt."""
+    aws_environment: AwsEnvironment | None = None
     on_start: Callable[[str, str, str, datetime], None] | None = None
     """(run id, scenario, environment, started at): called before anything is started, so
     that history holds a row even for a run that is killed (a failure here stops the run)."""
@@ -112,17 +123,21 @@ class Drill:
             )
             self.scenario = scenario
             outcome.scenario = scenario
+        aws = self._clear_for_aws() if self.plan.environment is Environment.AWS else None
         recorder.enter("environment up")
         probes = await ProbeSet.open(scenario, astack, recorder, run_id=self.run_id)
-        stage = await bring_up(
-            self.plan.environment,
-            scenario,
-            stack,
-            workdir=workdir,
-            seed=self.options.seed,
-            alert_url=probes.alert_url,
-            note=recorder.event,
-        )
+        if aws is not None:
+            stage = bring_up_aws(aws[0].environment.app_url, recorder.event)
+        else:
+            stage = await bring_up(
+                self.plan.environment,
+                scenario,
+                stack,
+                workdir=workdir,
+                seed=self.options.seed,
+                alert_url=probes.alert_url,
+                note=recorder.event,
+            )
         await probes.connect(stage)
         self._check_abort()
         recorder.enter("steady before")
@@ -131,22 +146,58 @@ class Drill:
             outcome.not_steady = detail
             return
         self._check_abort()
-        injector = GatewayInjector(stage.gateway, self.run_id)
-        await self._drill(probes, injector, outcome)
+        if aws is not None:
+            injection: Injection = FisInjection(aws[0], aws[1].fis(), recorder)
+        else:
+            assert stage.gateway is not None
+            injection = GatewayInjection(
+                FaultSchedule(
+                    self.plan.rules, GatewayInjector(stage.gateway, self.run_id), recorder
+                ),
+                stage.gateway,
+            )
+        try:
+            await self._drill(probes, injection, outcome)
+        finally:
+            if isinstance(injection, FisInjection):
+                outcome.fis = injection.record
         recorder.enter("steady after")
         outcome.steady_after, _ = await probes.steady()
         recorder.enter("read back")
         await probes.read_back()
         outcome.probes = probes
-        outcome.gateway = await asyncio.to_thread(tally_gateway, stage.gateway)
+        if stage.gateway is not None:
+            outcome.gateway = await asyncio.to_thread(tally_gateway, stage.gateway)
 
-    async def _drill(self, probes: ProbeSet, injector: GatewayInjector, outcome: Outcome) -> None:
+    def _clear_for_aws(self) -> tuple[AwsPlan, AwsClients]:
+        """The real-account checks, in DESIGN.md's order: approval first, before any network
+        call; then the caller's account, stop conditions, durations, the template."""
+        from gameday.fis.clients import AwsClients
+        from gameday.fis.plan import plan_aws
+        from gameday.fis.safety import clear_for_real_account
+
+        aws = plan_aws(self.plan.loaded, self.options.aws_environment, run_id=self.run_id)
+        clients = AwsClients(aws.fis.region)
+        clearance = clear_for_real_account(
+            aws.fis,
+            aws.scenario,
+            aws.environment,
+            approve=self.options.approve,
+            interactive=False,
+            ask=None,
+            sts=clients.sts,
+        )
+        self.recorder.event(
+            "approval", f"account {clearance.account}, region {clearance.region}: cleared"
+        )
+        return aws, clients
+
+    async def _drill(self, probes: ProbeSet, injection: Injection, outcome: Outcome) -> None:
         recorder = self.recorder
         recorder.enter("drill")
-        schedule = FaultSchedule(self.plan.rules, injector, recorder)
         start = recorder.now()
         outcome.drill_start = start
-        faults = asyncio.create_task(schedule.run(start), name="faults")
+        faults = asyncio.create_task(injection.run(start), name="faults")
         sampling = probes.start(start)
         try:
             outcome.observe_end = await self._observe(start, faults, probes)
@@ -155,7 +206,7 @@ class Drill:
             faults.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await faults
-            self._rollback(schedule, injector, outcome)
+            self._rollback(injection, outcome)
         if self.abort_reason is not None:
             outcome.aborted = self.abort_reason
 
@@ -178,21 +229,42 @@ class Drill:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._abort.wait(), OBSERVE_TICK_S)
 
-    def _rollback(
-        self, schedule: FaultSchedule, injector: GatewayInjector, outcome: Outcome
-    ) -> None:
+    def _rollback(self, injection: Injection, outcome: Outcome) -> None:
         self.recorder.enter("rollback")
-        problems = schedule.rollback()
-        try:
-            left = injector.client.list()
-            if left:
-                problems.append(f"{len(left)} fault(s) still on the gateway; cleared")
-                injector.clear()
-        except GameDayError as error:
-            problems.append(f"could not verify the gateway is clean: {error.message}")
+        problems = injection.rollback()
         for problem in problems:
             self.recorder.event("rollback-failed", problem)
         outcome.rollback_problems = problems
+
+
+class Injection(Protocol):
+    """How a drill's faults are applied on the run clock, and taken back on every way out."""
+
+    async def run(self, drill_start: float) -> None: ...
+
+    def rollback(self) -> list[str]: ...
+
+
+class GatewayInjection:
+    """Rules on a gateway, each on its own schedule; rollback checks the gateway is clean."""
+
+    def __init__(self, schedule: FaultSchedule, gateway: GatewayClient) -> None:
+        self.schedule = schedule
+        self.gateway = gateway
+
+    async def run(self, drill_start: float) -> None:
+        await self.schedule.run(drill_start)
+
+    def rollback(self) -> list[str]:
+        problems = self.schedule.rollback()
+        try:
+            left = self.gateway.list()
+            if left:
+                problems.append(f"{len(left)} fault(s) still on the gateway; cleared")
+                self.gateway.clear()
+        except GameDayError as error:
+            problems.append(f"could not verify the gateway is clean: {error.message}")
+        return problems
 
 
 def run_drill(plan: Plan, options: RunOptions, clock: Callable[[], float]) -> RunResult:

@@ -68,7 +68,7 @@ class ProbeSet:
                 run_id=self.run_id,
                 origin_s=self.recorder.origin,
                 clock=self.recorder.clock,
-                app_url=stage.app.url if stage.app else None,
+                app_url=stage.base_url,
                 aws_endpoint_url=stage.aws_endpoint_url,
                 region=self.scenario.target.home_region,
                 credentials=stage.credentials,

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gameday.engine.drill import RunOptions
 from gameday.engine.plan import Plan, make_plan
@@ -20,6 +21,11 @@ from gameday.errors import EnvironmentFailure, GameDayError, ScenarioError
 from gameday.result import RunResult
 from gameday.scenario.loader import validate_files
 from gameday.scenario.models import Environment
+
+LOCALSTACK = Environment.LOCALSTACK
+
+if TYPE_CHECKING:
+    from gameday.environments.aws_config import AwsEnvironment
 
 
 @dataclass
@@ -35,13 +41,34 @@ class RunRequest:
     junit: Path | None = None
     metrics_textfile: Path | None = None
     pushgateway: str | None = None
+    approve: bool = False
+    aws_config: Path | None = None
     listeners: list[Listener] = field(default_factory=list)
 
 
-def plan_all(paths: Sequence[Path], environment: Environment | None) -> list[Plan]:
+def _refused_on_aws(plans: Sequence[Plan], aws_environment: AwsEnvironment | None) -> list[str]:
+    """Scenarios whose FIS plan fails a check (approval is asked at run, not here)."""
+    from gameday.fis.plan import plan_aws
+
+    return [
+        p.loaded.scenario.metadata.name
+        for p in plans
+        if not plan_aws(p.loaded, aws_environment, run_id="plan").ok
+    ]
+
+
+def plan_all(
+    paths: Sequence[Path],
+    environment: Environment | None,
+    aws_environment: AwsEnvironment | None = None,
+) -> list[Plan]:
     """Validate and plan every scenario; nothing runs unless all are valid and safe.
 
-    A scenario the environment cannot serve (LocalStack lacks a service it needs) is not
+    For aws, each scenario's FIS plan must pass its checks too (``aws_environment``: the
+    environment file given with ``--aws-config``).
+
+    For localstack, LocalStack must answer first (EnvironmentFailure, exit 3, after a bounded
+    wait), and each plan is judged by what it serves. A scenario it cannot serve is not
     unsafe: when every scenario is such, nothing runs (EnvironmentFailure, exit 3); otherwise
     the others run, and each refused one ends as an error when its environment comes up,
     before anything is started or injected.
@@ -50,8 +77,17 @@ def plan_all(paths: Sequence[Path], environment: Environment | None) -> list[Pla
     problems = [p for v in verdicts for p in v.problems]
     if problems:
         raise ScenarioError(problems)
-    plans = [make_plan(v.loaded, environment) for v in verdicts if v.loaded is not None]
+    loaded = [v.loaded for v in verdicts if v.loaded is not None]
+    served = None
+    if any((environment or s.scenario.target.environment) is LOCALSTACK for s in loaded):
+        from gameday.environments.localstack import localstack_url, wait_for_localstack
+
+        served = wait_for_localstack(localstack_url())
+    plans = [make_plan(each, environment, served=served) for each in loaded]
     refused = [p.loaded.scenario.metadata.name for p in plans if not p.safe]
+    on_aws = [p for p in plans if p.safe and p.environment is Environment.AWS]
+    if on_aws:
+        refused += _refused_on_aws(on_aws, aws_environment)
     if refused:
         raise GameDayError(
             f"safety checks failed for: {', '.join(refused)}",
@@ -77,7 +113,12 @@ def run(
     from gameday.metrics import MetricsExportError, push, write_textfile
     from gameday.reports.render import TREND_RUNS, ReportFormat, write_junit, write_reports
 
-    plans = plan_all(request.paths, request.environment)
+    aws_environment = None
+    if request.aws_config is not None:
+        from gameday.environments.aws_config import load_aws_environment
+
+        aws_environment = load_aws_environment(request.aws_config)
+    plans = plan_all(request.paths, request.environment, aws_environment)
     report_dir = request.report_dir.resolve()
     with HistoryStore(request.store) as history:
 
@@ -91,7 +132,12 @@ def run(
                     on_warning(error.message)
 
         options = RunOptions(
-            request.environment, request.seed, request.listeners, on_start=history.start_run
+            request.environment,
+            request.seed,
+            request.listeners,
+            approve=request.approve,
+            aws_environment=aws_environment,
+            on_start=history.start_run,
         )
         outcome = run_suite(plans, options, report_dir, clock=time.monotonic, on_result=finished)
         counts = history.outcome_counts()

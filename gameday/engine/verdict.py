@@ -16,7 +16,6 @@ from gameday.grading import (
     score_scenario,
 )
 from gameday.kinds import Grade, RunStatus
-from gameday.scenario.models import Scenario
 from gameday.result import (
     Event,
     FaultRecord,
@@ -26,6 +25,7 @@ from gameday.result import (
     RunResult,
     ScenarioInfo,
 )
+from gameday.scenario.models import Scenario
 
 if TYPE_CHECKING:
     from gameday.engine.probing import ProbeSet
@@ -48,6 +48,8 @@ class Outcome:
     scenario: Scenario | None = None
     """The scenario as graded, when it differs from the plan's (targets read from policies)."""
     target_sources: dict[str, str] = field(default_factory=dict)
+    fis: dict[str, object] | None = None
+    """The FIS experiment's record (ids, final state, reason) on a real account."""
 
 
 def _iso(moment: datetime) -> str:
@@ -184,5 +186,9 @@ def assemble_result(
         events=[Event(at=at, kind=kind, detail=detail) for at, kind, detail in recorder.events],
         probes=_probe_records(plan, recorder, outcome),
         gateway=outcome.gateway,
+        fis_experiments=[str(outcome.fis["experiment_id"])]
+        if outcome.fis and outcome.fis.get("experiment_id")
+        else [],
+        fis=outcome.fis,
         scoring_rules=describe_rules(),
     )

@@ -34,6 +34,20 @@ async def bring_up(
             scenario, stack, workdir=workdir, seed=seed, alert_url=alert_url, note=note
         )
     raise EnvironmentFailure(
-        f"the {environment.value} environment cannot run drills yet",
-        hint="run on the embedded environment (the default) or localstack",
+        f"the {environment.value} environment is brought up with its FIS plan",
+        hint="use bring_up_aws",
+    )
+
+
+def bring_up_aws(app_url: str | None, note: Note) -> Stage:
+    """A real account: nothing is started; the app runs there, faults go through FIS."""
+    note("environment", f"real account; app at {app_url or '(no app URL)'}")
+    return Stage(
+        app=None,
+        gateway=None,
+        aws_endpoint_url=None,
+        emulator_url=None,
+        clients=None,
+        credentials=None,
+        app_url=app_url,
     )

@@ -278,6 +278,10 @@ class AwsEnvironment(Model):
     tags: dict[str, str] = Field(
         default_factory=dict, description="Extra tags on every template and experiment."
     )
+    app_url: str | None = Field(
+        default=None,
+        description="The app's base URL in this account: what '{app}' means in probe URLs.",
+    )
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 

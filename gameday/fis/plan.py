@@ -14,11 +14,11 @@ from typing import Any
 from gameday.environments.aws_config import AwsEnvironment, merge_environment
 from gameday.errors import InvalidInputError
 from gameday.fis.actions import ALLOWED, Effect, RefusedActionError
-from gameday.scenario.fault_models import FisAction
 from gameday.fis.spec import FisPlan
 from gameday.fis.template import build_fis_plan, rules_for
 from gameday.fis.validate import validate_request
 from gameday.scenario.durations import format_duration
+from gameday.scenario.fault_models import FisAction
 from gameday.scenario.loader import LoadedScenario
 from gameday.scenario.models import Scenario
 

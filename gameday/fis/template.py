@@ -28,7 +28,6 @@ from gameday.faults.modes import Mode
 from gameday.faults.rules import Rule, resolve_rules
 from gameday.fis.actions import ALLOWED, action_problems
 from gameday.fis.endpoints import endpoint_hosts
-from gameday.scenario.fault_models import FisAction
 from gameday.fis.iso import iso_duration
 from gameday.fis.network import (
     LOSS,
@@ -55,6 +54,7 @@ from gameday.fis.spec import (
     Window,
 )
 from gameday.scenario.durations import format_duration
+from gameday.scenario.fault_models import FisAction
 from gameday.scenario.models import (
     ApiFault,
     FaultVariant,

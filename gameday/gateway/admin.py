@@ -234,11 +234,15 @@ async def _read_json(request: web.BaseRequest) -> object:
     length = request.content_length
     if length is not None and length > MAX_ADMIN_BODY:
         raise AdminError(413, f"the body is {length} bytes; the limit is {MAX_ADMIN_BODY}")
-    raw = await request.content.read(MAX_ADMIN_BODY + 1)
-    if len(raw) > MAX_ADMIN_BODY:
-        raise AdminError(413, f"the body is over the limit of {MAX_ADMIN_BODY} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.readany():
+        size += len(chunk)
+        if size > MAX_ADMIN_BODY:
+            raise AdminError(413, f"the body is over the limit of {MAX_ADMIN_BODY} bytes")
+        chunks.append(chunk)
     try:
-        return json.loads(raw)
+        return json.loads(b"".join(chunks))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise AdminError(400, f"the body is not valid JSON: {error}", "body") from None
 

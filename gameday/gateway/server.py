@@ -67,11 +67,11 @@ _REQUEST_DROP = frozenset(
     }
 )  # fmt: skip
 _RESPONSE_DROP = frozenset(
-    {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
-     "upgrade"}
+    {b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer",
+     b"transfer-encoding", b"upgrade"}
 )  # fmt: skip
-# A whole body gets its Content-Length from aiohttp (the same number).
-_SMALL_RESPONSE_DROP = _RESPONSE_DROP | {"content-length"}
+# A whole body gets its own Content-Length (the same number).
+_SMALL_RESPONSE_DROP = _RESPONSE_DROP | {b"content-length"}
 
 _SHUTDOWN_TIMEOUT_S = 2.0
 _SWEEP_INTERVAL_S = 1.0
@@ -341,15 +341,17 @@ class _Call:
 async def _relay(request: web.BaseRequest, upstream: UpstreamResponse) -> web.StreamResponse:
     """The upstream's answer to the client: status, headers and body bytes as they are."""
     length = upstream.content_length
-    reason = upstream.reason or None
     if length is not None and length <= _SMALL_RESPONSE and request.method != "HEAD":
-        headers = [(k, v) for k, v in upstream.headers if k.lower() not in _SMALL_RESPONSE_DROP]
         body = await upstream.read()
-        return web.Response(status=upstream.status, reason=reason, headers=headers, body=body)
+        if request.version == aiohttp.HttpVersion11 and request.keep_alive:
+            return _WholeAnswer(upstream, body)
+        headers = _str_headers(upstream, _SMALL_RESPONSE_DROP)
+        return web.Response(status=upstream.status, reason=_reason(upstream), headers=headers,
+                            body=body)  # fmt: skip
     streamed = web.StreamResponse(
         status=upstream.status,
-        reason=reason,
-        headers=[(k, v) for k, v in upstream.headers if k.lower() not in _RESPONSE_DROP],
+        reason=_reason(upstream),
+        headers=_str_headers(upstream, _RESPONSE_DROP),
     )
     await streamed.prepare(request)
     try:
@@ -364,6 +366,46 @@ async def _relay(request: web.BaseRequest, upstream: UpstreamResponse) -> web.St
         return streamed  # the client went away mid-answer; nothing is left to tell it
     await streamed.write_eof()
     return streamed
+
+
+class _WholeAnswer(web.StreamResponse):
+    """A small upstream answer sent on as one write of the upstream's own header bytes.
+
+    The common case on the request path: it skips aiohttp's header map and serializer (which
+    would also add a Server and a default Content-Type), and passes header bytes unchanged.
+    For HTTP/1.1 keep-alive clients only; aiohttp frames every other case.
+    """
+
+    def __init__(self, upstream: UpstreamResponse, body: bytes) -> None:
+        super().__init__(status=upstream.status)
+        parts = [b"HTTP/1.1 %d %s\r\n" % (upstream.status, upstream.reason)]
+        for name, value in upstream.headers:
+            if name.lower() not in _SMALL_RESPONSE_DROP:
+                parts += (name, b": ", value, b"\r\n")
+        parts += (b"Content-Length: %d\r\n\r\n" % len(body), body)
+        self._raw = b"".join(parts)
+        self._keep_alive = True  # aiohttp reads this after the answer to keep the connection
+
+    async def prepare(self, request: web.BaseRequest) -> None:
+        if not self.prepared:
+            await request.writer.write(self._raw)
+            self._eof_sent = True
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        return None
+
+
+def _str_headers(upstream: UpstreamResponse, drop: frozenset[bytes]) -> list[tuple[str, str]]:
+    # aiohttp serializes headers as UTF-8: bytes that are not UTF-8 cannot pass unchanged here.
+    return [
+        (name.decode("utf-8", "replace"), value.decode("utf-8", "replace"))
+        for name, value in upstream.headers
+        if name.lower() not in drop
+    ]
+
+
+def _reason(upstream: UpstreamResponse) -> str | None:
+    return upstream.reason.decode("latin-1") or None
 
 
 async def _send_continue(request: web.BaseRequest) -> None:

@@ -87,15 +87,16 @@ class UpstreamResponse:
         self,
         connection: _Connection,
         status: int,
-        reason: str,
-        headers: list[tuple[str, str]],
+        reason: bytes,
+        headers: list[tuple[bytes, bytes]],
         content_length: int | None,
     ) -> None:
         self._connection = connection
         self.status = status
         self.reason = reason
+        """The reason phrase as sent (may be empty)."""
         self.headers = headers
-        """Every header line in order, hop-by-hop ones included; values are not re-encoded."""
+        """Every header line as sent, in order, hop-by-hop ones included."""
         self.content_length = content_length
         """The body length when the upstream said it (0 for a body-less answer), else None."""
 
@@ -251,32 +252,33 @@ class _Connection(asyncio.Protocol):
             self.data_received(rest)
 
     def _response(self, head: bytes) -> tuple[UpstreamResponse | None, int]:
-        lines = head.decode("utf-8", "replace").split("\r\n")
-        version, _, rest = lines[0].partition(" ")
-        code, _, reason = rest.partition(" ")
-        if not version.startswith("HTTP/1.") or len(code) != 3 or not code.isdigit():
+        # Bytes throughout: the headers go on to the client exactly as the upstream sent them.
+        lines = head.split(b"\r\n")
+        version, _, rest = lines[0].partition(b" ")
+        code, _, reason = rest.partition(b" ")
+        if not version.startswith(b"HTTP/1.") or len(code) != 3 or not code.isdigit():
             raise ValueError(f"status line {lines[0][:80]!r}")
         status = int(code)
-        headers: list[tuple[str, str]] = []
+        headers: list[tuple[bytes, bytes]] = []
         length: int | None = None
         chunked = until_close = False
-        close = version == "HTTP/1.0"
+        close = version == b"HTTP/1.0"
         for line in lines[1:]:
-            name, sep, value = line.partition(":")
-            if not sep or not name or name[-1] in " \t":
+            name, sep, value = line.partition(b":")
+            if not sep or not name or name[-1:] in (b" ", b"\t"):
                 raise ValueError(f"header line {line[:80]!r}")
-            value = value.strip(" \t")
+            value = value.strip(b" \t")
             lowered = name.lower()
-            if lowered == "content-length":
+            if lowered == b"content-length":
                 if not value.isdigit() or (length is not None and int(value) != length):
                     raise ValueError(f"Content-Length {value!r}")
                 length = int(value)
-            elif lowered == "transfer-encoding":
-                chunked = value.lower().endswith("chunked")
+            elif lowered == b"transfer-encoding":
+                chunked = value.lower().endswith(b"chunked")
                 until_close = not chunked
-            elif lowered == "connection":
-                tokens = {token.strip().lower() for token in value.split(",")}
-                close = "close" in tokens or (close and "keep-alive" not in tokens)
+            elif lowered == b"connection":
+                tokens = {token.strip().lower() for token in value.split(b",")}
+                close = b"close" in tokens or (close and b"keep-alive" not in tokens)
             headers.append((name, value))
         if status < 200:
             if status == 101:

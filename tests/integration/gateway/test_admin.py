@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +15,7 @@ from botocore.exceptions import ClientError
 from gameday.faults.modes import Mode
 from gameday.gateway.client import GatewayClient, GatewayError
 from gameday.gateway.server import Gateway
-from tests.integration.gateway.helpers import aws, fault, host_port
+from tests.integration.gateway.helpers import aws, fault, host_port, read_all
 
 VALID = {"match": {"services": ["sts"]}, "effect": {"mode": "throttle"}, "ttl_seconds": 30}
 
@@ -270,3 +271,23 @@ def test_localstack_chaos_effects_latency(gateway: Gateway, admin: GatewayClient
     admin.clear()
     assert call(gateway.url, "GET", "/_localstack/chaos/effects")[1] == {"latency": 0}
     assert call(gateway.url, "GET", "/_localstack/chaos/faults")[1] == []
+
+
+def test_admin_body_arriving_in_pieces_and_over_the_limit(
+    gateway: Gateway, admin: GatewayClient
+) -> None:
+    body = json.dumps(VALID).encode()
+    with socket.create_connection(host_port(gateway.url), timeout=5) as sock:
+        sock.sendall(
+            b"PUT /_gameday/faults/pieces HTTP/1.1\r\nHost: g\r\nConnection: close\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body)
+        )
+        for start in range(0, len(body), 7):
+            sock.sendall(body[start : start + 7])
+            time.sleep(0.002)
+        answer = read_all(sock)
+    too_big = call(gateway.url, "PUT", "/_gameday/faults/big", b"[" + b" " * 1024 * 1024 + b"]")
+
+    assert answer.startswith(b"HTTP/1.1 201 Created")
+    assert [f.id for f in admin.list()] == ["pieces"]
+    assert too_big[:2] == (413, {"error": "the body is 1048578 bytes; the limit is 1048576"})

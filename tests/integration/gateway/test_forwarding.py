@@ -424,3 +424,31 @@ def test_a_client_that_gives_up_is_logged(gateway: Gateway, admin: GatewayClient
     wait_until(lambda: admin.requests(since).requests != ())
     [seen] = admin.requests(since).requests
     assert (seen.outcome, seen.status, seen.fault_id) == (Outcome.CLIENT_GONE, None, "slow")
+
+
+def test_answer_headers_pass_byte_for_byte() -> None:
+    upstream = ScriptedUpstream(
+        answer=b"HTTP/1.1 201 Made It\r\nx-amzn-RequestId: abc\r\nX-Odd-CASE: v\xc3\xa9\r\n"
+        b"Set-Cookie: a=1\r\nSet-Cookie: b=2\r\nKeep-Alive: timeout=5\r\n"
+        b"Content-Length: 4\r\n\r\nbody"
+    )
+    try:
+        with Gateway(upstream.url) as gateway:
+            answer = raw_exchange(
+                gateway.url,
+                b"GET / HTTP/1.1\r\nHost: g\r\n\r\n" * 2 + b"GET / HTTP/1.1\r\n"
+                b"Host: g\r\nConnection: close\r\n\r\n",
+            )
+    finally:
+        upstream.close()
+
+    expected = (
+        b"HTTP/1.1 201 Made It\r\nx-amzn-RequestId: abc\r\nX-Odd-CASE: v\xc3\xa9\r\n"
+        b"Set-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 4\r\n\r\nbody"
+    )
+    # Keep-alive answers go on as they came (hop-by-hop Keep-Alive dropped, nothing added);
+    # the last one, for a client that asked to close, is framed by aiohttp.
+    first, second, last = answer.split(b"HTTP/1.1 201 ")[1:]
+    assert b"HTTP/1.1 201 " + first == expected
+    assert b"HTTP/1.1 201 " + second == expected
+    assert b"Connection: close\r\n" in last and last.endswith(b"\r\n\r\nbody")

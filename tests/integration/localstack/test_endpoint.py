@@ -7,9 +7,12 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
+from gameday.engine.run import plan_all
 from gameday.environments.localstack import (
     localstack_url,
     served_or_known,
@@ -17,13 +20,21 @@ from gameday.environments.localstack import (
     wait_for_localstack,
 )
 from gameday.errors import EnvironmentFailure, ExitCode
+from gameday.scenario.models import Environment
 
 HEALTH = {
-    "services": {"sts": "available", "dynamodb": "running", "ecr": "disabled"},
+    "services": {
+        "sts": "available",
+        "iam": "available",
+        "logs": "available",
+        "dynamodb": "running",
+        "ecr": "disabled",
+    },
     "edition": "community",
     "version": "2026.3.0",
 }
 CLOSED = "http://127.0.0.1:9"  # the discard port: nothing listens, refused at once
+SCENARIOS = Path(__file__).resolve().parents[3] / "scenarios"
 
 
 def _serve(status: int, body: bytes) -> Iterator[str]:
@@ -135,3 +146,32 @@ def test_plan_assumes_the_free_edition_when_none_answers() -> None:
 def test_plan_uses_the_live_map_when_one_answers(healthy: str) -> None:
     served = served_or_known(healthy)
     assert served.live and not served.serves("ecr")
+
+
+def test_run_refuses_with_exit_3_when_no_scenario_can_run(
+    healthy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOCALSTACK_HOST", urlsplit(healthy).netloc)
+    with pytest.raises(EnvironmentFailure) as raised:
+        plan_all([SCENARIOS / "registry-loss.yaml"], Environment.LOCALSTACK)
+    assert raised.value.exit_code is ExitCode.COULD_NOT_RUN
+    assert raised.value.message.startswith(
+        f"registry-loss: LocalStack 2026.3.0 at {healthy} does not serve what this drill "
+        "needs: ecr (fault ecr-down (registry-loss), setup[3] repository demo/app); "
+    )
+    assert raised.value.hint is not None and "no ECR, CloudTrail or FIS" in raised.value.hint
+
+
+def test_run_keeps_the_scenarios_that_can_run(
+    healthy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOCALSTACK_HOST", urlsplit(healthy).netloc)
+    plans = plan_all(
+        [SCENARIOS / "identity-loss.yaml", SCENARIOS / "registry-loss.yaml"],
+        Environment.LOCALSTACK,
+    )
+    assert [p.loaded.scenario.metadata.name for p in plans] == ["identity-loss", "registry-loss"]
+    identity, registry = plans
+    assert identity.refusal is None
+    # Refused again when its environment comes up, before anything starts.
+    assert registry.refusal is not None and "ecr (fault ecr-down" in registry.refusal

@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -134,16 +133,24 @@ def test_a_refused_drill_starts_nothing(
 ) -> None:
     # In a suite, a drill LocalStack cannot serve is refused as its environment comes up.
     scenario = load_scenario(SCENARIOS / "registry-loss.yaml").scenario
+    notes: list[tuple[str, str]] = []
 
     async def bring_up() -> None:
         with ExitStack() as stack:
             await bring_up_localstack(
-                scenario, stack, workdir=tmp_path, seed=1, alert_url=None, note=lambda *_: None
+                scenario,
+                stack,
+                workdir=tmp_path,
+                seed=1,
+                alert_url=None,
+                note=lambda kind, detail: notes.append((kind, detail)),
             )
 
     with pytest.raises(EnvironmentFailure, match=r"does not serve what this drill needs: ecr"):
         asyncio.run(bring_up())
-    assert not [t for t in threading.enumerate() if t.name == "gameday-gateway"]
+    # Only LocalStack's health was read: no gateway, no setup, no app.
+    assert [kind for kind, _ in notes] == ["environment"]
+    assert notes[0][1].startswith(f"LocalStack {free_edition.served.version} at ")
     assert not (tmp_path / "app.log").exists()
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from gameday.engine.plan import make_plan
-from gameday.engine.run import plan_all
 from gameday.engine.safety import Outcome
 from gameday.environments.localstack_coverage import (
     FREE_EDITION_SERVICES,
@@ -18,7 +17,6 @@ from gameday.environments.localstack_coverage import (
     localstack_name,
     refusal_message,
 )
-from gameday.errors import EnvironmentFailure, ExitCode
 from gameday.scenario.loader import load_scenario, parse_scenario
 from gameday.scenario.models import Environment, Scenario
 
@@ -205,30 +203,3 @@ def test_plan_for_other_environments_has_no_localstack_check() -> None:
     plan = make_plan(load_scenario(SCENARIOS / "registry-loss.yaml"), Environment.EMBEDDED)
     assert not [c for c in plan.checks if c.name.startswith("localstack")]
     assert plan.ok and plan.environment_checks == ()
-
-
-def test_run_refuses_with_exit_3_when_no_scenario_can_run(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # No LocalStack answers on the discard port: plan judges by the free edition's services.
-    monkeypatch.setenv("LOCALSTACK_HOST", "127.0.0.1:9")
-    with pytest.raises(EnvironmentFailure) as raised:
-        plan_all([SCENARIOS / "registry-loss.yaml"], Environment.LOCALSTACK)
-    assert raised.value.exit_code is ExitCode.COULD_NOT_RUN
-    assert raised.value.message.startswith(
-        "registry-loss: the LocalStack free edition (2026.3.0's services; none answered at "
-        "http://127.0.0.1:9) does not serve what this drill needs: ecr (fault ecr-down"
-    )
-    assert raised.value.hint is not None and "no ECR, CloudTrail or FIS" in raised.value.hint
-
-
-def test_run_keeps_the_scenarios_that_can_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LOCALSTACK_HOST", "127.0.0.1:9")
-    plans = plan_all(
-        [SCENARIOS / "identity-loss.yaml", SCENARIOS / "registry-loss.yaml"],
-        Environment.LOCALSTACK,
-    )
-    assert [(p.loaded.scenario.metadata.name, p.refusal is None) for p in plans] == [
-        ("identity-loss", True),
-        ("registry-loss", False),
-    ]

@@ -6,17 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from pydantic import Field
 
 from gameday.errors import InvalidInputError
-from gameday.fis.resilience_hub import (
-    Disruption,
-    TargetFrom,
-    policy_target,
-    resolve_policy_targets,
-)
+from gameday.fis.resilience_hub import policy_target, resolve_policy_targets
 from gameday.kinds import ObjectiveKind
-from gameday.scenario.models import Scenario, TimeObjective
+from gameday.scenario.models import Scenario
+from gameday.scenario.probe_models import Disruption, TargetFrom
 from tests.unit.fis.builders import scenario
 
 POLICY = {
@@ -89,25 +84,12 @@ def test_an_arn_of_another_service_is_refused(tmp_path: Path) -> None:
         policy_target(source, ObjectiveKind.RTO, base_dir=tmp_path)
 
 
-class PolicyObjective(TimeObjective):
-    """The time objective with ``target_from``, as it will be once the field joins the model."""
-
-    target: float | None = None  # type: ignore[assignment]  # optional with target_from
-    target_from: TargetFrom | None = None
-
-
-class ScenarioWithPolicyTargets(Scenario):
-    """``Scenario`` whose objectives may read their target from a policy."""
-
-    objectives: tuple[PolicyObjective, ...] = Field(min_length=1)
-
-
 def test_policy_targets_are_filled_in_before_grading(tmp_path: Path) -> None:
     _write(tmp_path, {"policy": POLICY})
     loaded = scenario("- {kind: logging-loss, duration: 1m}")
     document = loaded.scenario.model_dump(mode="json", by_alias=True, exclude_unset=True)
     document["objectives"] = [
-        {"name": "fixed", "kind": "rto", "probe": "api", "target": 30.0},
+        {"name": "fixed", "kind": "rto", "probe": "api", "target": "30s"},
         {
             "name": "from-policy",
             "kind": "rpo",
@@ -115,7 +97,7 @@ def test_policy_targets_are_filled_in_before_grading(tmp_path: Path) -> None:
             "target_from": {"resiliency_policy": "policy.json", "disruption": "Software"},
         },
     ]
-    with_policy = ScenarioWithPolicyTargets.model_validate(document)
+    with_policy = Scenario.model_validate(document)
     resolved, sources = resolve_policy_targets(with_policy, tmp_path)
     assert [getattr(o, "target", None) for o in resolved.objectives] == [30.0, 60.0]
     assert sources == {

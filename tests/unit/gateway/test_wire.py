@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 import functools
+import json
 from collections.abc import Callable
 from typing import Any
 

@@ -32,7 +32,9 @@ def test_next_times_in_the_scenarios_timezone_and_in_utc(tmp_path: Path) -> None
 
 def test_blackout_windows_are_shown_and_applied(tmp_path: Path) -> None:
     write_scenario(tmp_path, "weekly", "{cron: '0 2 * * 2'}")
-    freeze = Blackout(start="2026-11-23", end="2026-11-25", reason="freeze")  # type: ignore[arg-type]
+    freeze = Blackout.model_validate(
+        {"start": "2026-11-23", "end": "2026-11-25", "reason": "freeze"}
+    )
     text = list_schedule(tmp_path, 1, now=NOW, blackouts=[freeze])
     assert "  blackout: 2026-11-23 00:00 .. 2026-11-25 00:00 (freeze)\n" in text
     assert "  Tue 2026-12-01 02:00:00 UTC  =  2026-12-01 02:00:00 UTC\n" in text

@@ -26,8 +26,16 @@ UTC_ZONE = ZoneInfo("UTC")
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-def _at(*parts: int, zone: ZoneInfo = UTC_ZONE) -> datetime:
-    return datetime(*parts, tzinfo=zone)  # type: ignore[misc]
+def _at(
+    year: int,
+    month: int,
+    day: int,
+    hour: int = 0,
+    minute: int = 0,
+    second: int = 0,
+    zone: ZoneInfo = UTC_ZONE,
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=zone)
 
 
 def _timing(cron: str, *blackouts: Blackout, jitter_s: float = 0.0, zone: str = "UTC") -> Timing:
@@ -172,8 +180,10 @@ def test_blackout_forms_are_checked() -> None:
 
 
 def test_blackouts_describe_themselves() -> None:
-    fixed = Blackout(start="2026-12-20", end="2027-01-04", reason="freeze")  # type: ignore[arg-type]
-    recurring = Blackout(cron="0 9 * * 1-5", duration="9h")  # type: ignore[arg-type]
+    fixed = Blackout.model_validate(
+        {"start": "2026-12-20", "end": "2027-01-04", "reason": "freeze"}
+    )
+    recurring = Blackout.model_validate({"cron": "0 9 * * 1-5", "duration": "9h"})
     assert fixed.describe() == "2026-12-20 00:00 .. 2027-01-04 00:00 (freeze)"
     assert recurring.describe() == 'every "0 9 * * 1-5" for 9h'
     assert fixed.start == datetime(2026, 12, 20) and recurring.duration == 9 * 3600.0
