@@ -623,6 +623,134 @@ def import_fis(
         )
 
 
+schedule_app = typer.Typer(
+    name="schedule",
+    help="Scheduled drills: run them when due, list the next run times, export Kubernetes "
+    "CronJobs.",
+    no_args_is_help=True,
+)
+app.add_typer(schedule_app)
+
+ScheduleDir = Annotated[
+    Path,
+    typer.Argument(
+        help="Folder searched for scenarios; those with a schedule: block are scheduled.",
+        show_default=False,
+    ),
+]
+
+
+@schedule_app.command("run")
+@guarded
+def schedule_run(
+    directory: ScheduleDir,
+    store: StoreOption = None,
+    metrics_listen: Annotated[
+        str, typer.Option(help="HOST:PORT for /metrics and /healthz, or off.")
+    ] = "127.0.0.1:9464",
+    report_dir: Annotated[
+        Path | None,
+        typer.Option(help="Each run also writes REPORT_DIR/<run-id>/result.json."),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed for the jitter draws, for reproducible start times.")
+    ] = None,
+) -> None:
+    """Run the scheduled scenarios of a folder when due, one at a time.
+
+    The folder is read again when a file changes; an invalid file is reported and skipped
+    until it is fixed. Every run is recorded in the history store; a drill that falls due
+    while another runs is recorded as skipped (busy). One scheduler per store: a second one
+    exits 2. SIGTERM or Ctrl-C rolls the running drill back, records it as aborted, and exits 0.
+
+    Examples:
+
+        gameday schedule run scenarios/
+
+        gameday schedule run scenarios/ --store /var/lib/gameday/history.db --seed 7
+    """
+    import random
+
+    from gameday.reports.live import plain_listener
+    from gameday.schedule.scheduler import run_scheduler
+
+    code = run_scheduler(
+        directory,
+        store=store,
+        metrics_listen=metrics_listen,
+        report_dir=report_dir,
+        rng=random.Random(seed),
+        listeners=[plain_listener()],
+    )
+    raise typer.Exit(code)
+
+
+@schedule_app.command("list")
+@guarded
+def schedule_list(
+    directory: ScheduleDir,
+    count: Annotated[int, typer.Option("--count", "-n", help="Run times per scenario.")] = 5,
+) -> None:
+    """Print the next run times of each scheduled scenario.
+
+    Each time is shown in the scenario's timezone and in UTC, blackout windows applied.
+
+    Examples:
+
+        gameday schedule list scenarios/
+
+        gameday schedule list scenarios/ --count 10
+    """
+    from gameday.schedule.listing import list_schedule
+
+    typer.echo(list_schedule(directory, count), nl=False)
+
+
+@schedule_app.command("export")
+@guarded
+def schedule_export(
+    directory: ScheduleDir,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the manifests.")],
+    k8s: Annotated[
+        bool, typer.Option("--k8s", help="Kubernetes CronJobs (the one export format).")
+    ] = False,
+    image: Annotated[
+        str | None,
+        typer.Option(
+            help="Container image with gameday installed.", show_default="gameday:VERSION"
+        ),
+    ] = None,
+    pushgateway: Annotated[
+        str | None, typer.Option(help="Each drill pushes its metrics to this Pushgateway URL.")
+    ] = None,
+    reports_pvc: Annotated[
+        str | None,
+        typer.Option(help="PersistentVolumeClaim for reports and history (default: emptyDir)."),
+    ] = None,
+) -> None:
+    """Write a Kubernetes CronJob per scheduled scenario.
+
+    Each file holds a ConfigMap with the scenario and a CronJob that runs it with
+    `gameday run`, so that a cluster's own scheduler runs the drills (docs/scheduling.md).
+
+    Examples:
+
+        gameday schedule export --k8s scenarios/ --out k8s/
+
+        gameday schedule export --k8s scenarios/ --out k8s/ --pushgateway http://pgw:9091
+    """
+    from gameday.errors import InvalidInputError
+    from gameday.schedule.k8s import export_k8s
+
+    if not k8s:
+        raise InvalidInputError(
+            "give --k8s: Kubernetes CronJobs are the one export format",
+            hint="gameday schedule export --k8s DIR --out DIR2",
+        )
+    for path in export_k8s(directory, out, image, pushgateway, reports_pvc=reports_pvc):
+        typer.echo(f"wrote {path}")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

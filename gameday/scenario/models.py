@@ -61,6 +61,7 @@ from gameday.scenario.probe_models import (
     SteadyObjective,
     TimeObjective,
 )
+from gameday.scenario.schedule_models import Blackout, check_cron
 from gameday.scenario.target import (
     AppSpec,
     AwsTarget,
@@ -125,18 +126,16 @@ class Schedule(Model):
     cron: str = Field(description="5 fields (minute..weekday) or 6 (with seconds first).")
     timezone: str = "UTC"
     jitter: Duration = 0.0
+    blackout: tuple[Blackout, ...] = Field(
+        default=(),
+        description="Windows in which no drill starts: fixed (start, end) or recurring "
+        "(cron, duration), in this timezone.",
+    )
 
     @field_validator("cron")
     @classmethod
     def _cron_valid(cls, value: str) -> str:
-        from croniter import croniter
-
-        fields = value.split()
-        if len(fields) not in (5, 6):
-            raise ValueError(f"cron {value!r} has {len(fields)} fields; expected 5 or 6")
-        if not croniter.is_valid(value, second_at_beginning=len(fields) == 6):
-            raise ValueError(f"cron {value!r} is not a valid expression")
-        return value
+        return check_cron(value)
 
     @field_validator("timezone")
     @classmethod
