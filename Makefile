@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck unit bench clean
+.PHONY: localstack-setup localstack-start localstack-stop test-localstack
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,5 +33,18 @@ bench: $(STAMP)
 	$(BIN)/python bench/cli.py
 	$(BIN)/python bench/engine.py
 
-clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+localstack-setup:
+	scripts/localstack.sh setup
+
+localstack-start: localstack-setup
+	scripts/localstack.sh start
+
+localstack-stop:
+	scripts/localstack.sh stop
+
+# Only the tests marked `localstack`; LocalStack must be running (make localstack-start).
+test-localstack: $(STAMP)
+	GAMEDAY_REQUIRE_LOCALSTACK=1 $(BIN)/pytest -q -m localstack
+
+clean: localstack-stop
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .localstack-venv .localstack
