@@ -9,8 +9,8 @@ import pytest
 from gameday.errors import InvalidInputError
 from gameday.fis.clients import AwsClients
 from gameday.fis.resilience_hub import policy_target
-from gameday.scenario.probe_models import Disruption, TargetFrom
 from gameday.kinds import ObjectiveKind
+from gameday.scenario.probe_models import Disruption, TargetFrom
 
 pytestmark = pytest.mark.usefixtures("on_moto")
 
