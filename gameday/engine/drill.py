@@ -268,18 +268,27 @@ class GatewayInjection:
 
 
 def run_drill(plan: Plan, options: RunOptions, clock: Callable[[], float]) -> RunResult:
-    """Run one planned scenario on its own event loop, with SIGINT/SIGTERM rolling it back."""
+    """Run one planned scenario on its own event loop, with SIGINT/SIGTERM rolling it back.
+
+    The handlers are the signal module's, not the loop's, so that whatever handler was in
+    place before (a suite's, a scheduler's) is put back afterwards: a second Ctrl-C during
+    teardown, or between two drills, never turns into a KeyboardInterrupt traceback.
+    """
     import signal
 
     async def main() -> RunResult:
         drill = Drill(plan, options, clock)
         loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, drill.request_abort, f"signal {signum.name}")
+
+        def on_signal(signum: int, frame: object) -> None:
+            del frame
+            loop.call_soon_threadsafe(drill.request_abort, f"signal {signal.Signals(signum).name}")
+
+        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             return await drill.run()
         finally:
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(signum)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
     return asyncio.run(main())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -49,17 +50,21 @@ def run_suite(
     on_result: Callable[[RunResult, Path], None] | None = None,
 ) -> SuiteOutcome:
     """Run each plan in turn; a signal stops the suite after rolling back the current drill."""
-    results, paths = [], []
-    for plan in plans:
-        result = run_drill(plan, options, clock)
-        path = report_dir / result.run_id / "result.json"
-        write_result(result, path)
-        results.append(result)
-        paths.append(path)
-        if on_result is not None:
-            on_result(result, path)
-        if result.status is RunStatus.ABORTED and (result.reason or "").startswith("signal"):
-            break
+    results: list[RunResult] = []
+    paths: list[Path] = []
+    stopped: list[str] = []
+
+    def on_signal(signum: int, frame: object) -> None:
+        # Between drills: finish writing what ran, start nothing more.
+        del frame
+        stopped.append(signal.Signals(signum).name)
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        _run_each(plans, options, report_dir, clock, on_result, results, paths, stopped)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     entries = [
         ScenarioEntry(
             name=r.scenario.name,
@@ -71,3 +76,27 @@ def run_suite(
         for r in results
     ]
     return SuiteOutcome(results=results, paths=paths, suite=suite_score(entries))
+
+
+def _run_each(
+    plans: Sequence[Plan],
+    options: RunOptions,
+    report_dir: Path,
+    clock: Callable[[], float],
+    on_result: Callable[[RunResult, Path], None] | None,
+    results: list[RunResult],
+    paths: list[Path],
+    stopped: list[str],
+) -> None:
+    for plan in plans:
+        if stopped:
+            return
+        result = run_drill(plan, options, clock)
+        path = report_dir / result.run_id / "result.json"
+        write_result(result, path)
+        results.append(result)
+        paths.append(path)
+        if on_result is not None:
+            on_result(result, path)
+        if result.status is RunStatus.ABORTED and (result.reason or "").startswith("signal"):
+            return

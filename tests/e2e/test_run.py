@@ -101,8 +101,11 @@ def test_sigint_rolls_back_and_exits_4(tmp_path: Path) -> None:
     process = _start(tmp_path, scenario)
     _wait_for(process, "inject")
     process.send_signal(signal.SIGINT)
+    _wait_for(process, "abort")
+    process.send_signal(signal.SIGINT)  # a second Ctrl-C must not skip the rollback
     stdout, stderr = process.communicate(timeout=30)
     assert process.returncode == 4, stdout + stderr
+    assert "Traceback" not in stderr
     result = _result(tmp_path)
     assert result["status"] == "aborted"
     assert result["reason"] == "signal SIGINT"

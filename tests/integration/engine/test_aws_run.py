@@ -160,3 +160,34 @@ def test_sigint_stops_the_experiment(
     assert result["status"] == "aborted"
     assert result["fis"]["state"] in ("stopped", "completed")
     assert result["fis"]["template_deleted"] is True
+
+
+def test_abort_stops_running_experiments_tagged_by_gameday(
+    at_moto: str, files: tuple[Path, Path]
+) -> None:
+    from gameday.fis.plan import plan_aws
+
+    scenario, env = files
+    plan = plan_aws(load_scenario(scenario), load_aws_environment(env), run_id="abort-test")
+    fis = boto3.client("fis", region_name="us-east-1", endpoint_url=at_moto)
+    template = fis.create_experiment_template(**plan.fis.template.to_request())
+    started = fis.start_experiment(
+        clientToken="abort-test",
+        experimentTemplateId=template["experimentTemplate"]["id"],
+        tags={"managed-by": "gameday"},
+    )
+    experiment_id = started["experiment"]["id"]
+    script = Path(sys.executable).parent / "gameday"
+    done = subprocess.run(
+        [str(script), "abort", "--env", "aws", "--region", "us-east-1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "AWS_ENDPOINT_URL": at_moto},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert experiment_id in done.stdout
+    state = fis.get_experiment(id=experiment_id)["experiment"]["state"]["status"]
+    assert state in ("stopping", "stopped")
+    fis.delete_experiment_template(id=template["experimentTemplate"]["id"])
