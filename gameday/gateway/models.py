@@ -91,6 +91,9 @@ class FaultMatch(BaseModel):
 
     services: tuple[Annotated[str, Field(min_length=1, max_length=64)], ...] = ()
     """botocore service names ("cloudwatch") or SigV4 signing names ("monitoring")."""
+    exclude_services: tuple[Annotated[str, Field(min_length=1, max_length=64)], ...] = ()
+    """Services spared even when the rest matches: a lost us-east-1 without the global
+    services homed there (region-loss with ``include_global: false``)."""
     regions: tuple[Annotated[str, Field(min_length=1, max_length=64)], ...] = ()
     operations: tuple[Annotated[str, Field(min_length=1, max_length=128)], ...] = ()
     probability: float = Field(default=1.0, ge=0.0, le=1.0)

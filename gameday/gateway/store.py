@@ -48,6 +48,7 @@ class ActiveFault:
     spec: FaultSpec
     expires_at: float
     services: frozenset[str]
+    exclude_services: frozenset[str]
     regions: frozenset[str]
     operations: frozenset[str]
     probability: float
@@ -69,6 +70,7 @@ class ActiveFault:
             spec=spec,
             expires_at=now + spec.ttl_seconds,
             services=frozenset(spec.match.services),
+            exclude_services=frozenset(spec.match.exclude_services),
             regions=frozenset(spec.match.regions),
             operations=frozenset(spec.match.operations),
             probability=spec.match.probability,
@@ -100,6 +102,8 @@ class ActiveFault:
         # info.names: the model name and, where it names no other service, the signing name
         # ("cloudwatch" is also "monitoring"; sso-admin, signed as "sso", is not the portal).
         if self.services and self.services.isdisjoint(info.names):
+            return False
+        if self.exclude_services and not self.exclude_services.isdisjoint(info.names):
             return False
         if self.regions and info.region not in self.regions:
             return False

@@ -18,6 +18,7 @@ def fault_spec(rule: Rule, run_id: str) -> FaultSpec:
         id=f"{run_id}.{rule.id}".replace("#", "-"),
         match=FaultMatch(
             services=rule.services,
+            exclude_services=rule.exclude_services,
             regions=rule.regions,
             operations=rule.operations,
             probability=rule.probability,

@@ -193,3 +193,30 @@ def test_region_only_fault_fails_an_unclassified_request_of_that_region(
         connection.close()
 
     assert response.status == 503
+
+
+def test_a_lost_region_can_spare_the_global_services(
+    gateway: Gateway, admin: GatewayClient
+) -> None:
+    """region-loss of us-east-1 with include_global: false, as the engine injects it."""
+    from pathlib import Path
+
+    from gameday.faults.rules import resolve_rules
+    from gameday.injectors.gateway import fault_spec
+    from gameday.scenario.loader import parse_scenario
+
+    scenario = parse_scenario(
+        Path("t.yaml"),
+        "apiVersion: gameday/v1\nmetadata: {name: t}\n"
+        "faults: [{kind: region-loss, region: us-east-1, include_global: false, duration: 5s}]\n"
+        "probes: [{name: p, kind: http, url: 'http://127.0.0.1:1/'}]\n"
+        "objectives: [{kind: rto, probe: p, target: 1s}]\n",
+    )
+    (rule,) = resolve_rules(scenario)
+    admin.add(fault_spec(rule, "run"))
+    sts = aws("sts", gateway.url, region="us-east-1")
+    iam = aws("iam", gateway.url, region="us-east-1")
+    logs = aws("logs", gateway.url, region="us-east-1")
+    assert error_code(logs.describe_log_groups) == "ServiceUnavailableException"
+    assert error_code(iam.list_roles) is None  # global, homed in us-east-1: spared
+    assert error_code(sts.get_caller_identity) is None
