@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import Counter
+from collections.abc import Mapping
 from contextlib import ExitStack
 from pathlib import Path
 
-from gameday.environments.app import AppProcess
+from gameday.environments.app import AppProcess, RunningApp
 from gameday.environments.emulator import running_emulator
 from gameday.environments.setup import boto3_clients, create_setup
 from gameday.environments.stage import DUMMY_CREDENTIALS, Note, Stage
@@ -71,19 +72,9 @@ async def bring_up_embedded(
     clients = boto3_clients(emulator.url)
     count = await asyncio.to_thread(create_setup, scenario, clients)
     note("environment", f"{count} setup resource(s) created")
-    app = None
-    if scenario.target.app is not None:
-        env = app_environment(gateway.url, scenario.target.home_region, alert_url)
-        # The app's temporary files (the demo's spool) live in the run's scratch folder, so
-        # they go with it even when the app is killed before it can clean up.
-        env["TMPDIR"] = str(workdir)
-        process = AppProcess(
-            scenario.target.app, env=env, workdir=workdir, regions=scenario.target.regions
-        )
-        stack.callback(process.stop)
-        process.start()
-        app = await asyncio.to_thread(process.wait_ready)
-        note("environment", f"app ready at {app.url} (pid {app.pid})")
+    app = await start_app(
+        scenario, stack, workdir=workdir, endpoint_url=gateway.url, alert_url=alert_url, note=note
+    )
     return Stage(
         app=app,
         gateway=client,
@@ -91,6 +82,35 @@ async def bring_up_embedded(
         emulator_url=emulator.url,
         clients=clients,
     )
+
+
+async def start_app(
+    scenario: Scenario,
+    stack: ExitStack,
+    *,
+    workdir: Path,
+    endpoint_url: str,
+    alert_url: str | None,
+    note: Note,
+    extra_env: Mapping[str, str] | None = None,
+) -> RunningApp | None:
+    """Start the scenario's app pointed at ``endpoint_url`` (the gateway) and wait until it
+    is ready; ``stack`` stops it. None when the scenario has no app."""
+    if scenario.target.app is None:
+        return None
+    env = app_environment(endpoint_url, scenario.target.home_region, alert_url)
+    # The app's temporary files (the demo's spool) live in the run's scratch folder, so they
+    # go with it even when the app is killed before it can clean up.
+    env["TMPDIR"] = str(workdir)
+    env.update(extra_env or {})
+    process = AppProcess(
+        scenario.target.app, env=env, workdir=workdir, regions=scenario.target.regions
+    )
+    stack.callback(process.stop)
+    process.start()
+    app = await asyncio.to_thread(process.wait_ready)
+    note("environment", f"app ready at {app.url} (pid {app.pid})")
+    return app
 
 
 def tally_gateway(client: GatewayClient) -> GatewayTally:

@@ -23,8 +23,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from gameday.environments.app import AppProcess
-from gameday.environments.embedded import app_environment
+from gameday.environments.embedded import start_app
 from gameday.environments.localstack_coverage import (
     REFUSAL_HINT,
     ServedServices,
@@ -192,20 +191,19 @@ async def bring_up_localstack(
     clients = boto3_clients(url)
     count = await asyncio.to_thread(create_setup, scenario, clients)
     note("environment", f"{count} setup resource(s) created or already there")
-    app = None
-    if scenario.target.app is not None:
+    extra: dict[str, str] = {}
+    if scenario.target.app == "demo" or isinstance(scenario.target.app, DemoAppRef):
         home = scenario.target.home_region
-        env = app_environment(gateway.url, home, alert_url)
-        env["TMPDIR"] = str(workdir)
-        if scenario.target.app == "demo" or isinstance(scenario.target.app, DemoAppRef):
-            env["GAMEDAY_DEMO_ROLE_ARN"] = await asyncio.to_thread(_demo_role_arn, clients, home)
-        process = AppProcess(
-            scenario.target.app, env=env, workdir=workdir, regions=scenario.target.regions
-        )
-        stack.callback(process.stop)
-        process.start()
-        app = await asyncio.to_thread(process.wait_ready)
-        note("environment", f"app ready at {app.url} (pid {app.pid})")
+        extra["GAMEDAY_DEMO_ROLE_ARN"] = await asyncio.to_thread(_demo_role_arn, clients, home)
+    app = await start_app(
+        scenario,
+        stack,
+        workdir=workdir,
+        endpoint_url=gateway.url,
+        alert_url=alert_url,
+        note=note,
+        extra_env=extra,
+    )
     return Stage(
         app=app,
         gateway=client,
