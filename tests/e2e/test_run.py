@@ -81,7 +81,23 @@ def _alive(pid: int) -> bool:
 def test_a_missed_objective_exits_1(tmp_path: Path) -> None:
     scenario = _scenario(tmp_path, env="MODE: recover-after, RECOVER_S: '1.5'", duration="1s")
     done = subprocess.run(
-        [_script(), "run", str(scenario), "--report-dir", str(tmp_path / "out")],
+        [
+            _script(),
+            "run",
+            str(scenario),
+            "--report-dir",
+            str(tmp_path / "out"),
+            "--format",
+            "html",
+            "--format",
+            "md",
+            "--junit",
+            str(tmp_path / "junit.xml"),
+            "--store",
+            str(tmp_path / "history.db"),
+            "--metrics-textfile",
+            str(tmp_path / "gameday.prom"),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -89,6 +105,19 @@ def test_a_missed_objective_exits_1(tmp_path: Path) -> None:
     )
     assert done.returncode == 1, done.stdout + done.stderr
     assert "e2e: failed" in done.stdout
+    assert (tmp_path / "out" / "report.html").read_text().startswith("<!DOCTYPE html>")
+    assert "# " in (tmp_path / "out" / "report.md").read_text()
+    assert "<testsuite" in (tmp_path / "junit.xml").read_text()
+    assert "gameday_scenario_score" in (tmp_path / "gameday.prom").read_text()
+    listed = subprocess.run(
+        [_script(), "history", "--store", str(tmp_path / "history.db"), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    (row,) = json.loads(listed.stdout)
+    assert row["scenario"] == "e2e" and row["status"] == "failed"
     assert "rto-api *" not in done.stdout  # not critical
     assert "suite score" in done.stdout
     result = _result(tmp_path)
