@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from gameday.grading import (
     Alert,
@@ -46,29 +47,32 @@ def grade_objectives(
 ) -> list[tuple[GradedObjective, ObjectiveResult]]:
     """Measure and grade every objective of ``scenario`` on the recorded timeline: the
     grading's record (for the score) and the result's (with the evidence)."""
-    graded = []
-    for name, objective in zip(scenario.objective_names(), scenario.objectives, strict=True):
-        graded.append(
-            _grade_one(
-                name, objective, scenario, samples, markers, alerts, t0, tend, observe_end, steady
-            )
-        )
-    return graded
+    evidence = _Evidence(samples, markers, alerts, t0, tend, observe_end, steady)
+    return [
+        _grade_one(name, objective, scenario, evidence)
+        for name, objective in zip(scenario.objective_names(), scenario.objectives, strict=True)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class _Evidence:
+    """What a run recorded, as grading reads it."""
+
+    samples: Mapping[str, Sequence[Sample]]
+    markers: Mapping[str, Sequence[Marker]]
+    alerts: Mapping[str, Sequence[Alert]]
+    t0: float
+    tend: float
+    observe_end: float
+    steady: Mapping[str, bool]
 
 
 def _grade_one(
-    name: str,
-    objective: ObjectiveVariant,
-    scenario: Scenario,
-    samples: Mapping[str, Sequence[Sample]],
-    markers: Mapping[str, Sequence[Marker]],
-    alerts: Mapping[str, Sequence[Alert]],
-    t0: float,
-    tend: float,
-    observe_end: float,
-    steady: Mapping[str, bool],
+    name: str, objective: ObjectiveVariant, scenario: Scenario, evidence: _Evidence
 ) -> tuple[GradedObjective, ObjectiveResult]:
     probe = objective.probe
+    samples, steady = evidence.samples, evidence.steady
+    t0, tend = evidence.t0, evidence.tend
     extra: dict[str, float | bool | None] = {}
     measured: float | None
     if isinstance(objective, SteadyObjective):
@@ -85,9 +89,7 @@ def _grade_one(
         target, measured = objective.target, _percentile(stats, objective.percentile)
         detail = f"{objective.percentile} over {stats.count} samples in the fault window"
     else:
-        target, measured, detail, extra = _time_objective(
-            objective, scenario, samples, markers, alerts, t0, tend, observe_end
-        )
+        target, measured, detail, extra = _time_objective(objective, scenario, evidence)
     graded = grade_objective(
         name,
         objective.kind,
@@ -114,32 +116,29 @@ def _grade_one(
 
 
 def _time_objective(
-    objective: TimeObjective,
-    scenario: Scenario,
-    samples: Mapping[str, Sequence[Sample]],
-    markers: Mapping[str, Sequence[Marker]],
-    alerts: Mapping[str, Sequence[Alert]],
-    t0: float,
-    tend: float,
-    observe_end: float,
+    objective: TimeObjective, scenario: Scenario, evidence: _Evidence
 ) -> tuple[float, float | None, str, dict[str, float | bool | None]]:
-    probe = objective.probe
+    probe, t0, tend = objective.probe, evidence.t0, evidence.tend
     if objective.target is None:
         raise ValueError(f"{objective.kind.value} target_from was not resolved before grading")
     if objective.kind is ObjectiveKind.RPO:
-        loss = measure_rpo(markers.get(probe, ()))
+        loss = measure_rpo(evidence.markers.get(probe, ()))
         if loss.unverified:
             # Writes that could not be read back are neither kept nor lost: claiming an RPO
             # over them would be a number nobody measured.
             return objective.target, None, f"not measured: {loss.detail}", {}
         return objective.target, loss.rpo_s, loss.detail, {}
     if objective.kind is ObjectiveKind.TTD:
-        ttd = measure_ttd(alerts.get(probe, ()), t0)
+        ttd = measure_ttd(evidence.alerts.get(probe, ()), t0)
         detail = "no matching alert" if ttd is None else "first matching alert"
         return objective.target, ttd, detail, {}
     stable = objective.stable or scenario.observe.stable
     recovery = measure_recovery(
-        samples.get(probe, ()), t0, tend, observe_end_s=observe_end, stable=stable
+        evidence.samples.get(probe, ()),
+        t0,
+        tend,
+        observe_end_s=evidence.observe_end,
+        stable=stable,
     )
     extra: dict[str, float | bool | None] = {
         "time_to_impact": recovery.time_to_impact_s,

@@ -29,8 +29,7 @@ class Check:
     detail: str
 
 
-def _real_account_checks(scenario: Scenario, environment: Environment) -> list[Check]:
-    aws = scenario.target.aws
+def _real_account_checks(environment: Environment) -> list[Check]:
     if environment is not Environment.AWS:
         why = f"{environment.value}: no real account is touched"
         return [
@@ -41,7 +40,6 @@ def _real_account_checks(scenario: Scenario, environment: Environment) -> list[C
     # On a real account these are decided with the environment file (--aws-config), which
     # may hold what the scenario's own target.aws leaves out: gameday.fis.plan checks them,
     # and `gameday plan --env aws` prints that plan instead of this one.
-    del aws
     detail = "checked with the environment file: see `gameday plan --env aws`"
     return [
         Check("approval", Outcome.AT_RUN, "run needs --approve or an interactive yes"),
@@ -57,7 +55,7 @@ def safety_checks(scenario: Scenario, rules: list[Rule], environment: Environmen
     peak = max(rule.probability for rule in rules)
     modes = sorted({rule.mode.value for rule in rules})
     return [
-        *_real_account_checks(scenario, environment),
+        *_real_account_checks(environment),
         Check(
             "no destructive actions",
             Outcome.PASS,
