@@ -11,14 +11,15 @@ import json
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
 from gameday import __version__
-from gameday.errors import ExitCode, GameDayError
+from gameday.errors import ExitCode, GameDayError, InvalidInputError
 
 if TYPE_CHECKING:
+    from gameday.facilitation.session import FacilitationOptions
     from gameday.scenario.loader import LoadedScenario
 
 P = ParamSpec("P")
@@ -285,6 +286,42 @@ def run(
         ),
     ] = False,
     aws_config: AwsConfigOption = None,
+    facilitate: Annotated[
+        bool,
+        typer.Option(
+            "--facilitate",
+            help="A facilitated GameDay: a live view where keys mark the timeline (d detected, "
+            "m mitigation, r recovered, n note, 1-9 runbook step, e end held faults) and a "
+            "loopback POST /marks endpoint; grades human_ttd and human_ttm. Needs a terminal.",
+        ),
+    ] = False,
+    hold: Annotated[
+        bool,
+        typer.Option(
+            "--hold",
+            help="With --facilitate: faults stay until you press e (or max_duration nears), "
+            "so people perform the recovery and RTO is measured on it.",
+        ),
+    ] = False,
+    author: Annotated[
+        str | None,
+        typer.Option(
+            "--as", help="With --facilitate: who marks (default: the OS user).", show_default=False
+        ),
+    ] = None,
+    marks_listen: Annotated[
+        str,
+        typer.Option(help="With --facilitate: HOST:PORT of the marks API (loopback; 0: any)."),
+    ] = "127.0.0.1:0",
+    marks_token: Annotated[
+        str | None,
+        typer.Option(
+            help="With --facilitate: bearer token the marks API requires "
+            "(default: $GAMEDAY_MARKS_TOKEN; none: no token).",
+            envvar="GAMEDAY_MARKS_TOKEN",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run drills: bring the environment up, hold steady, inject, observe, roll back, grade.
 
@@ -302,9 +339,12 @@ def run(
         gameday run scenarios/
 
         gameday run scenarios/identity-loss.yaml --format html --junit junit.xml --seed 7
+
+        gameday run scenarios/region-loss.yaml --facilitate --hold --as alice
     """
     import sys
     from contextlib import nullcontext
+    from dataclasses import replace
 
     from gameday.engine.run import RunRequest
     from gameday.engine.run import run as run_drills
@@ -327,8 +367,19 @@ def run(
             default=False,
             err=True,
         )
-    view = live_view("gameday run", []) if sys.stderr.isatty() else nullcontext(plain_listener())
-    with view as listener:
+    facilitation = _facilitation(facilitate, hold, author, marks_listen, marks_token)
+    if facilitation is not None:
+        from gameday.facilitation.view import facilitated_view
+
+        view: Any = facilitated_view("gameday run")
+    elif sys.stderr.isatty():
+        view = live_view("gameday run", [])
+    else:
+        view = nullcontext(plain_listener())
+    with view as shown:
+        listener = shown if facilitation is None else shown.listen
+        if facilitation is not None:
+            facilitation = replace(facilitation, on_ready=shown.attach)
         request = RunRequest(
             paths=paths,
             environment=Environment(env.value) if env else None,
@@ -342,10 +393,54 @@ def run(
             approve=approve,
             aws_config=aws_config,
             listeners=[listener],
+            facilitation=facilitation,
         )
         outcome = run_drills(request, on_result=report, on_warning=warn)
     typer.echo(render_suite(outcome.suite))
     raise typer.Exit(int(outcome.exit_code))
+
+
+def _facilitation(
+    facilitate: bool,
+    hold: bool,
+    author: str | None,
+    marks_listen: str,
+    marks_token: str | None,
+) -> FacilitationOptions | None:
+    """The facilitation asked for, or None; InvalidInputError (exit 2) for options that need
+    --facilitate without it, and for --facilitate without a terminal to read keys from."""
+    import sys
+
+    from gameday.facilitation.session import FacilitationOptions, default_author
+    from gameday.listen import parse_listen
+
+    if not facilitate:
+        given = [name for name, on in (("--hold", hold), ("--as", author is not None)) if on]
+        if given:
+            raise InvalidInputError(
+                f"{', '.join(given)}: for a facilitated run only", hint="add --facilitate"
+            )
+        return None
+    missing = [name for name, f in (("stdin", sys.stdin), ("stderr", sys.stderr)) if not f.isatty()]
+    if missing:
+        raise InvalidInputError(
+            "--facilitate needs a terminal: it reads keys from stdin and draws the live view "
+            f"on stderr, and {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
+            "not a terminal here",
+            hint="run it in a terminal (or tmux); for CI and schedules run without "
+            "--facilitate (human_ttd/human_ttm are then left ungraded)",
+        )
+    host, port = parse_listen(marks_listen, "--marks-listen", "127.0.0.1:8765")
+    from gameday.facilitation.marks_api import check_loopback
+
+    check_loopback(host)
+    return FacilitationOptions(
+        author=(author or default_author()).strip() or default_author(),
+        hold=hold,
+        marks_host=host,
+        marks_port=port,
+        marks_token=marks_token or None,
+    )
 
 
 @app.command()
@@ -740,7 +835,6 @@ def schedule_export(
 
         gameday schedule export --k8s scenarios/ --out k8s/ --pushgateway http://pgw:9091
     """
-    from gameday.errors import InvalidInputError
     from gameday.schedule.k8s import export_k8s
 
     if not k8s:

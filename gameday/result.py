@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from gameday.errors import GameDayError, InvalidInputError
-from gameday.kinds import Capability, Grade, ObjectiveKind, RunStatus
+from gameday.kinds import Capability, Grade, MarkKind, ObjectiveKind, RunStatus
 
 SCHEMA_VERSION = 1
 
@@ -98,6 +98,46 @@ class ProbeRecord(_Record):
     alerts: list[tuple[float, bool]] = Field(default_factory=list)
 
 
+class Mark(_Record):
+    """A moment people marked in a facilitated run: a key in the live view or ``POST /marks``.
+
+    ``step`` is the runbook step ticked off (kind ``step``); ``source`` is ``keys`` or
+    ``http``."""
+
+    at: float
+    kind: MarkKind
+    author: str
+    note: str = ""
+    step: int | None = None
+    source: str = "keys"
+
+
+class RunbookStepRecord(_Record):
+    """One step of the facilitator's checklist and when it was ticked off (first tick)."""
+
+    number: int
+    text: str
+    ticked_at: float | None = None
+    ticked_by: str | None = None
+
+
+class Facilitation(_Record):
+    """How a facilitated run was run: who facilitated, whether faults were held, the
+    checklist read from the runbook, and when and how the hold ended."""
+
+    facilitator: str
+    hold: bool = False
+    hold_deadline: float | None = None
+    """Under ``--hold``: when held faults would have ended by themselves (max_duration)."""
+    hold_ended_at: float | None = None
+    hold_ended_by: str | None = None
+    """Who ended the held faults (key e), or ``max_duration``."""
+    runbook: str | None = None
+    runbook_heading: str | None = None
+    steps: list[RunbookStepRecord] = Field(default_factory=list)
+    marks_url: str | None = None
+
+
 class GatewayTally(_Record):
     """What the gateway saw: calls by service, operation and outcome."""
 
@@ -133,6 +173,10 @@ class RunResult(_Record):
     fis: dict[str, object] | None = None
     """On a real account: the FIS template and experiment ids, final state, reason, actions."""
     scoring_rules: list[str] = Field(default_factory=list)
+    facilitation: Facilitation | None = None
+    """Set for ``run --facilitate``; None for an unattended run."""
+    marks: list[Mark] = Field(default_factory=list)
+    """People's marks, in time order (a facilitated run only)."""
 
 
 def write_result(result: RunResult, path: Path) -> None:

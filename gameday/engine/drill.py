@@ -28,10 +28,17 @@ from gameday.environments import bring_up, bring_up_aws
 from gameday.environments.embedded import tally_gateway
 from gameday.environments.workdir import run_workdir
 from gameday.errors import AbortedError, EnvironmentFailure, GameDayError
+from gameday.facilitation.hold import held_rules, observe_after_faults
+from gameday.facilitation.session import (
+    FacilitationOptions,
+    Facilitator,
+    humans_decided,
+    open_facilitator,
+)
 from gameday.gateway.client import GatewayClient
 from gameday.injectors.gateway import GatewayInjector
 from gameday.result import RunResult
-from gameday.scenario.models import Environment
+from gameday.scenario.models import Environment, HumanObjective
 
 if TYPE_CHECKING:
     from gameday.environments.aws_config import AwsEnvironment
@@ -60,6 +67,8 @@ class RunOptions:
     on_start: Callable[[str, str, str, datetime], None] | None = None
     """(run id, scenario, environment, started at): called before anything is started, so
     that history holds a row even for a run that is killed (a failure here stops the run)."""
+    facilitation: FacilitationOptions | None = None
+    """``run --facilitate``: people mark the timeline; None for an unattended run."""
 
 
 class Drill:
@@ -71,7 +80,13 @@ class Drill:
         self.options = options
         self.run_id = new_run_id(self.scenario.metadata.name)
         self.recorder = Recorder(clock=clock, origin=clock(), listeners=list(options.listeners))
-        for rule in plan.rules:  # listed from the start: a run that never injects says so
+        self.facilitator: Facilitator | None = None
+        self.rules = plan.rules
+        if options.facilitation is not None:
+            self.facilitator = open_facilitator(plan, options.facilitation, self.recorder)
+            if self.facilitator.hold_deadline is not None:
+                self.rules = held_rules(plan.rules, self.facilitator.hold_deadline)
+        for rule in self.rules:  # listed from the start: a run that never injects says so
             self.recorder.faults[rule.id] = FaultWindowRecord(rule)
         self.abort_reason: str | None = None
         self._abort = asyncio.Event()
@@ -96,10 +111,12 @@ class Drill:
             self.options.on_start(
                 self.run_id, self.scenario.metadata.name, self.plan.environment.value, started_at
             )
-        outcome = Outcome()
+        outcome = Outcome(facilitator=self.facilitator)
         try:
             with run_workdir() as workdir, ExitStack() as stack:
                 async with AsyncExitStack() as astack:
+                    if self.facilitator is not None:
+                        await self._facilitate(stack, astack)
                     await self._run_in(workdir, stack, astack, outcome)
                 self.recorder.enter("environment down")
         except AbortedError as error:
@@ -150,9 +167,10 @@ class Drill:
             injection: Injection = FisInjection(aws[0], aws[1].fis(), recorder)
         else:
             assert stage.gateway is not None
+            end = self.facilitator.ended if self.facilitator is not None else None
             injection = GatewayInjection(
                 FaultSchedule(
-                    self.plan.rules, GatewayInjector(stage.gateway, self.run_id), recorder
+                    self.rules, GatewayInjector(stage.gateway, self.run_id), recorder, end
                 ),
                 stage.gateway,
             )
@@ -168,6 +186,26 @@ class Drill:
         outcome.probes = probes
         if stage.gateway is not None:
             outcome.gateway = await asyncio.to_thread(tally_gateway, stage.gateway)
+
+    async def _facilitate(self, stack: ExitStack, astack: AsyncExitStack) -> None:
+        """Open the marks API and the keys for the whole run, marks before the injection
+        included (they are shown, and do not count toward human objectives)."""
+        from gameday.facilitation.keys import read_keys
+        from gameday.facilitation.marks_api import serve_marks
+
+        facilitator = self.facilitator
+        assert facilitator is not None
+        options = facilitator.options
+        url = await astack.enter_async_context(
+            serve_marks(facilitator, options.marks_host, options.marks_port)
+        )
+        self.recorder.event(
+            "marks", f"POST {url}" + (" (bearer token)" if options.marks_token else "")
+        )
+        if options.keys:
+            stack.enter_context(read_keys(facilitator))
+        if options.on_ready is not None:
+            options.on_ready(facilitator)
 
     def _clear_for_aws(self) -> tuple[AwsPlan, AwsClients]:
         """The real-account checks, in DESIGN.md's order: approval first, before any network
@@ -195,8 +233,18 @@ class Drill:
     async def _drill(self, probes: ProbeSet, injection: Injection, outcome: Outcome) -> None:
         recorder = self.recorder
         recorder.enter("drill")
+        if self.facilitator is None and any(
+            isinstance(o, HumanObjective) for o in self.scenario.objectives
+        ):
+            recorder.event(
+                "note",
+                "human_ttd/human_ttm not graded: nobody marks an unattended run "
+                "(gameday run --facilitate)",
+            )
         start = recorder.now()
         outcome.drill_start = start
+        if self.facilitator is not None:
+            self.facilitator.drill_start = start
         faults = asyncio.create_task(injection.run(start), name="faults")
         sampling = probes.start(start)
         try:
@@ -212,10 +260,10 @@ class Drill:
 
     async def _observe(self, start: float, faults: asyncio.Task[None], probes: ProbeSet) -> float:
         """Until every objective is decided, ``observe.max`` passes, or an abort."""
-        scenario, recorder = self.scenario, self.recorder
-        limit = start + scenario.observe.max
+        scenario, recorder, facilitator = self.scenario, self.recorder, self.facilitator
         while True:
             now = recorder.now()
+            limit = self._observe_limit(start, now)
             if faults.done() and faults.exception() is not None:
                 raise EnvironmentFailure(f"injecting faults failed: {faults.exception()}")
             reason = check_guardrails(scenario, recorder, start)
@@ -223,11 +271,27 @@ class Drill:
                 self.request_abort(reason)
             if self._abort.is_set() or now >= limit:
                 return min(now, limit)
-            if faults.done() and probes.decided(recorder, now):
+            if (
+                faults.done()
+                and probes.decided(recorder, now)
+                and (facilitator is None or humans_decided(scenario, facilitator))
+            ):
                 recorder.event("observe", "every objective decided")
                 return now
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._abort.wait(), OBSERVE_TICK_S)
+
+    def _observe_limit(self, start: float, now: float) -> float:
+        """``observe.max`` from the drill's start; under --hold, the observation planned
+        after the faults, from when the hold ended (key e, or its deadline, reached now)."""
+        facilitator = self.facilitator
+        if facilitator is None or facilitator.hold_deadline is None:
+            return start + self.scenario.observe.max
+        if not facilitator.ended.is_set() and now >= start + facilitator.hold_deadline:
+            facilitator.hold_expired()
+        ended = facilitator.hold_ended_at
+        end = ended - start if ended is not None else facilitator.hold_deadline
+        return start + end + observe_after_faults(self.scenario, self.plan.rules)
 
     def _rollback(self, injection: Injection, outcome: Outcome) -> None:
         self.recorder.enter("rollback")

@@ -12,15 +12,17 @@ from gameday.grading import (
     Sample,
     grade_objective,
     measure_availability,
+    measure_human,
     measure_latency,
     measure_recovery,
     measure_rpo,
     measure_ttd,
 )
-from gameday.kinds import ObjectiveKind
+from gameday.kinds import HUMAN_MARKS, MarkKind, ObjectiveKind
 from gameday.result import ObjectiveResult
 from gameday.scenario.models import (
     AvailabilityObjective,
+    HumanObjective,
     LatencyObjective,
     ObjectiveVariant,
     Scenario,
@@ -44,13 +46,19 @@ def grade_objectives(
     tend: float,
     observe_end: float,
     steady: Mapping[str, bool],
+    marks: Mapping[MarkKind, Sequence[float]] | None = None,
 ) -> list[tuple[GradedObjective, ObjectiveResult]]:
     """Measure and grade every objective of ``scenario`` on the recorded timeline: the
-    grading's record (for the score) and the result's (with the evidence)."""
-    evidence = _Evidence(samples, markers, alerts, t0, tend, observe_end, steady)
+    grading's record (for the score) and the result's (with the evidence).
+
+    ``marks``: when each kind of mark was made, for a facilitated run; None for an unattended
+    one, whose human objectives are left out (nobody was there to mark, so a miss would grade
+    the tool's mode, not the team)."""
+    evidence = _Evidence(samples, markers, alerts, t0, tend, observe_end, steady, marks or {})
     return [
         _grade_one(name, objective, scenario, evidence)
         for name, objective in zip(scenario.objective_names(), scenario.objectives, strict=True)
+        if marks is not None or not isinstance(objective, HumanObjective)
     ]
 
 
@@ -65,6 +73,7 @@ class _Evidence:
     tend: float
     observe_end: float
     steady: Mapping[str, bool]
+    marks: Mapping[MarkKind, Sequence[float]]
 
 
 def _grade_one(
@@ -84,6 +93,16 @@ def _grade_one(
         target, measured = objective.target, availability.ratio
         detail = f"{availability.healthy}/{availability.total} healthy samples"
         detail += f", {availability.missed} missed" if availability.missed else ""
+    elif isinstance(objective, HumanObjective):
+        mark = HUMAN_MARKS[objective.kind]
+        target = objective.target
+        measured = measure_human(evidence.marks.get(mark, ()), t0, evidence.observe_end)
+        if measured is not None:
+            detail = f"first '{mark.value}' mark"
+        elif mark is MarkKind.DETECTED:
+            detail = "not detected: nobody marked 'detected' within the observation window"
+        else:
+            detail = "no mitigation: nobody marked 'mitigation' within the observation window"
     elif isinstance(objective, LatencyObjective):
         stats = measure_latency(samples.get(probe, ()), t0, tend)
         target, measured = objective.target, _percentile(stats, objective.percentile)

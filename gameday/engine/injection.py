@@ -4,6 +4,7 @@ rule still in force on every way out (DESIGN.md: rollback sits in a ``finally``)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from contextlib import ExitStack
 
 from gameday.engine.recorder import FaultWindowRecord, Recorder
@@ -14,11 +15,19 @@ from gameday.injectors.base import Injector
 class FaultSchedule:
     """Applies rules on time through an injector; ``rollback`` is idempotent and total."""
 
-    def __init__(self, rules: list[Rule], injector: Injector, recorder: Recorder) -> None:
+    def __init__(
+        self,
+        rules: list[Rule],
+        injector: Injector,
+        recorder: Recorder,
+        end: asyncio.Event | None = None,
+    ) -> None:
         self._rules = sorted(rules, key=lambda r: (r.start_s, r.id))
         self._injector = injector
         self._recorder = recorder
         self._active: dict[str, ExitStack] = {}
+        self._end = end
+        """Set by the facilitator (key e under --hold): remove every rule now, inject no more."""
         for rule in self._rules:
             recorder.faults.setdefault(rule.id, FaultWindowRecord(rule))
 
@@ -30,12 +39,25 @@ class FaultSchedule:
         )
         for offset, is_start, rule in moments:
             delay = drill_start + offset - self._recorder.now()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            if await self._ended_within(delay):
+                for rule_id in list(self._active):
+                    await asyncio.to_thread(self._remove, rule_id)
+                return
             if is_start:
                 await asyncio.to_thread(self._inject, rule)
             else:
                 await asyncio.to_thread(self._remove, rule.id)
+
+    async def _ended_within(self, delay: float) -> bool:
+        """Wait ``delay`` seconds; True at once when the end was asked for."""
+        if self._end is None:
+            if delay > 0:
+                await asyncio.sleep(delay)
+            return False
+        if delay > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._end.wait(), delay)
+        return self._end.is_set()
 
     def _inject(self, rule: Rule) -> None:
         undo = ExitStack()

@@ -26,6 +26,7 @@ LOCALSTACK = Environment.LOCALSTACK
 
 if TYPE_CHECKING:
     from gameday.environments.aws_config import AwsEnvironment
+    from gameday.facilitation.session import FacilitationOptions
 
 
 @dataclass
@@ -44,6 +45,31 @@ class RunRequest:
     approve: bool = False
     aws_config: Path | None = None
     listeners: list[Listener] = field(default_factory=list)
+    facilitation: FacilitationOptions | None = None
+
+
+def check_facilitation(plans: Sequence[Plan], options: FacilitationOptions) -> None:
+    """A facilitated run is one scenario, with people at one terminal; ``--hold`` needs a
+    gateway to hold faults on, and room under ``guardrails.max_duration`` (exit 2 before
+    anything starts)."""
+    from gameday.errors import InvalidInputError
+    from gameday.facilitation.hold import hold_deadline
+
+    if len(plans) != 1:
+        names = ", ".join(p.loaded.scenario.metadata.name for p in plans)
+        raise InvalidInputError(
+            f"--facilitate runs one scenario at a time; {len(plans)} were given ({names})",
+            hint="name one scenario file: gameday run scenarios/identity-loss.yaml --facilitate",
+        )
+    plan = plans[0]
+    if options.hold and plan.environment is Environment.AWS:
+        raise InvalidInputError(
+            "--hold cannot hold faults on a real account: FIS actions run for the durations "
+            "in their template",
+            hint="run --hold on embedded or localstack, or drop --hold",
+        )
+    if options.hold:
+        hold_deadline(plan.loaded.scenario, plan.rules)
 
 
 def _refused_on_aws(plans: Sequence[Plan], aws_environment: AwsEnvironment | None) -> list[str]:
@@ -119,6 +145,8 @@ def run(
 
         aws_environment = load_aws_environment(request.aws_config)
     plans = plan_all(request.paths, request.environment, aws_environment)
+    if request.facilitation is not None:
+        check_facilitation(plans, request.facilitation)
     report_dir = request.report_dir.resolve()
     with HistoryStore(request.store) as history:
 
@@ -138,6 +166,7 @@ def run(
             approve=request.approve,
             aws_environment=aws_environment,
             on_start=history.start_run,
+            facilitation=request.facilitation,
         )
         outcome = run_suite(plans, options, report_dir, clock=time.monotonic, on_result=finished)
         counts = history.outcome_counts()

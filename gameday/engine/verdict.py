@@ -29,6 +29,7 @@ from gameday.scenario.models import Scenario
 
 if TYPE_CHECKING:
     from gameday.engine.probing import ProbeSet
+    from gameday.facilitation.session import Facilitator
 
 
 @dataclass
@@ -50,6 +51,8 @@ class Outcome:
     target_sources: dict[str, str] = field(default_factory=dict)
     fis: dict[str, object] | None = None
     """The FIS experiment's record (ids, final state, reason) on a real account."""
+    facilitator: Facilitator | None = None
+    """A facilitated run's marks, checklist and hold."""
 
 
 def _iso(moment: datetime) -> str:
@@ -125,6 +128,7 @@ def _graded(
         tend=tend,
         observe_end=outcome.observe_end,
         steady=outcome.probes.steady_verdicts(),
+        marks=outcome.facilitator.times() if outcome.facilitator is not None else None,
     )
     score = score_scenario([g for g, _ in pairs], steady_after_ok=bool(outcome.steady_after))
     grade = score.grade.value if score.grade else None
@@ -191,4 +195,6 @@ def assemble_result(
         else [],
         fis=outcome.fis,
         scoring_rules=describe_rules(),
+        facilitation=outcome.facilitator.record() if outcome.facilitator is not None else None,
+        marks=list(outcome.facilitator.marks) if outcome.facilitator is not None else [],
     )

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import ipaddress
 import os
 import random
 import signal
@@ -30,7 +29,7 @@ import aiohttp
 from aiohttp import web
 from yarl import URL
 
-from gameday.errors import EnvironmentFailure, InvalidInputError
+from gameday.errors import EnvironmentFailure
 from gameday.faults.modes import Mode
 from gameday.gateway.admin import METRICS_PATH, AdminApi
 from gameday.gateway.classify import UNCLASSIFIED, RequestInfo, classify, needs_body, warm
@@ -45,6 +44,7 @@ from gameday.gateway.upstream import (
     normalize_upstream,
 )
 from gameday.gateway.wire import error_for_mode, render_error
+from gameday.listen import is_loopback, parse_listen
 
 TOKEN_ENV = "GAMEDAY_GATEWAY_TOKEN"
 DEFAULT_LISTEN = "127.0.0.1:4567"
@@ -441,25 +441,6 @@ def origin_form(target: str) -> str | None:
     return tail if tail.startswith("/") else "/" + tail
 
 
-def parse_listen(listen: str) -> tuple[str, int]:
-    """``host:port`` or ``[v6]:port`` into its parts; InvalidInputError otherwise."""
-    host, sep, port = listen.rpartition(":")
-    if not sep or not port.isdigit() or int(port) > 65535 or not host:
-        raise InvalidInputError(
-            f"--listen {listen!r} is not host:port", hint="e.g. --listen 127.0.0.1:4567"
-        )
-    return host.strip("[]"), int(port)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
@@ -571,7 +552,7 @@ def run_gateway(
     The token defaults to ``$GAMEDAY_GATEWAY_TOKEN``. Prints one line with the URL it listens
     on once it is ready (a script or test can read the port from it when it asked for 0).
     """
-    host, port = parse_listen(listen)
+    host, port = parse_listen(listen, "--listen", "127.0.0.1:4567")
     if token is None:
         token = os.environ.get(TOKEN_ENV) or None
     if not is_loopback(host):

@@ -258,6 +258,14 @@ def measure_ttd(alerts: Iterable[Alert], t0_s: float) -> float | None:
     return min(times) - t0_s if times else None
 
 
+def measure_human(marks_at: Iterable[float], t0_s: float, observe_end_s: float) -> float | None:
+    """Human TTD/TTM: from T0 to the first mark of its kind (``detected``, ``mitigation``)
+    made within the observation window [T0, observe end]. A mark before T0 (nothing had failed
+    yet) or after the window does not count; None when nobody marked in it."""
+    times = [at for at in marks_at if t0_s <= at <= observe_end_s]
+    return min(times) - t0_s if times else None
+
+
 @dataclass(frozen=True, slots=True)
 class Availability:
     """Healthy samples over observed samples; ``ratio`` None when nothing was observed."""

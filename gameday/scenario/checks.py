@@ -9,7 +9,7 @@ from pathlib import Path
 from gameday.kinds import ObjectiveKind
 from gameday.scenario.botocore_data import service_operations
 from gameday.scenario.locate import Loc
-from gameday.scenario.models import ProbeKind, RegionLoss, Scenario
+from gameday.scenario.models import HumanObjective, ProbeKind, RegionLoss, Scenario
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +55,8 @@ def _probe_references(scenario: Scenario) -> list[Problem]:
     known = ", ".join(sorted(kinds))
     problems: list[Problem] = []
     for i, objective in enumerate(scenario.objectives):
+        if isinstance(objective, HumanObjective):
+            continue
         kind = kinds.get(objective.probe)
         if kind is None:
             problems.append(
@@ -166,7 +168,26 @@ def _operations_exist(scenario: Scenario) -> list[Problem]:
 
 
 def _runbook_exists(scenario: Scenario, base_dir: Path) -> list[Problem]:
-    runbook = scenario.metadata.runbook
-    if runbook is None or (base_dir / runbook).is_file():
+    runbook, heading = scenario.metadata.runbook, scenario.metadata.runbook_steps
+    if runbook is None:
+        if heading is None:
+            return []
+        return [
+            Problem(
+                ("metadata", "runbook_steps"),
+                "runbook_steps names a heading of the runbook, but there is no metadata.runbook",
+            )
+        ]
+    if not (base_dir / runbook).is_file():
+        return [Problem(("metadata", "runbook"), f"runbook {runbook!r} does not exist")]
+    if heading is None:
+        # The default heading is looked up when a facilitated run starts: validating every
+        # runbook here would make `validate` parse Markdown for drills nobody facilitates.
         return []
-    return [Problem(("metadata", "runbook"), f"runbook {runbook!r} does not exist")]
+    from gameday.scenario.runbook import RunbookStepsError, load_steps
+
+    try:
+        load_steps(base_dir / runbook, heading)
+    except RunbookStepsError as error:
+        return [Problem(("metadata", "runbook_steps"), f"runbook {runbook!r}: {error}")]
+    return []

@@ -51,6 +51,7 @@ from gameday.scenario.probe_models import (
     DataRead,
     DnsProbe,
     HttpProbe,
+    HumanObjective,
     LatencyObjective,
     Objective,
     ObjectiveVariant,
@@ -83,6 +84,12 @@ class Metadata(Model):
     tags: tuple[str, ...] = ()
     runbook: str | None = Field(
         default=None, description="Path of the runbook, relative to the scenario file."
+    )
+    runbook_steps: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Heading of the runbook section whose numbered list (or '- [ ]' items) "
+        "is the facilitator's checklist in `run --facilitate` (default: 'Mitigate').",
     )
 
 
@@ -174,8 +181,11 @@ class Scenario(Model):
         return [f.name or f"{f.kind.value}-{i}" for i, f in enumerate(self.faults)]
 
     def objective_names(self) -> list[str]:
-        """Each objective's name, defaulted to '<kind>-<probe>'."""
-        return [o.name or f"{o.kind.value}-{o.probe}" for o in self.objectives]
+        """Each objective's name, defaulted to '<kind>-<probe>' (a human objective: '<kind>')."""
+        return [
+            o.name or (f"{o.kind.value}-{o.probe}" if o.probe else o.kind.value)
+            for o in self.objectives
+        ]
 
 
 __all__ = [
@@ -203,6 +213,7 @@ __all__ = [
     "FaultVariant",
     "FisAction",
     "HttpProbe",
+    "HumanObjective",
     "IdentityLoss",
     "LatencyObjective",
     "LoggingLoss",

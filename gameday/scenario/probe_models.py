@@ -207,5 +207,24 @@ class SteadyObjective(ObjectiveBase):
     samples: int = Field(default=3, ge=1, le=100)
 
 
-ObjectiveVariant = TimeObjective | AvailabilityObjective | LatencyObjective | SteadyObjective
+class HumanObjective(Model):
+    """Time from the first injection to people's own mark in a facilitated run: ``human_ttd``
+    to the first ``detected`` mark, ``human_ttm`` to the first ``mitigation`` mark. Graded
+    only under ``gameday run --facilitate``; nobody marks an unattended run."""
+
+    kind: Literal[ObjectiveKind.HUMAN_TTD, ObjectiveKind.HUMAN_TTM]
+    name: Name | None = Field(default=None, description="Default: the kind ('human_ttd').")
+    target: Duration
+    weight: float = Field(default=1.0, gt=0)
+    critical: bool = False
+
+    @property
+    def probe(self) -> str:
+        """No probe measures people: the result's ``probe`` is empty for these objectives."""
+        return ""
+
+
+ObjectiveVariant = (
+    TimeObjective | AvailabilityObjective | LatencyObjective | SteadyObjective | HumanObjective
+)
 Objective = Annotated[ObjectiveVariant, Field(discriminator="kind")]

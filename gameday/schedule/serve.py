@@ -157,17 +157,12 @@ def health(status: Status, now: float) -> tuple[bool, dict[str, object]]:
 
 def parse_listen(text: str) -> tuple[str, int] | None:
     """``HOST:PORT`` (``[::1]:9464`` for IPv6) to (host, port); ``off`` or empty: None."""
+    from gameday.listen import parse_listen as parse_address
+
     value = text.strip()
     if value in ("", "off"):
         return None
-    host, sep, port = value.rpartition(":")
-    host = host.removeprefix("[").removesuffix("]")
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise InvalidInputError(
-            f"--metrics-listen: cannot read {text!r} as HOST:PORT",
-            hint="give 127.0.0.1:9464, [::1]:9464, 0.0.0.0:9464, or off",
-        )
-    return host, int(port)
+    return parse_address(value, "--metrics-listen", "127.0.0.1:9464 (or off)")
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -42,7 +42,7 @@ def test_every_problem_of_a_file_is_reported_at_once(tmp_path: Path) -> None:
         load_scenario(path)
     assert caught.value.problems == [
         f"{path}:2:24: metadata.ownr: unknown key 'ownr' (did you mean 'owner'?); "
-        "allowed keys: description, name, owner, runbook, tags",
+        "allowed keys: description, name, owner, runbook, runbook_steps, tags",
         f"{path}:4:32: faults[0].mode: unknown value 'denyed' (did you mean 'denied'?); "
         "expected one of: unavailable, throttle, internal, denied, expired-token, latency, "
         "blackhole, reset",

@@ -1,0 +1,54 @@
+"""``--hold``: faults stay in place until the facilitator ends them (key e) or the drill's
+``guardrails.max_duration`` comes near, so that people perform the recovery themselves.
+
+Held faults are ordinary rules whose last window is stretched to the hold deadline: the
+gateway's TTL follows the rule, so even a runner killed with SIGKILL leaves no fault behind
+past the deadline, and key e removes them early through the same schedule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from gameday.errors import InvalidInputError
+from gameday.faults.rules import Rule
+from gameday.scenario.models import Scenario
+
+HOLD_MARGIN_S = 1.0
+"""The hold ends this long before the hard stop, so the observation after it ends on time
+rather than as a max_duration abort."""
+
+
+def observe_after_faults(scenario: Scenario, rules: list[Rule]) -> float:
+    """How long the scenario observes after its last fault ends (observe.max - last end)."""
+    return max(0.0, scenario.observe.max - max(r.end_s for r in rules))
+
+
+def hold_deadline(scenario: Scenario, rules: list[Rule]) -> float:
+    """The drill-start offset at which held faults end by themselves: max_duration, less the
+    observation the scenario plans after its faults and a margin. InvalidInputError (exit 2)
+    when that leaves no time to hold beyond the planned windows."""
+    last_end = max(r.end_s for r in rules)
+    rails = scenario.guardrails
+    deadline = rails.max_duration - observe_after_faults(scenario, rules) - HOLD_MARGIN_S
+    if deadline <= last_end:
+        raise InvalidInputError(
+            f"--hold: {scenario.metadata.name}: guardrails.max_duration "
+            f"({rails.max_duration:g}s) leaves no time to hold the faults beyond their planned "
+            f"end ({last_end:g}s) and the {observe_after_faults(scenario, rules):g}s observed "
+            "after them",
+            hint="raise guardrails.max_duration in the scenario; it bounds how long faults "
+            "may be held",
+        )
+    return deadline
+
+
+def held_rules(rules: list[Rule], deadline: float) -> list[Rule]:
+    """``rules`` with each fault's last window stretched to ``deadline`` (a ramp's earlier
+    steps keep their times: only the end of the fault is held)."""
+    last: dict[str, Rule] = {}
+    for rule in rules:
+        if rule.fault not in last or rule.end_s >= last[rule.fault].end_s:
+            last[rule.fault] = rule
+    held = {rule.id for rule in last.values()}
+    return [replace(r, end_s=max(r.end_s, deadline)) if r.id in held else r for r in rules]
