@@ -46,9 +46,12 @@ def hold_deadline(scenario: Scenario, rules: list[Rule]) -> float:
 def held_rules(rules: list[Rule], deadline: float) -> list[Rule]:
     """``rules`` with each fault's last window stretched to ``deadline`` (a ramp's earlier
     steps keep their times: only the end of the fault is held)."""
-    last: dict[str, Rule] = {}
+    # Every rule that ends with its fault is held, not one: a fault can resolve into several
+    # rules over the same window (a lost region and, with include_global, the global services).
+    last_end: dict[str, float] = {}
     for rule in rules:
-        if rule.fault not in last or rule.end_s >= last[rule.fault].end_s:
-            last[rule.fault] = rule
-    held = {rule.id for rule in last.values()}
-    return [replace(r, end_s=max(r.end_s, deadline)) if r.id in held else r for r in rules]
+        last_end[rule.fault] = max(rule.end_s, last_end.get(rule.fault, rule.end_s))
+    return [
+        replace(r, end_s=max(r.end_s, deadline)) if r.end_s == last_end[r.fault] else r
+        for r in rules
+    ]

@@ -13,7 +13,7 @@ import codecs
 import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from gameday.facilitation.session import MAX_NOTE_CHARS, Facilitator, MarkError
 from gameday.kinds import MarkKind
@@ -131,4 +131,7 @@ def read_keys(facilitator: Facilitator, fd: int | None = None) -> Iterator[KeyHa
         finally:
             loop.remove_reader(fd)
     finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        # A terminal that hung up (EIO) has nothing left to restore, and the drill it no longer
+        # shows must still end with its result, as readable() keeps it running.
+        with suppress(termios.error):
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)

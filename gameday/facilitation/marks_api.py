@@ -101,7 +101,8 @@ class MarksApi:
         except ValidationError as error:
             field, message = describe_validation_error(error)
             if error.errors()[0]["type"] == "json_invalid":
-                field, message = "body", f"not valid JSON: {message}"
+                field = "body"
+                message = "not valid JSON: " + message.removeprefix("Invalid JSON: ")
             return _answer(400, {"error": f"{field}: {message}", "field": field})
         try:
             mark = self.facilitator.mark(
@@ -112,7 +113,7 @@ class MarksApi:
                 source="http",
             )
         except MarkError as error:
-            return _answer(400, {"error": str(error)})
+            return _answer(400, {"error": str(error), "field": error.field})
         return _answer(201, mark.model_dump(mode="json"))
 
     async def _get(self, request: web.Request) -> web.Response:

@@ -57,7 +57,12 @@ class FacilitationOptions:
 
 
 class MarkError(ValueError):
-    """A mark that cannot be taken; the message says why (HTTP 400, or shown in the view)."""
+    """A mark that cannot be taken; the message says why (HTTP 400, or shown in the view)
+    and ``field`` which field of the mark is at fault."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class Facilitator:
@@ -110,30 +115,33 @@ class Facilitator:
         note without text, or a step already ticked."""
         who = (author or self.author).strip()
         if not who or len(who) > MAX_AUTHOR_CHARS:
-            raise MarkError(f"author must be 1 to {MAX_AUTHOR_CHARS} characters")
+            raise MarkError(f"author must be 1 to {MAX_AUTHOR_CHARS} characters", "author")
         if len(note) > MAX_NOTE_CHARS:
-            raise MarkError(f"note is {len(note)} characters; the limit is {MAX_NOTE_CHARS}")
+            raise MarkError(
+                f"note is {len(note)} characters; the limit is {MAX_NOTE_CHARS}", "note"
+            )
         if kind is MarkKind.END:
-            raise MarkError("'end' is not a mark: the facilitator ends held faults (key e)")
+            raise MarkError("'end' is not a mark: the facilitator ends held faults (key e)", "kind")
         if kind is MarkKind.NOTE and not note.strip():
-            raise MarkError("a note mark needs the note's text")
+            raise MarkError("a note mark needs the note's text", "note")
         if kind is MarkKind.STEP:
             step = self._check_step(step)
         elif step is not None:
-            raise MarkError(f"step is only for kind 'step', not {kind.value!r}")
+            raise MarkError(f"step is only for kind 'step', not {kind.value!r}", "step")
         return self._record(kind, who, note.strip(), step, source)
 
     def _check_step(self, step: int | None) -> int:
         if step is None:
-            raise MarkError("a step mark needs the step's number")
+            raise MarkError("a step mark needs the step's number", "step")
         if not self.steps:
-            raise MarkError("this drill's runbook has no checklist")
+            raise MarkError("this drill's runbook has no checklist", "step")
         if not 1 <= step <= len(self.steps):
-            raise MarkError(f"step {step}: the checklist has steps 1 to {len(self.steps)}")
+            raise MarkError(f"step {step}: the checklist has steps 1 to {len(self.steps)}", "step")
         ticked = self.ticks.get(step)
         if ticked is not None:
             raise MarkError(
-                f"step {step} was ticked at {ticked.at:.1f}s by {ticked.author}; ticks stay"
+                f"step {step} was ticked at {ticked.at:.1f}s by {ticked.author}; ticks stay",
+                "step",
             )
         return step
 

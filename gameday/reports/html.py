@@ -15,6 +15,17 @@ from pathlib import Path
 
 from gameday.grading import display_score, grade_for
 from gameday.kinds import Capability, ObjectiveKind
+from gameday.reports.people import (
+    MARK_HEAD,
+    MARK_NUMERIC,
+    MARKS_CAPTION,
+    STEP_HEAD,
+    STEP_NUMERIC,
+    facilitation_facts,
+    mark_cells,
+    mark_title,
+    step_cells,
+)
 from gameday.reports.suite import (
     FAULT_HEAD,
     FAULT_NUMERIC,
@@ -83,6 +94,11 @@ stroke:#1565c0;stroke-width:1.5}svg.trend circle{fill:#1565c0}
 height:12px;vertical-align:middle;margin-right:4px;border-radius:2px}
 .sw-ok{background:#43a047}.sw-failed{background:#e53935}.sw-missed{background:#9e9e9e}
 .sw-fault{background:#ffe0b2}.sw-impact{background:#c62828}.sw-recovery{background:#2e7d32}
+line.mark{stroke-width:2}.mark-note{stroke-dasharray:2 3}
+.mark-detected{stroke:#1565c0;color:#1565c0}.mark-mitigation{stroke:#00838f;color:#00838f}
+.mark-recovered{stroke:#558b2f;color:#558b2f}.mark-note{stroke:#5f6b7a;color:#5f6b7a}
+.mark-step{stroke:#8e24aa;color:#8e24aa}.mark-end{stroke:#ef6c00;color:#ef6c00}
+span.mark-kind{font-weight:600}tr.unticked td{color:#5f6b7a}
 code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12.5px}
 ul.rules{font-size:13px;color:#39424e}
 """
@@ -418,8 +434,23 @@ def _objective_marks(result: RunResult, probe: ProbeRecord, end_s: float) -> str
     return "".join(marks.values()) + "".join(spans)
 
 
+def _people_marks(result: RunResult, end_s: float) -> str:
+    """People's marks as vertical lines from the span row to the baseline, one per mark,
+    classed by kind (``mark mark-detected``), each with a tooltip naming who marked what when."""
+    if not result.marks:
+        return ""
+    lines = [
+        f'<line class="mark mark-{_e(mark.kind.value)}" x1="{_x(mark.at, end_s):.1f}" '
+        f'y1="{_SPAN_Y - 8}" x2="{_x(mark.at, end_s):.1f}" y2="{_BASE + 8}">'
+        f"<title>{_e(mark_title(result, mark))}</title></line>"
+        for mark in result.marks
+    ]
+    return f'<g class="marks" data-count="{len(lines)}">{"".join(lines)}</g>'
+
+
 def timeline_svg(result: RunResult, probe: ProbeRecord) -> str:
-    """One probe's timeline: samples, fault windows shaded, impact, recovery and RTO marked."""
+    """One probe's timeline: samples, fault windows shaded, impact, recovery and RTO marked,
+    and in a facilitated run a line for each mark people made."""
     end_s = timeline_end(result)
     body = [
         f"<title>{_e(probe.name)}: samples over time, fault windows shaded</title>",
@@ -427,6 +458,7 @@ def timeline_svg(result: RunResult, probe: ProbeRecord) -> str:
         *_sample_series(probe, end_s),
         *_extra_series(probe, end_s),
         _objective_marks(result, probe, end_s),
+        _people_marks(result, end_s),
         _axis(end_s),
     ]
     return (
@@ -448,6 +480,38 @@ def _probe_block(result: RunResult, probe: ProbeRecord) -> str:
             + (f'<p class="muted">and {more} more</p>' if more > 0 else "")
             + "</details>"
         )
+    return "".join(parts)
+
+
+def _marks_table(result: RunResult) -> str:
+    if not result.marks:
+        return '<p class="muted">nobody marked the timeline</p>'
+    rows = []
+    for mark in result.marks:
+        cells = _cells(mark_cells(result, mark), MARK_NUMERIC)
+        kind = _e(mark.kind.value)
+        cells[2] = f'<td><span class="mark-kind mark-{kind}">{kind}</span></td>'
+        rows.append(cells)
+    return f'<p class="muted">{_e(MARKS_CAPTION)}</p>' + _table(MARK_HEAD, rows, "marks")
+
+
+def _people_block(result: RunResult) -> str:
+    """A facilitated run's facts, its marks and its runbook checklist; '' when unattended."""
+    if result.facilitation is None:
+        return ""
+    facts = "".join(
+        f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facilitation_facts(result)
+    )
+    parts = [
+        f'<h3>Facilitation</h3><table class="facts facilitation"><tbody>{facts}</tbody></table>',
+        "<h4>Marks</h4>" + _marks_table(result),
+    ]
+    steps = result.facilitation.steps
+    if steps:
+        rows = [_cells(step_cells(result, step), STEP_NUMERIC) for step in steps]
+        row_css = ["" if step.ticked_at is not None else "unticked" for step in steps]
+        parts.append("<h4>Runbook checklist</h4>")
+        parts.append(_table(STEP_HEAD, rows, "checklist", row_css))
     return "".join(parts)
 
 
@@ -501,6 +565,7 @@ def _scenario_section(
     if result.probes:
         parts.append("<h3>Timeline</h3>")
         parts += [_probe_block(result, probe) for probe in result.probes]
+    parts.append(_people_block(result))
     parts.append(_gateway_block(result))
     parts.append(_events_block(result))
     rules = rules_of(result)

@@ -18,8 +18,12 @@ Choices, documented in docs/reports.md:
 - ``hostname`` is the environment the faults landed in (``embedded``, ``localstack``,
   ``aws``): the result does not record the runner's host, and the host rendering a report is
   not the one that ran it;
-- a testcase's ``time`` is the measured seconds of a time objective (RTO, RPO, TTD, latency),
-  so CI duration charts plot them drill after drill; other objectives take 0.
+- a testcase's ``time`` is the measured seconds of a time objective (RTO, RPO, TTD, latency,
+  human TTD/TTM), so CI duration charts plot them drill after drill; other objectives take 0;
+- a human objective (``human_ttd``, ``human_ttm``) is a testcase like any other: nobody's
+  mark is a ``failure`` reading ``human_ttd not detected (target 60.0s)``; a facilitated run
+  adds the ``facilitator``, ``marks`` and ``checklist`` properties, and its ``system-out``
+  (the terminal summary) lists the marks and the runbook checklist.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from gameday.kinds import TIME_OBJECTIVES, RunStatus
+from gameday.reports.people import ticked_count
 from gameday.reports.suite import RUN_FAILED, duration_s, miss_message
 from gameday.reports.terminal import render_result
 from gameday.result import ObjectiveResult, RunResult
@@ -104,6 +109,10 @@ def _properties(result: RunResult) -> ET.Element:
         "owner": result.scenario.owner,
         "runbook": result.scenario.runbook or "",
     }
+    if result.facilitation is not None:
+        values["facilitator"] = result.facilitation.facilitator
+        values["marks"] = str(len(result.marks))
+        values["checklist"] = ticked_count(result.facilitation)
     for name, value in values.items():
         ET.SubElement(properties, "property", name=name, value=_x(value))
     return properties

@@ -14,7 +14,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gameday.grading import display_score, grade_for
-from gameday.kinds import ObjectiveKind
+from gameday.kinds import MarkKind, ObjectiveKind
+from gameday.reports.people import (
+    MARK_HEAD,
+    MARKS_CAPTION,
+    STEP_HEAD,
+    facilitation_facts,
+    mark_cells,
+    step_cells,
+)
 from gameday.reports.suite import (
     FAULT_HEAD,
     OBJECTIVE_HEAD,
@@ -43,6 +51,18 @@ _INLINE = re.compile(r"([\\`*_\[\]|~])")
 _LINE_START = re.compile(r"^(\s*)([#>+\-=]|\d+[.)])")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _COLUMNS = 60
+_MARK_LETTERS = {
+    MarkKind.DETECTED: "D",
+    MarkKind.MITIGATION: "M",
+    MarkKind.RECOVERED: "R",
+    MarkKind.NOTE: "N",
+    MarkKind.STEP: "S",
+    MarkKind.END: "E",
+}
+_MARKS_LEGEND = (
+    "; people's marks: `D` detected, `M` mitigation, `R` recovered, `N` note, `S` runbook step, "
+    "`E` held faults ended, `+` several marks"
+)
 
 
 def _md(text: object) -> str:
@@ -209,6 +229,15 @@ def _marks_row(result: RunResult, probe: ProbeRecord, end_s: float) -> str | Non
     return "".join(cells) if marked else None
 
 
+def _people_row(result: RunResult, end_s: float) -> str:
+    """People's marks as letters on the timeline's scale; ``+`` where marks share a column."""
+    cells = [" "] * _COLUMNS
+    for mark in result.marks:
+        col = _column(mark.at, end_s)
+        cells[col] = _MARK_LETTERS[mark.kind] if cells[col] == " " else "+"
+    return "".join(cells)
+
+
 def _timeline(result: RunResult) -> list[str]:
     end_s = timeline_end(result)
     labels = [_plain(p.name) for p in result.probes]
@@ -226,6 +255,8 @@ def _timeline(result: RunResult) -> list[str]:
         marks = _marks_row(result, probe, end_s)
         if marks is not None:
             rows.append(" " * width + marks)
+    if result.marks:
+        rows.append("marks".ljust(width) + _people_row(result, end_s))
     longest = max((len(run) for row in rows for run in re.findall(r"`+", row)), default=0)
     fence = "`" * max(3, longest + 1)
     legend = (
@@ -233,6 +264,8 @@ def _timeline(result: RunResult) -> list[str]:
         "`#` fault in force, `I` impact start, `R` recovered (`>`: not recovered), `-` the RTO "
         "span"
     )
+    if result.marks:
+        legend += _MARKS_LEGEND
     rows = [row.rstrip() for row in rows]
     return ["### Timeline", "", f"{fence}text", *rows, fence, "", legend, ""]
 
@@ -252,6 +285,24 @@ def _probe_notes(result: RunResult) -> list[str]:
             text += f"; first unhealthy sample at {at:.2f}s: {_md(detail)}"
         lines.append(text)
     return [*lines, ""] if lines else []
+
+
+def _people(result: RunResult) -> list[str]:
+    """A facilitated run's facts, marks and runbook checklist; nothing when unattended."""
+    if result.facilitation is None:
+        return []
+    facts = [[_md(label), _md(text)] for label, text in facilitation_facts(result)]
+    lines = ["### Facilitation", "", *_table(["", ""], facts), "### Marks", ""]
+    if result.marks:
+        rows = [[_md(cell) for cell in mark_cells(result, m)] for m in result.marks]
+        lines += [f"{_md(MARKS_CAPTION)}.", "", *_table(MARK_HEAD, rows)]
+    else:
+        lines += ["Nobody marked the timeline.", ""]
+    steps = result.facilitation.steps
+    if steps:
+        rows = [[_md(cell) for cell in step_cells(result, s)] for s in steps]
+        lines += ["### Runbook checklist", "", *_table(STEP_HEAD, rows)]
+    return lines
 
 
 def _gateway(result: RunResult) -> list[str]:
@@ -285,7 +336,7 @@ def _scenario(result: RunResult, report_dir: Path | None, page_rules: list[str])
         lines += ["### Faults", "", *_table(FAULT_HEAD, rows)]
     if result.faults or result.probes:
         lines += _timeline(result) + _probe_notes(result)
-    lines += _gateway(result) + _events(result)
+    lines += _people(result) + _gateway(result) + _events(result)
     rules = rules_of(result)
     if rules != page_rules:
         lines += ["### Scoring rules of this run", ""] + [f"- {_md(r)}" for r in rules] + [""]

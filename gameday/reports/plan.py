@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from gameday.engine.plan import Plan
 from gameday.faults.rules import Rule
+from gameday.kinds import HUMAN_OBJECTIVES
+from gameday.reports.people import FACILITATED_ONLY, PEOPLE
 from gameday.scenario.durations import format_duration
 from gameday.scenario.models import (
     AvailabilityObjective,
@@ -53,6 +55,20 @@ def _target(objective: ObjectiveVariant) -> str:
     return f"<= {format_duration(objective.target or 0.0)}"
 
 
+def _probe_of(objective: ObjectiveVariant) -> str:
+    """The objective's probe, or ``people`` for a human objective (no probe measures people)."""
+    return PEOPLE if objective.kind in HUMAN_OBJECTIVES else objective.probe
+
+
+def _human_note(objectives: Sequence[tuple[str, ObjectiveVariant]]) -> list[str]:
+    """A line under the objectives naming the human ones, which an unattended run leaves
+    ungraded; nothing when there are none."""
+    names = [name for name, o in objectives if o.kind in HUMAN_OBJECTIVES]
+    if not names:
+        return []
+    return [f"  {', '.join(names)}: measured on people's marks, {FACILITATED_ONLY}"]
+
+
 def _probe_line(probe: ProbeVariant) -> str:
     what: dict[str, Callable[[Any], str]] = {
         "http": lambda p: f"{p.method} {p.url}",
@@ -73,7 +89,9 @@ def _probe_line(probe: ProbeVariant) -> str:
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
-    """The plan as plain JSON-ready data (``gameday plan --format json``)."""
+    """The plan as plain JSON-ready data (``gameday plan --format json``). A human objective's
+    probe is ``people`` and its ``facilitated_only`` is true: only ``run --facilitate`` grades
+    it."""
     scenario = plan.loaded.scenario
     names = scenario.objective_names()
     return {
@@ -109,10 +127,11 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             {
                 "name": name,
                 "kind": o.kind.value,
-                "probe": o.probe,
+                "probe": _probe_of(o),
                 "target": _target(o),
                 "weight": o.weight,
                 "critical": o.critical,
+                "facilitated_only": o.kind in HUMAN_OBJECTIVES,
             }
             for name, o in zip(names, scenario.objectives, strict=True)
         ],
@@ -152,14 +171,16 @@ def render_plan(plan: Plan) -> str:
         lines.append(f"      operations  {_every(r.operations, 'operation')}")
     lines += ["", "probes"]
     lines += _table([[p.name, p.kind.value, _probe_line(p)] for p in scenario.probes])
+    objectives = list(zip(scenario.objective_names(), scenario.objectives, strict=True))
     lines += ["", "objectives"]
     lines += _table(
         [
-            [name, o.kind.value, o.probe, _target(o), f"weight {o.weight:g}"]
+            [name, o.kind.value, _probe_of(o), _target(o), f"weight {o.weight:g}"]
             + (["critical"] if o.critical else [""])
-            for name, o in zip(scenario.objective_names(), scenario.objectives, strict=True)
+            for name, o in objectives
         ]
     )
+    lines += _human_note(objectives)
     lines += ["", "safety checks"]
     lines += _table([[c.outcome.value.upper(), c.name, c.detail] for c in plan.checks])
     return "\n".join(lines) + "\n"

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from gameday.grading import ScenarioEntry, SuiteScore, describe_rules, display_score, suite_score
 from gameday.kinds import TIME_OBJECTIVES, ObjectiveKind, RunStatus
+from gameday.reports.people import probe_label
 from gameday.reports.terminal import format_measured, format_target
 from gameday.result import FaultRecord, ObjectiveResult, ProbeRecord, RunResult
 
@@ -192,6 +193,7 @@ def timeline_end(result: RunResult) -> float:
         moments += [t for t in (fault.injected_at, fault.removed_at) if t is not None]
     moments += [event.at for event in result.events]
     moments += [o.recovered_at for o in result.objectives if o.recovered_at is not None]
+    moments += [mark.at for mark in result.marks]
     return max(m for m in moments if math.isfinite(m))
 
 
@@ -286,11 +288,12 @@ OBJECTIVE_NUMERIC = frozenset({6, 7})
 
 
 def objective_cells(objective: ObjectiveResult) -> list[str]:
-    """One objective as the cells of ``OBJECTIVE_HEAD``, in the terminal's wording."""
+    """One objective as the cells of ``OBJECTIVE_HEAD``, in the terminal's wording; a human
+    objective's probe reads ``people``."""
     return [
         objective.name,
         objective.kind.value,
-        objective.probe,
+        probe_label(objective),
         format_target(objective),
         format_measured(objective),
         "yes" if objective.met else "NO",

@@ -3,9 +3,23 @@ score with its per-capability roll-up, and the scoring rules (so anyone can reco
 
 from __future__ import annotations
 
+import re
+
 from gameday.grading import SuiteScore, describe_rules, display_score
 from gameday.kinds import ObjectiveKind
+from gameday.reports.people import (
+    MARK_HEAD,
+    MARKS_CAPTION,
+    STEP_HEAD,
+    facilitation_facts,
+    mark_cells,
+    step_cells,
+)
 from gameday.result import ObjectiveResult, RunResult
+
+# Marks and notes come from whoever holds the marks API's token: a terminal escape in one
+# must not recolour or move the summary's cursor.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _seconds(value: float | None) -> str:
@@ -32,22 +46,46 @@ def format_measured(objective: ObjectiveResult) -> str:
             ObjectiveKind.RTO: "not recovered",
             ObjectiveKind.TTD: "not detected",
             ObjectiveKind.RPO: "not measured",
+            ObjectiveKind.HUMAN_TTD: "not detected",
+            ObjectiveKind.HUMAN_TTM: "no mitigation",
         }.get(objective.kind, "no data")
     if objective.kind is ObjectiveKind.AVAILABILITY:
         return f"{objective.measured:.2%}"
     return _seconds(objective.measured)
 
 
-def _table(rows: list[list[str]]) -> list[str]:
+def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return [
-        "  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        indent + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
         for row in rows
     ]
 
 
+def _printable(text: str) -> str:
+    return _CONTROL.sub("?", text)
+
+
+def _facilitation(result: RunResult) -> list[str]:
+    """A facilitated run's facts, its marks and its runbook checklist; nothing when unattended."""
+    if result.facilitation is None:
+        return []
+    lines = [f"  {label}: {_printable(text)}" for label, text in facilitation_facts(result)]
+    if not result.marks:
+        lines.append("  marks: none")
+    else:
+        rows = [list(MARK_HEAD)]
+        rows += [[_printable(c) for c in mark_cells(result, m)] for m in result.marks]
+        lines += [f"  marks ({MARKS_CAPTION})", *_table(rows, indent="    ")]
+    if result.facilitation.steps:
+        rows = [list(STEP_HEAD)]
+        rows += [[_printable(c) for c in step_cells(result, s)] for s in result.facilitation.steps]
+        lines += ["  runbook checklist", *_table(rows, indent="    ")]
+    return lines
+
+
 def render_result(result: RunResult) -> str:
-    """One scenario's summary."""
+    """One scenario's summary; a facilitated run's adds its marks and runbook checklist."""
     grade = result.grade.value if result.grade else "-"
     head = f"{result.scenario.name}: {result.status.value}"
     if result.score is not None:
@@ -76,6 +114,7 @@ def render_result(result: RunResult) -> str:
             if o.target_source:
                 lines.append(f"  - {o.name}: target from {o.target_source}")
     lines += [f"  caps: {cap}" for cap in result.caps]
+    lines += _facilitation(result)
     return "\n".join(lines) + "\n"
 
 

@@ -20,9 +20,13 @@ from gameday.result import RunResult
 from tests.integration.reports.chromium import CHROMIUM, Visit, visit_pages
 from tests.unit.reports.runs import (
     HOSTILE,
+    HOSTILE_AUTHOR,
+    HOSTILE_NOTE,
+    HOSTILE_STEP,
     REPO,
     demo_suite,
     every_result,
+    facilitated,
     met_and_missed,
     recorded,
 )
@@ -62,7 +66,17 @@ DOM = """(() => {
         impact: all('line.impact', svg).length,
         recovery: all('line.recovery', svg).length,
         rto: all('g.rto-span', svg).map(g => g.textContent),
+        marks: all('.mark', svg).map(line => ({
+          kind: line.getAttribute('class'),
+          title: line.textContent,
+          stroke: style(line, 'stroke'),
+          height: line.getBBox().height,
+        })),
       })),
+      rows: Object.fromEntries(['marks', 'checklist'].map(name => [name,
+        all(`table.${name} tbody tr`, section).map(tr =>
+          Array.from(tr.cells).map(td => td.textContent))])),
+      unticked: all('table.checklist tr.unticked', section).length,
     })),
     trends: all('svg.trend').map(svg => svg.querySelectorAll('circle').length),
   };
@@ -171,6 +185,46 @@ def test_hostile_strings_are_text_in_the_browser(visits: dict[str, Visit]) -> No
         shown = value.replace("\x1b", "\ufffd")
         # textContent: the text of collapsed <details> and SVG <title> tooltips counts too.
         assert " ".join(shown.split()) in " ".join(dom["allText"].split()), key
+
+
+def test_every_timeline_draws_a_line_per_mark(
+    pages: dict[str, tuple[list[RunResult], Path]], visits: dict[str, Visit]
+) -> None:
+    for name, (results, _) in pages.items():
+        for section, result in zip(visits[name].dom["sections"], results, strict=True):
+            for timeline in section["timelines"]:
+                drawn = [mark["kind"] for mark in timeline["marks"]]
+                assert drawn == [f"mark mark-{m.kind}" for m in result.marks], name
+                assert all(mark["height"] > 50 for mark in timeline["marks"])
+    (api,) = visits["facilitated"].dom["sections"][0]["timelines"]
+    strokes = {mark["kind"]: mark["stroke"] for mark in api["marks"]}
+    assert len(set(strokes.values())) == len(strokes) == 6  # one colour per kind of mark
+    assert strokes["mark mark-detected"] == "rgb(21, 101, 192)"
+    titles = [" ".join(mark["title"].split()) for mark in api["marks"]]
+    assert titles[2] == "detected by bob at +7.3s (12.30s)"
+    assert titles[3] == f"note by {HOSTILE_AUTHOR} at +9.0s (14.00s): {HOSTILE_NOTE} (via http)"
+
+
+def test_a_facilitated_run_shows_its_marks_and_checklist_as_text(
+    visits: dict[str, Visit],
+) -> None:
+    dom = visits["facilitated"].dom
+    assert (dom["scripts"], dom["handlers"]) == (0, 0)
+    assert not {"script", "b", "img"} & set(dom["tags"])
+    (section,) = dom["sections"]
+    marks = section["rows"]["marks"]
+    assert len(marks) == len(facilitated().marks)
+    assert marks[3] == ["+9.0s", "14.00s", "note", HOSTILE_AUTHOR, f"{HOSTILE_NOTE} (via http)"]
+    assert marks[5] == ["+16.0s", "21.00s", "mitigation", "alice", "cached credentials on"]
+    assert section["rows"]["checklist"] == [
+        ["1", "Page the identity on-call", "9.50s", "+4.5s", "bob"],
+        ["2", HOSTILE_STEP, "not ticked", "-", "-"],
+        ["3", "Switch the app to cached credentials", "18.50s", "+13.5s", "alice"],
+        ["4", "Write the incident note", "not ticked", "-", "-"],
+    ]
+    assert section["unticked"] == 2
+    for value in (HOSTILE_AUTHOR, HOSTILE_NOTE, HOSTILE_STEP):
+        assert value in dom["text"]
 
 
 def test_the_suite_page_shows_the_trend(

@@ -23,17 +23,21 @@ from gameday.grading import (
     grade_aborted,
     grade_objective,
     measure_availability,
+    measure_human,
     measure_recovery,
     measure_rpo,
     score_scenario,
 )
-from gameday.kinds import Capability, ObjectiveKind, RunStatus
+from gameday.kinds import HUMAN_MARKS, Capability, MarkKind, ObjectiveKind, RunStatus
 from gameday.result import (
     Event,
+    Facilitation,
     FaultRecord,
     GatewayTally,
+    Mark,
     ObjectiveResult,
     ProbeRecord,
+    RunbookStepRecord,
     RunResult,
     ScenarioInfo,
     read_result,
@@ -51,6 +55,11 @@ HOSTILE = {
     "control": "red \x1b[31mALERT\x1b[0m done",
 }
 """Strings a scenario (or a probe's output) could carry; reports must show them as text."""
+
+HOSTILE_NOTE = "<script>alert(1)</script> | **x** ]]>"
+HOSTILE_AUTHOR = "<b>carol</b> [c](javascript:alert(5))"
+HOSTILE_STEP = "Check <https://health.aws.amazon.com> | run `aws sts get-caller-identity`"
+"""What people type into a facilitated run: a note, an author (``--as``), a runbook step."""
 
 INTERVAL_S = 0.5
 T0, TEND, OBSERVE_END = 5.0, 25.0, 45.0
@@ -420,6 +429,139 @@ def hostile(day: int = 22) -> RunResult:
     return build(run)
 
 
+def human(name: str, kind: ObjectiveKind, marks: list[Mark], target_s: float) -> ObjectiveResult:
+    """A human objective measured on the marks as the engine measures it (engine/grade.py)."""
+    mark = HUMAN_MARKS[kind]
+    times = [m.at for m in marks if m.kind is mark]
+    measured = measure_human(times, T0, OBSERVE_END)
+    if measured is not None:
+        detail = f"first '{mark.value}' mark"
+    elif mark is MarkKind.DETECTED:
+        detail = "not detected: nobody marked 'detected' within the observation window"
+    else:
+        detail = "no mitigation: nobody marked 'mitigation' within the observation window"
+    return _result(grade_objective(name, kind, "", target_s, measured, detail=detail))
+
+
+def _mark_event(mark: Mark, steps: list[RunbookStepRecord]) -> tuple[float, str, str]:
+    """The ``mark`` event the Facilitator records with each mark (facilitation.describe)."""
+    what = mark.kind.value
+    if mark.step is not None:
+        what = f"step {mark.step} ({steps[mark.step - 1].text[:60]})"
+    line = f"{what} by {mark.author}" + (f" via {mark.source}" if mark.source != "keys" else "")
+    return (mark.at, "mark", f"{line}: {mark.note}" if mark.note else line)
+
+
+def _ticked(number: int, text: str, marks: list[Mark]) -> RunbookStepRecord:
+    tick = next((m for m in marks if m.step == number), None)
+    return RunbookStepRecord(
+        number=number,
+        text=text,
+        ticked_at=tick.at if tick else None,
+        ticked_by=tick.author if tick else None,
+    )
+
+
+FACILITATED_MARKS = [
+    Mark(at=3.0, kind=MarkKind.NOTE, author="alice", note="bridge open, everyone on the call"),
+    Mark(at=9.5, kind=MarkKind.STEP, author="bob", step=1),
+    Mark(at=12.3, kind=MarkKind.DETECTED, author="bob"),
+    Mark(at=14.0, kind=MarkKind.NOTE, author=HOSTILE_AUTHOR, note=HOSTILE_NOTE, source="http"),
+    Mark(at=18.5, kind=MarkKind.STEP, author="alice", step=3),
+    Mark(at=21.0, kind=MarkKind.MITIGATION, author="alice", note="cached credentials on"),
+    Mark(at=TEND, kind=MarkKind.END, author="alice"),
+    Mark(at=31.5, kind=MarkKind.RECOVERED, author="bob"),
+]
+"""A facilitated run's marks, in time order: one of every kind, one before T0, a hostile note
+posted over HTTP; alice ends the held faults at TEND (the ``end`` mark)."""
+
+FACILITATED_STEPS = (
+    "Page the identity on-call",
+    HOSTILE_STEP,
+    "Switch the app to cached credentials",
+    "Write the incident note",
+)
+
+
+def facilitated(day: int = 23) -> RunResult:
+    """identity-loss run with ``--facilitate --hold``: people detected in 7.3 s (met) and
+    mitigated in 16 s (target 10 s: missed); two of four checklist steps ticked."""
+    marks = FACILITATED_MARKS
+    steps = [_ticked(i, text, marks) for i, text in enumerate(FACILITATED_STEPS, start=1)]
+    api = probe_record("api", "http", "H" * 10 + "U" * 8 + "H" * 72)
+    events = [(0.0, "phase", "steady-before"), (T0, "inject", "faults injected")]
+    events += [_mark_event(m, steps) for m in marks]
+    events.append((TEND, "remove", "faults removed"))
+    run = Run(
+        name="identity-loss",
+        day=day,
+        capabilities=(Capability.IDENTITY,),
+        description="STS, IAM and Identity Center unavailable, held until the team mitigates.",
+        probes=[api],
+        objectives=[
+            steady("steady", "api", held=True),
+            rto("api-rto", api, 5.0),
+            human("human_ttd", ObjectiveKind.HUMAN_TTD, marks, 60.0),
+            human("human_ttm", ObjectiveKind.HUMAN_TTM, marks, 10.0),
+        ],
+        faults=[fault("sts-and-iam-down", "identity-loss", ("sts", "iam", "sso"))],
+        events=tuple(sorted(events)),
+    )
+    facilitation = Facilitation(
+        facilitator="alice",
+        hold=True,
+        hold_deadline=125.0,
+        hold_ended_at=TEND,
+        hold_ended_by="alice",
+        runbook="../runbooks/identity-loss.md",
+        runbook_heading="Mitigate",
+        steps=steps,
+        marks_url="http://127.0.0.1:8765/marks",
+    )
+    return build(run, facilitation=facilitation, marks=marks)
+
+
+def facilitated_unmarked(day: int = 23) -> RunResult:
+    """logging-loss with ``--facilitate --hold`` where nobody marked 'detected' or
+    'mitigation': both human objectives missed with no value, the hold ran to its deadline,
+    no step ticked."""
+    marks = [Mark(at=20.0, kind=MarkKind.NOTE, author="dave", note="nothing on the dashboards")]
+    steps = [_ticked(1, "Check the log shipper's queue", marks), _ticked(2, "Page logging", marks)]
+    api = probe_record("api", "http", "H" * 90)
+    run = Run(
+        name="logging-loss",
+        day=day,
+        capabilities=(Capability.LOGGING,),
+        runbook="../runbooks/logging-loss.md",
+        file=str(REPO / "scenarios" / "logging-loss.yaml"),
+        probes=[api],
+        objectives=[
+            steady("steady", "api", held=True),
+            human("human_ttd", ObjectiveKind.HUMAN_TTD, marks, 30.0),
+            human("human_ttm", ObjectiveKind.HUMAN_TTM, marks, 60.0),
+        ],
+        faults=[fault("logs-down", "logging-loss", ("logs",), removed_at=OBSERVE_END)],
+        events=(
+            (0.0, "phase", "steady-before"),
+            (T0, "inject", "logs-down"),
+            _mark_event(marks[0], steps),
+            (OBSERVE_END, "hold", "the hold reached its deadline (max_duration)"),
+            (OBSERVE_END, "remove", "faults removed"),
+        ),
+    )
+    facilitation = Facilitation(
+        facilitator="dave",
+        hold=True,
+        hold_deadline=OBSERVE_END,
+        hold_ended_at=OBSERVE_END,
+        hold_ended_by="max_duration",
+        runbook="../runbooks/logging-loss.md",
+        runbook_heading="Mitigate",
+        steps=steps,
+    )
+    return build(run, facilitation=facilitation, marks=marks)
+
+
 def demo_suite() -> list[RunResult]:
     """The shipped drills as a suite run would leave them (no hostile strings)."""
     return [met_and_missed(), never_recovered(), aborted(), not_steady()]
@@ -433,6 +575,8 @@ def synthetic() -> dict[str, RunResult]:
         "aborted": aborted(),
         "not-steady": not_steady(),
         "hostile": hostile(),
+        "facilitated": facilitated(),
+        "facilitated-unmarked": facilitated_unmarked(),
     }
 
 

@@ -5,15 +5,28 @@ The same page in a real browser is tests/integration/reports/test_html_chromium.
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from gameday.reports.html import render_html
-from gameday.reports.suite import probe_counts
+from gameday.reports.suite import probe_counts, timeline_end
 from gameday.result import RunResult
-from tests.unit.reports.runs import HOSTILE, demo_suite, every_result, met_and_missed, synthetic
+from tests.unit.reports.runs import (
+    FACILITATED_MARKS,
+    HOSTILE,
+    HOSTILE_AUTHOR,
+    HOSTILE_NOTE,
+    HOSTILE_STEP,
+    demo_suite,
+    every_result,
+    facilitated,
+    facilitated_unmarked,
+    met_and_missed,
+    synthetic,
+)
 
 ALLOWED_TAGS = {
     "html", "head", "meta", "title", "style", "body", "main", "h1", "h2", "h3", "h4", "p",
@@ -164,3 +177,104 @@ def test_the_gateway_tally_by_service_and_outcome() -> None:
 def test_no_results_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="at least one result"):
         render_html([])
+
+
+def _between(html: str, start: str, end: str) -> list[str]:
+    """Each piece of ``html`` from a ``start`` to the next ``end``."""
+    return [piece.split(end)[0] for piece in html.split(start)[1:]]
+
+
+def test_every_probe_timeline_draws_a_line_per_mark() -> None:
+    result = facilitated()
+    svgs = _between(render_html([result]), '<svg class="timeline"', "</svg>")
+    assert len(svgs) == len(result.probes)
+    for svg in svgs:
+        lines = Page(svg).find("line", "mark")
+        assert [line["class"] for line in lines] == [f"mark mark-{m.kind}" for m in result.marks]
+    page = Page(svgs[0])
+    titles = [t for t in page.text if " at " in t]
+    assert "detected by bob at +7.3s (12.30s)" in titles
+    assert "step by bob at +4.5s (9.50s): step 1: Page the identity on-call" in titles
+    assert f"note by {HOSTILE_AUTHOR} at +9.0s (14.00s): {HOSTILE_NOTE} (via http)" in titles
+
+
+def test_marks_are_placed_on_the_time_axis() -> None:
+    result = facilitated()
+    svg = _between(render_html([result]), '<svg class="timeline"', "</svg>")[0]
+    xs = [float(line["x1"] or 0) for line in Page(svg).find("line", "mark")]
+    axis = re.search(r'<g class="axis"><line x1="([\d.]+)" y1="[\d.]+" x2="([\d.]+)"', svg)
+    assert axis is not None
+    left, right = float(axis.group(1)), float(axis.group(2))
+    end_s = timeline_end(result)  # 45 s: the last sample's offset plus its interval
+    expected = [left + (right - left) * m.at / end_s for m in FACILITATED_MARKS]
+    assert xs == pytest.approx(expected, abs=0.05)
+
+
+def test_the_marks_table_lists_each_mark_with_its_time_since_t0() -> None:
+    html = render_html([facilitated()])
+    (table,) = _between(html, '<table class="marks">', "</table>")
+    rows = [Page(row).text for row in _between(table, "<tr>", "</tr>")]
+    assert rows[0] == ["since T0", "at", "mark", "by", "note"]
+    assert rows[1:4] == [
+        ["-2.0s", "3.00s", "note", "alice", "bridge open, everyone on the call"],
+        ["+4.5s", "9.50s", "step", "bob", "step 1: Page the identity on-call"],
+        ["+7.3s", "12.30s", "detected", "bob"],
+    ]
+    assert rows[4] == ["+9.0s", "14.00s", "note", HOSTILE_AUTHOR, f"{HOSTILE_NOTE} (via http)"]
+    assert rows[7] == ["+20.0s", "25.00s", "end", "alice", "ended the held faults"]
+    assert len(rows) == 1 + len(FACILITATED_MARKS)
+    assert '<span class="mark-kind mark-mitigation">mitigation</span>' in table
+
+
+def test_the_runbook_checklist_shows_ticked_and_unticked_steps() -> None:
+    html = render_html([facilitated()])
+    page = Page(html)
+    assert len(page.find("tr", "unticked")) == 2
+    (table,) = _between(html, '<table class="checklist">', "</table>")
+    rows = [Page("<tr" + row).text for row in _between(table, "<tr", "</tr>")]
+    assert rows == [
+        ["step", "text", "ticked at", "since T0", "by"],
+        ["1", "Page the identity on-call", "9.50s", "+4.5s", "bob"],
+        ["2", HOSTILE_STEP, "not ticked", "-", "-"],
+        ["3", "Switch the app to cached credentials", "18.50s", "+13.5s", "alice"],
+        ["4", "Write the incident note", "not ticked", "-", "-"],
+    ]
+
+
+def test_hostile_marks_and_steps_are_text() -> None:
+    html = render_html([facilitated()])
+    page = Page(html)
+    assert {tag for tag, _ in page.tags} <= ALLOWED_TAGS
+    assert not page.find("b") and not page.find("script")
+    text = "".join(page.text)
+    for value in (HOSTILE_NOTE, HOSTILE_AUTHOR, HOSTILE_STEP):
+        assert value in text
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_facilitation_facts_and_people_in_the_probe_column() -> None:
+    html = render_html([facilitated_unmarked()])
+    (facts,) = _between(html, '<table class="facts facilitation">', "</table>")
+    assert Page(facts).text == [
+        "facilitator",
+        "dave",
+        "hold",
+        "faults held until the hold's deadline (max_duration) at 45.00s (+40.0s)",
+        "checklist",
+        "0 of 2 steps ticked, from 'Mitigate' in ../runbooks/logging-loss.md",
+    ]
+    (objectives,) = _between(html, '<table class="objectives">', "</table>")
+    rows = [Page(row).text for row in _between(objectives, '<tr class="miss">', "</tr>")]
+    assert [row[:5] for row in rows] == [
+        ["human_ttd", "human_ttd", "people", "<= 30.0s", "not detected"],
+        ["human_ttm", "human_ttm", "people", "<= 60.0s", "no mitigation"],
+    ]
+    assert rows[0][8].startswith("human_ttd not detected (target 30.0s). not detected: nobody")
+
+
+def test_an_unattended_run_has_no_marks_or_checklist() -> None:
+    html = render_html([met_and_missed()])
+    assert 'class="mark' not in html
+    assert "Facilitation" not in html and "checklist" not in html
+    empty = facilitated_unmarked().model_copy(update={"marks": []})
+    assert "nobody marked the timeline" in render_html([empty])

@@ -10,7 +10,18 @@ import pytest
 import xmlschema
 
 from gameday.reports.junit import render_junit
-from tests.unit.reports.runs import HOSTILE, demo_suite, every_result, met_and_missed, synthetic
+from tests.unit.reports.runs import (
+    HOSTILE,
+    HOSTILE_AUTHOR,
+    HOSTILE_NOTE,
+    HOSTILE_STEP,
+    demo_suite,
+    every_result,
+    facilitated,
+    facilitated_unmarked,
+    met_and_missed,
+    synthetic,
+)
 
 XSD = Path(__file__).with_name("JUnit.xsd")
 
@@ -138,3 +149,59 @@ def test_a_failed_run_with_every_objective_met_still_fails_in_ci(
     failure = suite.find("testcase[@name='run']/failure")
     assert failure is not None
     assert failure.get("message") == f"failed: {cap}"
+
+
+def test_a_testcase_per_human_objective(schema: xmlschema.XMLSchema) -> None:
+    suite = _validate(schema, render_junit([facilitated(), facilitated_unmarked()]))
+    marked, unmarked = suite
+    cases = {c.get("name"): c for c in marked.findall("testcase")}
+    assert list(cases) == ["steady", "api-rto", "human_ttd", "human_ttm"]
+    assert {c.get("classname") for c in cases.values()} == {"gameday.identity-loss"}
+    assert (cases["human_ttd"].get("time"), cases["human_ttd"].find("failure")) == ("7.300", None)
+    late = cases["human_ttm"].find("failure")
+    assert late is not None
+    assert (late.get("message"), late.get("type")) == (
+        "human_ttm 16.0s > target 10.0s",
+        "human_ttm",
+    )
+    assert cases["human_ttm"].get("time") == "16.000"
+    failures = {
+        c.get("name"): (f.get("message"), f.get("type"), f.text)
+        for c in unmarked.findall("testcase")
+        if (f := c.find("failure")) is not None
+    }
+    assert failures == {
+        "human_ttd": (
+            "human_ttd not detected (target 30.0s)",
+            "human_ttd",
+            "not detected: nobody marked 'detected' within the observation window",
+        ),
+        "human_ttm": (
+            "human_ttm no mitigation (target 60.0s)",
+            "human_ttm",
+            "no mitigation: nobody marked 'mitigation' within the observation window",
+        ),
+    }
+    assert (unmarked.get("tests"), unmarked.get("failures")) == ("3", "2")
+
+
+def test_a_facilitated_run_carries_its_facilitator_marks_and_checklist() -> None:
+    suite = ET.fromstring(render_junit([facilitated()]))[0]
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert (props["facilitator"], props["marks"], props["checklist"]) == (
+        "alice",
+        "8",
+        "2 of 4 steps ticked",
+    )
+    plain = ET.fromstring(render_junit([met_and_missed()]))[0]
+    assert "facilitator" not in {p.get("name") for p in plain.iter("property")}
+
+
+def test_system_out_lists_the_marks_and_the_checklist_as_text() -> None:
+    xml = render_junit([facilitated()])
+    out = ET.fromstring(xml)[0].findtext("system-out") or ""
+    flat = [" ".join(line.split()) for line in out.splitlines()]
+    assert f"+9.0s 14.00s note {HOSTILE_AUTHOR} {HOSTILE_NOTE} (via http)" in flat
+    assert f"2 {HOSTILE_STEP} not ticked - -" in flat
+    assert "+7.3s 12.30s detected bob" in flat
+    assert "<script>" not in xml and "]]>" not in xml.replace("]]&gt;", "")

@@ -10,8 +10,21 @@ import pytest
 from markdown_it import MarkdownIt
 
 from gameday.reports.markdown import render_markdown
+from gameday.reports.suite import timeline_end
 from gameday.result import RunResult
-from tests.unit.reports.runs import HOSTILE, demo_suite, every_result, met_and_missed, synthetic
+from tests.unit.reports.runs import (
+    FACILITATED_MARKS,
+    HOSTILE,
+    HOSTILE_AUTHOR,
+    HOSTILE_NOTE,
+    HOSTILE_STEP,
+    demo_suite,
+    every_result,
+    facilitated,
+    facilitated_unmarked,
+    met_and_missed,
+    synthetic,
+)
 from tests.unit.reports.test_html import Page
 
 RENDERED_TAGS = {
@@ -121,3 +134,88 @@ def test_runs_that_could_not_start(tmp_path: Path) -> None:
     assert "**Reason:** guardrail: probe api failed 12 consecutive samples (limit 12)" in markdown
     assert "## region-loss: not-steady, not graded" in markdown
     assert "Not graded: the run could not start." in markdown
+
+
+def _rows_after(markdown: str, heading: str) -> list[str]:
+    """The table lines of the first table after ``heading``."""
+    lines = markdown.split(f"\n{heading}\n", 1)[1].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    end = next(i for i, line in enumerate(lines[start:], start) if not line.startswith("|"))
+    return lines[start:end]
+
+
+def test_the_marks_table_with_times_since_t0_and_escaped_text() -> None:
+    rows = _rows_after(render_markdown([facilitated()]), "### Marks")
+    assert rows[:5] == [
+        "| since T0 | at | mark | by | note |",
+        "| --- | --- | --- | --- | --- |",
+        "| -2.0s | 3.00s | note | alice | bridge open, everyone on the call |",
+        "| +4.5s | 9.50s | step | bob | step 1: Page the identity on-call |",
+        "| +7.3s | 12.30s | detected | bob |  |",
+    ]
+    assert rows[5] == (
+        "| +9.0s | 14.00s | note | &lt;b&gt;carol&lt;/b&gt; \\[c\\](javascript:alert(5)) | "
+        "&lt;script&gt;alert(1)&lt;/script&gt; \\| \\*\\*x\\*\\* \\]\\]&gt; (via http) |"
+    )
+    assert rows[8] == "| +20.0s | 25.00s | end | alice | ended the held faults |"
+    assert len(rows) == 2 + len(FACILITATED_MARKS)
+
+
+def test_the_runbook_checklist_table() -> None:
+    rows = _rows_after(render_markdown([facilitated()]), "### Runbook checklist")
+    assert rows == [
+        "| step | text | ticked at | since T0 | by |",
+        "| --- | --- | --- | --- | --- |",
+        "| 1 | Page the identity on-call | 9.50s | +4.5s | bob |",
+        "| 2 | Check &lt;https://health.aws.amazon.com&gt; \\| run \\`aws sts "
+        "get-caller-identity\\` | not ticked | - | - |",
+        "| 3 | Switch the app to cached credentials | 18.50s | +13.5s | alice |",
+        "| 4 | Write the incident note | not ticked | - | - |",
+    ]
+
+
+def test_hostile_marks_render_as_text() -> None:
+    page = Page(to_html(render_markdown([facilitated()])))
+    assert {tag for tag, _ in page.tags} <= RENDERED_TAGS
+    assert page.find("a") == []  # the author's [c](javascript:...) is no link
+    text = " ".join("".join(page.text).split())
+    for value in (HOSTILE_NOTE, HOSTILE_AUTHOR, HOSTILE_STEP):
+        assert value in text
+
+
+def test_the_timeline_has_a_row_of_marks() -> None:
+    result = facilitated()
+    markdown = render_markdown([result])
+    block = markdown.split("```text\n")[1].split("\n```\n")[0].splitlines()
+    faults = next(line for line in block if line.startswith("faults "))
+    (row,) = [line for line in block if line.startswith("marks ")]
+    # Columns count from where the drawing starts: the fault's first '#' sits at T0's column.
+    end_s = timeline_end(result)
+    start = faults.index("#") - int(5.0 / end_s * 60)
+    letter = {"detected": "D", "mitigation": "M", "recovered": "R", "note": "N", "step": "S",
+              "end": "E"}  # fmt: skip
+    expected = {start + min(59, int(m.at / end_s * 60)): letter[m.kind] for m in result.marks}
+    assert {i: c for i, c in enumerate(row) if i >= start and c != " "} == expected
+    assert len(expected) == len(result.marks)  # no two marks share a column here
+    assert "people's marks: `D` detected, `M` mitigation" in markdown
+    assert "people's marks" not in render_markdown([met_and_missed()])
+
+
+def test_human_objectives_and_the_facilitation_facts() -> None:
+    markdown = render_markdown([facilitated_unmarked()])
+    assert (
+        "| human\\_ttd | human\\_ttd | people | &lt;= 30.0s | not detected | **NO** | 0.00 | 1 |  |"
+        in markdown
+    )
+    assert "- **human\\_ttd**: human\\_ttd not detected (target 30.0s). not detected: nobody" in (
+        markdown
+    )
+    assert (
+        "| hold | faults held until the hold's deadline (max\\_duration) at 45.00s (+40.0s) |"
+        in markdown
+    )
+    assert (
+        "| checklist | 0 of 2 steps ticked, from 'Mitigate' in ../runbooks/logging-loss.md |"
+        in (markdown)
+    )
+    assert "### Facilitation" not in render_markdown([met_and_missed()])

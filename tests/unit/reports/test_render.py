@@ -20,7 +20,14 @@ from gameday.reports.render import (
     write_reports,
 )
 from gameday.result import RunResult, read_result, write_result
-from tests.unit.reports.runs import REPO, demo_suite, met_and_missed, never_recovered
+from tests.unit.reports.runs import (
+    REPO,
+    demo_suite,
+    facilitated,
+    facilitated_unmarked,
+    met_and_missed,
+    never_recovered,
+)
 
 
 @pytest.mark.parametrize("fmt", list(ReportFormat))
@@ -129,3 +136,35 @@ def test_produce_report_uses_the_store_for_trend_and_counts(tmp_path: Path) -> N
 
 def test_file_names_cover_every_format() -> None:
     assert set(FILE_NAMES) == set(ReportFormat)
+
+
+def test_report_json_round_trips_a_facilitated_result(tmp_path: Path) -> None:
+    # `gameday report RESULT --format json` is produce_report; no history store here.
+    result = facilitated()
+    write_result(result, tmp_path / "run" / "result.json")
+    text = produce_report(
+        str(tmp_path / "run" / "result.json"), ReportFormat.JSON, store=tmp_path / "none.db"
+    )
+    back = RunResult.model_validate_json(text)
+    assert back == result
+    assert back.facilitation is not None and back.facilitation.steps[1].ticked_at is None
+    assert [m.kind.value for m in back.marks] == [
+        "note", "step", "detected", "note", "step", "mitigation", "end", "recovered"
+    ]  # fmt: skip
+
+
+def test_report_json_of_a_folder_round_trips_facilitated_results(tmp_path: Path) -> None:
+    results = [facilitated(), facilitated_unmarked()]
+    _report_dir(tmp_path / "out", results)
+    text = produce_report(str(tmp_path / "out"), ReportFormat.JSON, store=tmp_path / "none.db")
+    document = json.loads(text)
+    back = [RunResult.model_validate(r) for r in document["results"]]
+    assert sorted(back, key=lambda r: r.run_id) == sorted(results, key=lambda r: r.run_id)
+
+
+@pytest.mark.parametrize("fmt", list(ReportFormat))
+def test_every_format_renders_a_facilitated_run(fmt: ReportFormat) -> None:
+    text = render([facilitated(), facilitated_unmarked()], fmt)
+    assert text.endswith("\n")
+    if fmt in {ReportFormat.HTML, ReportFormat.MARKDOWN, ReportFormat.JUNIT}:
+        assert "ended the held faults" in text and "not ticked" in text

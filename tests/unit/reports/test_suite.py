@@ -8,19 +8,30 @@ from pathlib import Path
 import pytest
 
 from gameday.grading import display_score
-from gameday.kinds import Capability, Grade, ObjectiveKind
+from gameday.kinds import HUMAN_OBJECTIVES, Capability, Grade, MarkKind, ObjectiveKind
+from gameday.reports.people import facilitation_facts, mark_note, since_t0
 from gameday.reports.suite import (
     format_delta,
     gateway_by_service,
     latest_per_scenario,
     miss_message,
+    objective_cells,
     runbook_href,
     score_formula,
     suite_of,
+    timeline_end,
     trend_delta,
 )
-from gameday.result import ObjectiveResult
-from tests.unit.reports.runs import REPO, every_result, met_and_missed, never_recovered, synthetic
+from gameday.result import Mark, ObjectiveResult, RunbookStepRecord
+from tests.unit.reports.runs import (
+    REPO,
+    every_result,
+    facilitated,
+    facilitated_unmarked,
+    met_and_missed,
+    never_recovered,
+    synthetic,
+)
 
 
 def _objective(name: str, run: str = "met-and-missed") -> ObjectiveResult:
@@ -133,3 +144,71 @@ def test_trend_delta_compares_the_last_two_scored_runs() -> None:
 def test_every_fixture_is_a_valid_result() -> None:
     kinds = {o.kind for r in every_result().values() for o in r.objectives}
     assert {ObjectiveKind.RTO, ObjectiveKind.TTD, ObjectiveKind.AVAILABILITY} <= kinds
+
+
+def test_human_objectives_read_people_in_the_probe_column() -> None:
+    cells = {o.name: objective_cells(o) for o in facilitated().objectives}
+    assert cells["human_ttd"][1:5] == ["human_ttd", "people", "<= 60.0s", "7.30s"]
+    assert cells["human_ttm"][1:6] == ["human_ttm", "people", "<= 10.0s", "16.0s", "NO"]
+    assert cells["api-rto"][2] == "api"
+    assert all(o.probe == "" for o in facilitated().objectives if o.kind in HUMAN_OBJECTIVES)
+
+
+def test_miss_message_for_human_objectives() -> None:
+    assert miss_message(_objective("human_ttd", "facilitated-unmarked")) == (
+        "human_ttd not detected (target 30.0s)"
+    )
+    assert miss_message(_objective("human_ttm", "facilitated-unmarked")) == (
+        "human_ttm no mitigation (target 60.0s)"
+    )
+    assert miss_message(_objective("human_ttm", "facilitated")) == "human_ttm 16.0s > target 10.0s"
+
+
+def test_the_timeline_reaches_the_last_mark() -> None:
+    result = facilitated_unmarked()
+    assert timeline_end(result) == 45.0
+    late = Mark(at=80.0, kind=MarkKind.RECOVERED, author="dave")
+    assert timeline_end(result.model_copy(update={"marks": [*result.marks, late]})) == 80.0
+
+
+def test_a_mark_s_note_names_its_step_the_end_of_the_hold_and_the_marks_api() -> None:
+    steps = [RunbookStepRecord(number=1, text="Page the on-call")]
+    step = Mark(at=9.0, kind=MarkKind.STEP, author="bob", step=1, note="done")
+    assert mark_note(step, steps) == "step 1: Page the on-call; done"
+    assert mark_note(step.model_copy(update={"step": 7}), steps) == "step 7; done"
+    end = Mark(at=25.0, kind=MarkKind.END, author="alice")
+    assert mark_note(end, steps) == "ended the held faults"
+    posted = Mark(at=12.0, kind=MarkKind.DETECTED, author="pager-bot", source="http")
+    assert mark_note(posted, steps) == "(via http)"
+
+
+def test_times_since_t0_before_and_after_the_first_injection() -> None:
+    result = facilitated()
+    assert (since_t0(result, 3.0), since_t0(result, 5.0), since_t0(result, 17.34)) == (
+        "-2.0s",
+        "+0.0s",
+        "+12.3s",
+    )
+    assert since_t0(result.model_copy(update={"t0": None}), 17.3) == "-"
+
+
+def test_facilitation_facts_for_each_way_a_hold_ends() -> None:
+    result = facilitated()
+    assert facilitation_facts(met_and_missed()) == []
+    assert dict(facilitation_facts(result)) == {
+        "facilitator": "alice",
+        "hold": "faults held until alice ended them at 25.00s (+20.0s); deadline 125.00s",
+        "checklist": "2 of 4 steps ticked, from 'Mitigate' in ../runbooks/identity-loss.md",
+        "marks API": "http://127.0.0.1:8765/marks",
+    }
+    assert result.facilitation is not None
+    open_hold = result.facilitation.model_copy(
+        update={"hold_ended_at": None, "hold_ended_by": None, "steps": []}
+    )
+    facts = dict(facilitation_facts(result.model_copy(update={"facilitation": open_hold})))
+    assert facts["hold"] == "faults held; the hold did not end; deadline 125.00s"
+    assert facts["checklist"] == "none: the runbook has no steps to tick"
+    unheld = result.facilitation.model_copy(update={"hold": False})
+    assert "hold" not in dict(
+        facilitation_facts(result.model_copy(update={"facilitation": unheld}))
+    )
