@@ -14,7 +14,7 @@ from html import escape
 from pathlib import Path
 
 from gameday.grading import display_score, grade_for
-from gameday.kinds import Capability, ObjectiveKind
+from gameday.kinds import Capability, MarkKind, ObjectiveKind
 from gameday.reports.people import (
     MARK_HEAD,
     MARK_NUMERIC,
@@ -94,6 +94,7 @@ stroke:#1565c0;stroke-width:1.5}svg.trend circle{fill:#1565c0}
 height:12px;vertical-align:middle;margin-right:4px;border-radius:2px}
 .sw-ok{background:#43a047}.sw-failed{background:#e53935}.sw-missed{background:#9e9e9e}
 .sw-fault{background:#ffe0b2}.sw-impact{background:#c62828}.sw-recovery{background:#2e7d32}
+.sw-mark{background:currentColor}
 line.mark{stroke-width:2}.mark-note{stroke-dasharray:2 3}
 .mark-detected{stroke:#1565c0;color:#1565c0}.mark-mitigation{stroke:#00838f;color:#00838f}
 .mark-recovered{stroke:#558b2f;color:#558b2f}.mark-note{stroke:#5f6b7a;color:#5f6b7a}
@@ -588,6 +589,15 @@ _LEGEND = (
     '<span><i class="swatch sw-impact"></i>impact start (dashed line)</span>'
     '<span><i class="swatch sw-recovery"></i>recovery; RTO is the span between them</span></p>'
 )
+_MARKS_LEGEND = (
+    '<p class="legend">people\'s marks: '
+    + "".join(
+        f'<span><i class="swatch sw-mark mark-{kind.value}"></i>{kind.value}</span>'
+        for kind in MarkKind
+    )
+    + "</p>"
+)
+"""Shown only when a run of the page was facilitated (an unattended report stays as it was)."""
 
 
 def render_html(
@@ -617,6 +627,8 @@ def render_html(
             delta = format_delta(trend_delta(points))
             body.append(f"<p>trend of the last runs: {_sparkline(points)} {_e(delta)}</p>")
     body.append(_LEGEND)
+    if any(r.marks for r in results):
+        body.append(_MARKS_LEGEND)
     body += [_scenario_section(r, i, report_dir, page_rules) for i, r in enumerate(results)]
     body.append('<section id="rules"><h2>How the score is computed</h2>')
     body.append(_rules_list(page_rules) + "</section>")

@@ -100,8 +100,9 @@ def _expected_series(result: RunResult) -> list[list[tuple[str, int]]]:
 def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[list[RunResult], Path]]:
     root = tmp_path_factory.mktemp("html")
     sets = {name: [result] for name, result in every_result().items()}
-    # The docs picture: the recorded real runs when there are some, else the built suite.
-    sets["demo-suite"] = list(recorded().values()) or demo_suite()
+    # The docs picture: the recorded unattended runs when there are some, else the built suite.
+    unattended = [r for r in recorded().values() if r.facilitation is None]
+    sets["demo-suite"] = unattended or demo_suite()
     trend = {"identity-loss": [("2026-11-08", 58.5), ("2026-11-15", 66.0), ("2026-11-21", 61.2),
                                ("2026-11-22", 73.0)]}  # fmt: skip
     built = {}

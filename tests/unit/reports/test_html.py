@@ -278,3 +278,13 @@ def test_an_unattended_run_has_no_marks_or_checklist() -> None:
     assert "Facilitation" not in html and "checklist" not in html
     empty = facilitated_unmarked().model_copy(update={"marks": []})
     assert "nobody marked the timeline" in render_html([empty])
+
+
+def test_the_legend_names_each_kind_of_mark_only_when_people_marked() -> None:
+    legend = re.search(
+        r"<p class=\"legend\">people's marks: (.*?)</p>", render_html([facilitated()])
+    )
+    assert legend is not None
+    kinds = re.findall(r'<i class="swatch sw-mark mark-([a-z]+)"></i>\1</span>', legend[1])
+    assert kinds == ["detected", "mitigation", "recovered", "note", "step", "end"]
+    assert "people's marks" not in render_html([met_and_missed()])
