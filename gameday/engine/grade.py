@@ -10,6 +10,7 @@ from gameday.grading import (
     GradedObjective,
     Marker,
     Sample,
+    describe_human,
     grade_objective,
     measure_availability,
     measure_human,
@@ -97,12 +98,7 @@ def _grade_one(
         mark = HUMAN_MARKS[objective.kind]
         target = objective.target
         measured = measure_human(evidence.marks.get(mark, ()), t0, evidence.observe_end)
-        if measured is not None:
-            detail = f"first '{mark.value}' mark"
-        elif mark is MarkKind.DETECTED:
-            detail = "not detected: nobody marked 'detected' within the observation window"
-        else:
-            detail = "no mitigation: nobody marked 'mitigation' within the observation window"
+        detail = describe_human(mark.value, measured)
     elif isinstance(objective, LatencyObjective):
         stats = measure_latency(samples.get(probe, ()), t0, tend)
         target, measured = objective.target, _percentile(stats, objective.percentile)

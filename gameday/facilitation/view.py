@@ -15,15 +15,10 @@ from typing import Any
 from gameday.engine.recorder import Recorder
 from gameday.facilitation.keys import KEY_HELP
 from gameday.facilitation.session import Facilitator, describe
+from gameday.reports.live import probe_table
 
 MARKS_SHOWN = 5
-STRIP_WIDTH = 40
 _ANNOUNCED = ("inject", "remove", "abort", "error", "rollback-failed", "hold")
-
-
-def _strip(recorder: Recorder, probe: str) -> str:
-    samples = recorder.samples.get(probe, [])[-STRIP_WIDTH:]
-    return "".join("·" if s.missed else ("█" if s.ok else "▁") for s in samples)
 
 
 def _since_injection(recorder: Recorder) -> str:
@@ -47,18 +42,10 @@ def _heading(title: str, facilitator: Facilitator) -> Any:
 
 
 def _probes_and_faults(facilitator: Facilitator) -> Any:
-    from rich.table import Table
     from rich.text import Text
 
     recorder = facilitator.recorder
-    table = Table(expand=False, box=None, pad_edge=False)
-    table.add_column("probe / fault")
-    table.add_column("health (█ ok, ▁ failed, · missed)")
-    table.add_column("now", overflow="ellipsis", max_width=40)
-    for name, samples in recorder.samples.items():
-        last = samples[-1] if samples else None
-        detail = Text(last.detail if last else "", style="green" if last and last.ok else "red")
-        table.add_row(name, _strip(recorder, name), detail)
+    table = probe_table(recorder, boxed=False)
     now = recorder.now()
     for record in recorder.faults.values():
         if record.injected_at is None or record.removed_at is not None:

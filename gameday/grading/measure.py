@@ -266,6 +266,14 @@ def measure_human(marks_at: Iterable[float], t0_s: float, observe_end_s: float) 
     return min(times) - t0_s if times else None
 
 
+def describe_human(mark: str, measured_s: float | None) -> str:
+    """The detail of a human objective measured to ``mark`` (``detected``, ``mitigation``)."""
+    if measured_s is not None:
+        return f"first '{mark}' mark"
+    missed = "not detected" if mark == "detected" else f"no {mark}"
+    return f"{missed}: nobody marked '{mark}' within the observation window"
+
+
 @dataclass(frozen=True, slots=True)
 class Availability:
     """Healthy samples over observed samples; ``ratio`` None when nothing was observed."""

@@ -29,13 +29,14 @@ def _strip(recorder: Recorder, probe: str, width: int = 40) -> str:
     return "".join("·" if s.missed else ("█" if s.ok else "▁") for s in samples)
 
 
-def _view(recorder: Recorder, title: str) -> Any:
+def probe_table(recorder: Recorder, heading: Any = None, *, boxed: bool = True) -> Any:
+    """A rich table with a row per probe: its name, its last samples as a strip, and the last
+    sample's detail (the facilitated view adds its own rows for the faults)."""
+    from rich import box
     from rich.table import Table
     from rich.text import Text
 
-    # Text, not a markup string: "[drill]" would otherwise be read as a rich style tag.
-    heading = Text(f"{title}  [{recorder.phase}]  t={recorder.now():.1f}s")
-    table = Table(title=heading, expand=False)
+    table = Table(title=heading, expand=False, box=box.HEAVY_HEAD if boxed else None)
     table.add_column("probe")
     table.add_column("last samples (█ ok, ▁ failed, · missed)")
     table.add_column("last detail", overflow="ellipsis", max_width=40)
@@ -43,6 +44,15 @@ def _view(recorder: Recorder, title: str) -> Any:
         last = samples[-1] if samples else None
         detail = Text(last.detail if last else "", style="green" if last and last.ok else "red")
         table.add_row(name, _strip(recorder, name), detail)
+    return table
+
+
+def _view(recorder: Recorder, title: str) -> Any:
+    from rich.text import Text
+
+    # Text, not a markup string: "[drill]" would otherwise be read as a rich style tag.
+    heading = Text(f"{title}  [{recorder.phase}]  t={recorder.now():.1f}s")
+    table = probe_table(recorder, heading)
     now = recorder.now()
     for record in recorder.faults.values():
         if record.injected_at is not None and record.removed_at is None:

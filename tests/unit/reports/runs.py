@@ -19,6 +19,7 @@ from gameday.grading import (
     GradedObjective,
     Marker,
     Sample,
+    describe_human,
     describe_rules,
     grade_aborted,
     grade_objective,
@@ -434,12 +435,7 @@ def human(name: str, kind: ObjectiveKind, marks: list[Mark], target_s: float) ->
     mark = HUMAN_MARKS[kind]
     times = [m.at for m in marks if m.kind is mark]
     measured = measure_human(times, T0, OBSERVE_END)
-    if measured is not None:
-        detail = f"first '{mark.value}' mark"
-    elif mark is MarkKind.DETECTED:
-        detail = "not detected: nobody marked 'detected' within the observation window"
-    else:
-        detail = "no mitigation: nobody marked 'mitigation' within the observation window"
+    detail = describe_human(mark.value, measured)
     return _result(grade_objective(name, kind, "", target_s, measured, detail=detail))
 
 

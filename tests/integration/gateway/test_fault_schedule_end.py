@@ -4,9 +4,8 @@ server; the run clock is a fake set by hand, so the recorded times are exact."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import pytest
 from botocore.exceptions import ClientError
 
 from gameday.engine.injection import FaultSchedule
@@ -22,21 +21,6 @@ from tests.integration.gateway.helpers import aws
 
 RUN_ID = "hold-test"
 DEADLINE_S = 300.0
-
-
-@pytest.fixture(scope="module")
-def gateway(moto_url: str) -> Iterator[Gateway]:
-    with Gateway(moto_url, seed=7) as running:
-        yield running
-
-
-@pytest.fixture
-def admin(gateway: Gateway) -> Iterator[GatewayClient]:
-    """The admin client; every test starts and ends with no fault in force."""
-    client = GatewayClient(gateway.url)
-    client.clear()
-    yield client
-    client.clear()
 
 
 class Ticks:
