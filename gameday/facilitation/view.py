@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from gameday.engine.recorder import Recorder
 from gameday.facilitation.keys import KEY_HELP
 from gameday.facilitation.session import Facilitator, describe
 from gameday.reports.live import probe_table
+
+if TYPE_CHECKING:
+    from rich.live import Live
 
 MARKS_SHOWN = 5
 _ANNOUNCED = ("inject", "remove", "abort", "error", "rollback-failed", "hold")
@@ -122,18 +125,23 @@ class FacilitatedView:
 
     title: str
     facilitator: Facilitator | None = None
-    refresh: list[Any] = field(default_factory=list)
+    live: Live | None = None
 
     def attach(self, facilitator: Facilitator) -> None:
         self.facilitator = facilitator
 
+    def draw(self) -> Any:
+        if self.facilitator is None:
+            return f"{self.title}: starting"
+        return render(self.title, self.facilitator)
+
     def listen(self, recorder: Recorder, kind: str, detail: str) -> None:
-        if kind in _ANNOUNCED and self.refresh:
-            self.refresh[0].console.print(
-                f"[{recorder.now():7.2f}s] {kind:<8} {detail}", markup=False
-            )
-        if kind == "mark" and self.refresh:
-            self.refresh[0].refresh()
+        if self.live is None:
+            return
+        if kind in _ANNOUNCED:
+            self.live.console.print(f"[{recorder.now():7.2f}s] {kind:<8} {detail}", markup=False)
+        if kind == "mark":  # at once, not at the next of the 4 frames a second
+            self.live.refresh()
 
 
 @contextmanager
@@ -144,13 +152,8 @@ def facilitated_view(title: str) -> Iterator[FacilitatedView]:
     from rich.live import Live
 
     view = FacilitatedView(title)
-    console = Console(stderr=True)
-
-    def draw() -> Any:
-        if view.facilitator is None:
-            return f"{title}: starting"
-        return render(title, view.facilitator)
-
-    with Live(get_renderable=draw, console=console, refresh_per_second=4, transient=True) as live:
-        view.refresh.append(live)
+    view.live = Live(
+        get_renderable=view.draw, console=Console(stderr=True), refresh_per_second=4, transient=True
+    )
+    with view.live:
         yield view
