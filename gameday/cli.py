@@ -376,10 +376,9 @@ def run(
         view = live_view("gameday run", [])
     else:
         view = nullcontext(plain_listener())
-    with view as shown:
-        listener = shown if facilitation is None else shown.listen
+    with view as listener:
         if facilitation is not None:
-            facilitation = replace(facilitation, on_ready=shown.attach)
+            facilitation = replace(facilitation, on_ready=listener.attach)
         request = RunRequest(
             paths=paths,
             environment=Environment(env.value) if env else None,
@@ -411,6 +410,7 @@ def _facilitation(
     --facilitate without it, and for --facilitate without a terminal to read keys from."""
     import sys
 
+    from gameday.facilitation.marks_api import check_loopback
     from gameday.facilitation.session import FacilitationOptions, default_author
     from gameday.listen import parse_listen
 
@@ -431,11 +431,9 @@ def _facilitation(
             "--facilitate (human_ttd/human_ttm are then left ungraded)",
         )
     host, port = parse_listen(marks_listen, "--marks-listen", "127.0.0.1:8765")
-    from gameday.facilitation.marks_api import check_loopback
-
     check_loopback(host)
     return FacilitationOptions(
-        author=(author or default_author()).strip() or default_author(),
+        author=(author or "").strip() or default_author(),
         hold=hold,
         marks_host=host,
         marks_port=port,

@@ -116,7 +116,7 @@ class Drill:
             with run_workdir() as workdir, ExitStack() as stack:
                 async with AsyncExitStack() as astack:
                     if self.facilitator is not None:
-                        await self._facilitate(stack, astack)
+                        await self._facilitate(self.facilitator, stack, astack)
                     await self._run_in(workdir, stack, astack, outcome)
                 self.recorder.enter("environment down")
         except AbortedError as error:
@@ -187,14 +187,14 @@ class Drill:
         if stage.gateway is not None:
             outcome.gateway = await asyncio.to_thread(tally_gateway, stage.gateway)
 
-    async def _facilitate(self, stack: ExitStack, astack: AsyncExitStack) -> None:
+    async def _facilitate(
+        self, facilitator: Facilitator, stack: ExitStack, astack: AsyncExitStack
+    ) -> None:
         """Open the marks API and the keys for the whole run, marks before the injection
         included (they are shown, and do not count toward human objectives)."""
         from gameday.facilitation.keys import read_keys
         from gameday.facilitation.marks_api import serve_marks
 
-        facilitator = self.facilitator
-        assert facilitator is not None
         options = facilitator.options
         url = await astack.enter_async_context(
             serve_marks(facilitator, options.marks_host, options.marks_port)

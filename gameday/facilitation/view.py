@@ -121,7 +121,7 @@ def render(title: str, facilitator: Facilitator) -> Any:
 
 @dataclass
 class FacilitatedView:
-    """The listener for the run and the hook that hands it the Facilitator."""
+    """The run's listener (call it), and ``attach``: the hook that hands it the Facilitator."""
 
     title: str
     facilitator: Facilitator | None = None
@@ -135,7 +135,8 @@ class FacilitatedView:
             return f"{self.title}: starting"
         return render(self.title, self.facilitator)
 
-    def listen(self, recorder: Recorder, kind: str, detail: str) -> None:
+    def __call__(self, recorder: Recorder, kind: str, detail: str) -> None:
+        """The run's listener (``Listener``)."""
         if self.live is None:
             return
         if kind in _ANNOUNCED:
@@ -146,7 +147,7 @@ class FacilitatedView:
 
 @contextmanager
 def facilitated_view(title: str) -> Iterator[FacilitatedView]:
-    """A rich Live view of the facilitated run; use ``view.listen`` as the run's listener and
+    """A rich Live view of the facilitated run; use ``view`` as the run's listener and
     ``view.attach`` as ``FacilitationOptions.on_ready``."""
     from rich.console import Console
     from rich.live import Live
