@@ -111,7 +111,10 @@ def _hold(result: RunResult, facilitation: Facilitation) -> str:
     deadline_text = f"; deadline {_at(deadline)}" if deadline is not None else ""
     ended_at = facilitation.hold_ended_at
     if ended_at is None:
-        return f"faults held; the hold did not end{deadline_text}"
+        # Nobody pressed e and the deadline was not reached: the drill stopped first (an
+        # abort or an error), and its rollback removed the faults.
+        stopped = f"the drill stopped ({result.status.value})"
+        return f"faults held until {stopped}; rolled back{deadline_text}"
     when = f"{_at(ended_at)} ({since_t0(result, ended_at)})"
     if facilitation.hold_ended_by == "max_duration":
         return f"faults held until the hold's deadline (max_duration) at {when}"

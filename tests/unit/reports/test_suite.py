@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gameday.grading import display_score
-from gameday.kinds import HUMAN_OBJECTIVES, Capability, Grade, MarkKind, ObjectiveKind
+from gameday.kinds import HUMAN_OBJECTIVES, Capability, Grade, MarkKind, ObjectiveKind, RunStatus
 from gameday.reports.people import facilitation_facts, mark_note, since_t0
 from gameday.reports.suite import (
     format_delta,
@@ -205,8 +205,11 @@ def test_facilitation_facts_for_each_way_a_hold_ends() -> None:
     open_hold = result.facilitation.model_copy(
         update={"hold_ended_at": None, "hold_ended_by": None, "steps": []}
     )
-    facts = dict(facilitation_facts(result.model_copy(update={"facilitation": open_hold})))
-    assert facts["hold"] == "faults held; the hold did not end; deadline 125.00s"
+    stopped = result.model_copy(update={"facilitation": open_hold, "status": RunStatus.ABORTED})
+    facts = dict(facilitation_facts(stopped))
+    assert facts["hold"] == (
+        "faults held until the drill stopped (aborted); rolled back; deadline 125.00s"
+    )
     assert facts["checklist"] == "none: the runbook has no steps to tick"
     unheld = result.facilitation.model_copy(update={"hold": False})
     assert "hold" not in dict(
