@@ -180,12 +180,13 @@ def _check_hold_result(
         abs((marks["end"]["at"] - marks["detected"]["at"]) - (sent_e - sent_d)) < INTERVAL_S + 0.15
     )
     # CLOCK_MONOTONIC is shared by every process: the app wrote when STS came back (at its
-    # first successful call after the fault), which is when key e removed the fault.
+    # first successful call after the fault), which is when key e removed the fault. That
+    # reading itself lags the removal by up to one probe interval, hence two intervals here.
     truth = json.loads(truth_file.read_text())
     (fault,) = result["faults"]
     origin = truth["back_at"] - fault["removed_at"]
-    assert abs(origin + marks["detected"]["at"] - sent_d) < INTERVAL_S + 0.25
-    assert abs(origin + marks["end"]["at"] - sent_e) < INTERVAL_S + 0.25
+    assert abs(origin + marks["detected"]["at"] - sent_d) < 2 * INTERVAL_S + 0.15
+    assert abs(origin + marks["end"]["at"] - sent_e) < 2 * INTERVAL_S + 0.15
     # Held: the fault stayed past its planned second and went at e, not at its deadline.
     assert fault["removed_at"] - fault["injected_at"] > 2.0
     assert 0 <= fault["removed_at"] - marks["end"]["at"] < 0.5
