@@ -14,6 +14,8 @@ import asyncio
 import base64
 import contextlib
 import json
+import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -165,19 +167,39 @@ def visit_pages(pages: dict[Path, float | None], script: str) -> dict[Path, Visi
     """Open each page in one headless Chromium; what each did. A page's value is the height
     of its screenshot from the top (``math.inf``: the whole page), None for no screenshot."""
     with tempfile.TemporaryDirectory(prefix="gameday-chromium-") as profile:
+        # Its own process group: Chromium's helpers (zygote, renderers, crashpad) outlive the
+        # browser process for a moment and keep writing to the profile, which must be gone
+        # before the folder is removed.
         browser = subprocess.Popen(
             [str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", "about:blank"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         try:
             url = _devtools_url(Path(profile), browser)
             return asyncio.run(_visit_all(url, pages, script))
         finally:
-            if browser.poll() is None:
-                browser.terminate()
-            try:
-                browser.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                browser.kill()
-                browser.wait()
+            _stop_group(browser)
+
+
+def _stop_group(browser: subprocess.Popen[bytes]) -> None:
+    """Stop the browser and every process of its group, SIGKILL after a bounded wait."""
+    group = browser.pid
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGTERM)
+    try:
+        browser.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        browser.kill()
+        browser.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGKILL)
+    time.sleep(0.1)
