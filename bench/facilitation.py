@@ -27,13 +27,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gameday.engine.recorder import Recorder  # noqa: E402
 from gameday.facilitation.keys import read_keys  # noqa: E402
 from gameday.facilitation.marks_api import serve_marks  # noqa: E402
 from gameday.facilitation.session import FacilitationOptions, Facilitator  # noqa: E402
 from gameday.facilitation.view import render  # noqa: E402
 from gameday.grading.timeline import Sample  # noqa: E402
 from gameday.kinds import MarkKind  # noqa: E402
+from gameday.recorder import Recorder  # noqa: E402
 from gameday.scenario.runbook import RunbookStep  # noqa: E402
 
 REFRESH_PER_S = 4

@@ -19,7 +19,6 @@ from gameday import __version__
 from gameday.errors import ExitCode, GameDayError, InvalidInputError
 
 if TYPE_CHECKING:
-    from gameday.facilitation.session import FacilitationOptions
     from gameday.scenario.loader import LoadedScenario
 
 P = ParamSpec("P")
@@ -159,7 +158,7 @@ AwsConfigOption = Annotated[
 
 def _plan_aws(loaded: list[LoadedScenario], aws_config: Path | None, output: OutputFormat) -> None:
     """``plan --env aws``: the exact FIS template of each scenario, and the real-account checks."""
-    from gameday.environments.aws_config import load_aws_environment
+    from gameday.fis.aws_config import load_aws_environment
     from gameday.fis.plan import fis_plan_dict, fis_plan_text, plan_aws
 
     environment = load_aws_environment(aws_config) if aws_config else None
@@ -200,21 +199,16 @@ def plan(
 
         gameday plan scenarios/ --env aws --format json
     """
-    from gameday.engine.plan import make_plan
-    from gameday.errors import ScenarioError
+    from gameday.engine.plan import load_all, plan_scenarios
     from gameday.reports.plan import plan_to_dict, render_plan
-    from gameday.scenario.loader import validate_files
     from gameday.scenario.models import Environment
 
-    verdicts = validate_files(paths)
-    problems = [p for v in verdicts for p in v.problems]
-    if problems:
-        raise ScenarioError(problems)
+    loaded = load_all(paths)
     environment = Environment(env.value) if env else None
     if environment is Environment.AWS:
-        _plan_aws([v.loaded for v in verdicts if v.loaded is not None], aws_config, output)
+        _plan_aws(loaded, aws_config, output)
         return
-    plans = [make_plan(v.loaded, environment) for v in verdicts if v.loaded is not None]
+    plans = plan_scenarios(loaded, environment)
     if output is OutputFormat.JSON:
         typer.echo(json.dumps({"plans": [plan_to_dict(p) for p in plans]}, indent=2))
     else:
@@ -331,8 +325,9 @@ def run(
     everything back and records the run as aborted.
 
     Exit codes: 0 every objective met; 1 an objective missed; 2 invalid input; 3 the drill
-    could not run (environment, not steady); 4 aborted (guardrail or signal). A suite exits
-    with its most serious outcome.
+    could not run (environment, not steady, an injector's API failed); 4 aborted (guardrail or
+    signal); 5 rollback failed: a fault may still be in force (it overrides every other code).
+    A suite exits with its most serious outcome.
 
     Examples:
 
@@ -348,6 +343,7 @@ def run(
 
     from gameday.engine.run import RunRequest
     from gameday.engine.run import run as run_drills
+    from gameday.facilitation.rules import facilitation_options
     from gameday.reports.live import live_view, plain_listener
     from gameday.reports.terminal import render_result, render_suite
     from gameday.result import RunResult
@@ -367,7 +363,9 @@ def run(
             default=False,
             err=True,
         )
-    facilitation = _facilitation(facilitate, hold, author, marks_listen, marks_token)
+    facilitation = facilitation_options(
+        facilitate, hold, author, marks_listen, marks_token, terminal=(sys.stdin, sys.stderr)
+    )
     if facilitation is not None:
         from gameday.facilitation.view import facilitated_view
 
@@ -395,50 +393,8 @@ def run(
             facilitation=facilitation,
         )
         outcome = run_drills(request, on_result=report, on_warning=warn)
-    typer.echo(render_suite(outcome.suite))
+    typer.echo(render_suite(outcome.suite, outcome.results))
     raise typer.Exit(int(outcome.exit_code))
-
-
-def _facilitation(
-    facilitate: bool,
-    hold: bool,
-    author: str | None,
-    marks_listen: str,
-    marks_token: str | None,
-) -> FacilitationOptions | None:
-    """The facilitation asked for, or None; InvalidInputError (exit 2) for options that need
-    --facilitate without it, and for --facilitate without a terminal to read keys from."""
-    import sys
-
-    from gameday.facilitation.marks_api import check_loopback
-    from gameday.facilitation.session import FacilitationOptions, default_author
-    from gameday.listen import parse_listen
-
-    if not facilitate:
-        given = [name for name, on in (("--hold", hold), ("--as", author is not None)) if on]
-        if given:
-            raise InvalidInputError(
-                f"{', '.join(given)}: for a facilitated run only", hint="add --facilitate"
-            )
-        return None
-    missing = [name for name, f in (("stdin", sys.stdin), ("stderr", sys.stderr)) if not f.isatty()]
-    if missing:
-        raise InvalidInputError(
-            "--facilitate needs a terminal: it reads keys from stdin and draws the live view "
-            f"on stderr, and {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
-            "not a terminal here",
-            hint="run it in a terminal (or tmux); for CI and schedules run without "
-            "--facilitate (human_ttd/human_ttm are then left ungraded)",
-        )
-    host, port = parse_listen(marks_listen, "--marks-listen", "127.0.0.1:8765")
-    check_loopback(host)
-    return FacilitationOptions(
-        author=(author or "").strip() or default_author(),
-        hold=hold,
-        marks_host=host,
-        marks_port=port,
-        marks_token=marks_token or None,
-    )
 
 
 @app.command()
@@ -466,9 +422,13 @@ def report(
 
         gameday report 20261122T074501Z-identity-loss-3f9a --format junit
     """
-    from gameday.reports.render import ReportFormat, produce_report
+    from gameday.history import past_runs, stored_result
+    from gameday.reports.render import TREND_RUNS, ReportFormat, load_results, produce_report
 
-    text = produce_report(source, ReportFormat(output.value), out=out, store=store)
+    results = load_results(source, lambda run_id: stored_result(run_id, store))
+    past = past_runs(store, [r.scenario.name for r in results], TREND_RUNS)
+    fmt = ReportFormat(output.value)
+    text = produce_report(results, fmt, out=out, history=past.trend, run_counts=past.run_counts)
     if out is None:
         typer.echo(text, nl=False)
     else:
@@ -508,13 +468,15 @@ def history(
 
         gameday history --scenario identity-loss --since 30d --format json
     """
-    from gameday.history import HistoryFormat, show_history
+    from gameday.history import read_runs
+    from gameday.reports.history_table import HistoryFormat, render_history
 
-    typer.echo(show_history(store, scenario, since, HistoryFormat(output.value)), nl=False)
+    rows = read_runs(store, scenario, since)
+    typer.echo(render_history(rows, HistoryFormat(output.value)), nl=False)
 
 
 def _abort_aws(region: str | None, aws_config: Path | None) -> None:
-    from gameday.environments.aws_config import load_aws_environment
+    from gameday.fis.aws_config import load_aws_environment
     from gameday.fis.lifecycle import abort_experiments
 
     if region is None and aws_config is not None:
@@ -666,7 +628,7 @@ def export_fis(
 
         gameday export fis scenarios/identity-loss.yaml --aws-config aws.yaml --out fis.json
     """
-    from gameday.environments.aws_config import load_aws_environment
+    from gameday.fis.aws_config import load_aws_environment
     from gameday.fis.plan import export_template, plan_aws
     from gameday.scenario.loader import load_scenario
 

@@ -17,6 +17,7 @@ class ExitCode(IntEnum):
     INVALID_INPUT = 2
     COULD_NOT_RUN = 3
     ABORTED = 4
+    ROLLBACK_FAILED = 5
 
 
 class GameDayError(Exception):
@@ -51,6 +52,25 @@ class EnvironmentFailure(GameDayError):
     """The drill could not run: the environment did not come up, or was refused (exit 3)."""
 
     exit_code = ExitCode.COULD_NOT_RUN
+
+
+class InjectorError(EnvironmentFailure):
+    """An injector's own API failed for good (after its retries): FIS, the gateway admin API
+    (exit 3 when every fault was still removed; the rollback's own failures make it 5)."""
+
+
+class NotRemovedError(InjectorError):
+    """Something a run injected may still be in force: its removal failed for good.
+
+    ``rule_ids`` names the rules concerned; the message says how the fault ends anyway (its
+    TTL) and how to remove it now. Makes ``rollback.complete`` false and the exit code 5.
+    """
+
+    exit_code = ExitCode.ROLLBACK_FAILED
+
+    def __init__(self, message: str, rule_ids: tuple[str, ...] = (), hint: str | None = None):
+        super().__init__(message, hint)
+        self.rule_ids = rule_ids
 
 
 class AbortedError(GameDayError):

@@ -74,6 +74,9 @@ class FaultRecord(_Record):
     planned_end: float
     injected_at: float | None
     removed_at: float | None
+    """Set only when its removal succeeded."""
+    not_removed: str | None = None
+    """Why it may still be in force: its removal failed for good (see ``rollback``)."""
 
 
 class Event(_Record):
@@ -146,6 +149,17 @@ class GatewayTally(_Record):
     """(service, operation, outcome, count)"""
 
 
+class Rollback(_Record):
+    """Whether every injected fault was removed (DESIGN.md ``rollback``).
+
+    ``complete`` is False when a removal failed after its bounded retries: a fault may still
+    be in force, and ``problems`` names each one and how to finish the job.
+    """
+
+    complete: bool = True
+    problems: list[str] = Field(default_factory=list)
+
+
 class RunResult(_Record):
     """The record of one run."""
 
@@ -160,6 +174,7 @@ class RunResult(_Record):
     grade: Grade | None
     caps: tuple[str, ...] = ()
     reason: str | None = None
+    rollback: Rollback = Field(default_factory=Rollback)
     t0: float | None = None
     tend: float | None = None
     steady_before: bool | None = None

@@ -1,8 +1,11 @@
 """One run of one scenario, start to end (DESIGN.md "One run, start to end").
 
 plan -> environment up -> steady before -> probes + faults -> observe -> rollback -> steady
-after -> read back -> grade -> result. Rollback sits in a ``finally``: every injected fault is
-removed on every way out, and each gateway fault also carries its own TTL.
+after -> read back -> grade -> result. The drill holds an environment that brought itself up
+and the injector its stage carries; it never asks which. Rollback sits in a ``finally`` that
+covers everything after the environment came up: every injected fault is removed on every
+way out (a guardrail, a signal, an error of the injector's own API, a bug), and a fault is
+recorded as removed only once its removal succeeded.
 """
 
 from __future__ import annotations
@@ -10,40 +13,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import sys
+import traceback
 from collections.abc import Callable
 from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-from gameday.engine.fis_injection import FisInjection
 from gameday.engine.guard import check_guardrails
 from gameday.engine.injection import FaultSchedule
-from gameday.engine.plan import Plan
+from gameday.engine.pace import Pace, PlannedPace
 from gameday.engine.probing import ProbeSet
-from gameday.engine.recorder import FaultWindowRecord, Listener, Recorder
+from gameday.engine.signals import SignalGuard
 from gameday.engine.verdict import Outcome, assemble_result
-from gameday.environments import bring_up, bring_up_aws
-from gameday.environments.embedded import tally_gateway
+from gameday.environments import Environment, Stage, StageRequest, open_environment
 from gameday.environments.workdir import run_workdir
 from gameday.errors import AbortedError, EnvironmentFailure, GameDayError
-from gameday.facilitation.hold import held_rules, observe_after_faults
-from gameday.facilitation.session import (
-    FacilitationOptions,
-    Facilitator,
-    humans_decided,
-    open_facilitator,
-)
-from gameday.gateway.client import GatewayClient
-from gameday.injectors.gateway import GatewayInjector
+from gameday.facilitation.hold import FacilitatedPace
+from gameday.facilitation.session import FacilitationOptions, Facilitator, open_facilitator
+from gameday.faults.plan import Plan
+from gameday.faults.rules import Rule
+from gameday.recorder import FaultWindowRecord, Listener, Recorder
 from gameday.result import RunResult
-from gameday.scenario.models import Environment, HumanObjective
+from gameday.scenario.models import HumanObjective
 
 if TYPE_CHECKING:
-    from gameday.environments.aws_config import AwsEnvironment
-    from gameday.fis.clients import AwsClients
-    from gameday.fis.plan import AwsPlan
+    from gameday.fis.aws_config import AwsEnvironment
 
 OBSERVE_TICK_S = 0.1
 
@@ -56,9 +53,8 @@ def new_run_id(name: str, now: datetime | None = None) -> str:
 
 @dataclass
 class RunOptions:
-    """How to run: where, with which seed, who listens to progress."""
+    """How to run: with which seed, who listens to progress, where (for a real account)."""
 
-    environment: Environment | None = None
     seed: int | None = None
     listeners: list[Listener] = field(default_factory=list)
     approve: bool = False
@@ -69,6 +65,10 @@ class RunOptions:
     that history holds a row even for a run that is killed (a failure here stops the run)."""
     facilitation: FacilitationOptions | None = None
     """``run --facilitate``: people mark the timeline; None for an unattended run."""
+    environment: Environment | None = None
+    """Where to run instead of the plan's environment (an embedding program, a test)."""
+    log: Callable[[str], None] | None = None
+    """Where a bug's traceback goes (default: stderr); the run still ends with a result."""
 
 
 class Drill:
@@ -81,15 +81,18 @@ class Drill:
         self.run_id = new_run_id(self.scenario.metadata.name)
         self.recorder = Recorder(clock=clock, origin=clock(), listeners=list(options.listeners))
         self.facilitator: Facilitator | None = None
-        self.rules = plan.rules
+        self.pace: Pace = PlannedPace(self.scenario)
         if options.facilitation is not None:
             self.facilitator = open_facilitator(plan, options.facilitation, self.recorder)
-            if self.facilitator.hold_deadline is not None:
-                self.rules = held_rules(plan.rules, self.facilitator.hold_deadline)
-        for rule in self.rules:  # listed from the start: a run that never injects says so
-            self.recorder.faults[rule.id] = FaultWindowRecord(rule)
+            self.pace = FacilitatedPace(self.facilitator, self.scenario, plan.rules)
+        self._list_faults(plan.rules)  # from the start: a run that never injects says so
         self.abort_reason: str | None = None
         self._abort = asyncio.Event()
+
+    def _list_faults(self, rules: list[Rule]) -> None:
+        self.recorder.faults.clear()
+        for rule in self.pace.rules(rules):
+            self.recorder.faults[rule.id] = FaultWindowRecord(rule)
 
     def request_abort(self, reason: str) -> None:
         """Stop the drill and roll back; a second request changes nothing (rollback runs)."""
@@ -124,6 +127,11 @@ class Drill:
         except GameDayError as error:
             outcome.error = error.message
             self.recorder.event("error", error.message)
+        except Exception as error:  # a bug: the rollback has run; the run still has a result
+            outcome.error = f"internal error: {type(error).__name__}: {error}"
+            # Past the listeners (one of them may be what failed); the traceback shows the bug.
+            self.recorder.events.append((round(self.recorder.now(), 6), "error", outcome.error))
+            _log_bug(self.options, self.plan, outcome.error)
         return assemble_result(
             self.plan, self.run_id, self.recorder, outcome, started_at, datetime.now(UTC)
         )
@@ -131,30 +139,48 @@ class Drill:
     async def _run_in(
         self, workdir: Path, stack: ExitStack, astack: AsyncExitStack, outcome: Outcome
     ) -> None:
-        scenario, recorder = self.scenario, self.recorder
-        if any(getattr(o, "target_from", None) for o in scenario.objectives):
+        recorder = self.recorder
+        if any(getattr(o, "target_from", None) for o in self.scenario.objectives):
             from gameday.fis.resilience_hub import resolve_policy_targets
 
-            scenario, outcome.target_sources = await asyncio.to_thread(
-                resolve_policy_targets, scenario, self.plan.loaded.base_dir
+            self.scenario, outcome.target_sources = await asyncio.to_thread(
+                resolve_policy_targets, self.scenario, self.plan.loaded.base_dir
             )
-            self.scenario = scenario
-            outcome.scenario = scenario
-        aws = self._clear_for_aws() if self.plan.environment is Environment.AWS else None
+            outcome.scenario = self.scenario
         recorder.enter("environment up")
-        probes = await ProbeSet.open(scenario, astack, recorder, run_id=self.run_id)
-        if aws is not None:
-            stage = bring_up_aws(aws[0].environment.app_url, recorder.event)
-        else:
-            stage = await bring_up(
-                self.plan.environment,
-                scenario,
-                stack,
-                workdir=workdir,
-                seed=self.options.seed,
-                alert_url=probes.alert_url,
-                note=recorder.event,
-            )
+        probes = await ProbeSet.open(self.scenario, astack, recorder, run_id=self.run_id)
+        environment = self.options.environment or open_environment(
+            self.plan.environment,
+            aws_environment=self.options.aws_environment,
+            approve=self.options.approve,
+        )
+        request = StageRequest(
+            plan=self.plan,
+            run_id=self.run_id,
+            workdir=workdir,
+            seed=self.options.seed,
+            alert_url=probes.alert_url,
+            now=recorder.now,
+            note=recorder.event,
+            fail=recorder.fail,
+        )
+        stage = await environment.bring_up(request, stack)
+        self._list_faults(list(stage.rules))
+        schedule = FaultSchedule(
+            self.pace.rules(stage.rules), stage.injector, recorder, self.pace.end
+        )
+        try:
+            await self._steady_and_drill(stage, probes, schedule, outcome)
+        finally:
+            # Covers every way out after the environment came up; a no-op when the drill's
+            # own rollback already ran.
+            outcome.rollback = await schedule.rollback()
+            outcome.evidence = await asyncio.to_thread(stage.evidence)
+
+    async def _steady_and_drill(
+        self, stage: Stage, probes: ProbeSet, schedule: FaultSchedule, outcome: Outcome
+    ) -> None:
+        recorder = self.recorder
         await probes.connect(stage)
         self._check_abort()
         recorder.enter("steady before")
@@ -163,29 +189,12 @@ class Drill:
             outcome.not_steady = detail
             return
         self._check_abort()
-        if aws is not None:
-            injection: Injection = FisInjection(aws[0], aws[1].fis(), recorder)
-        else:
-            assert stage.gateway is not None
-            end = self.facilitator.ended if self.facilitator is not None else None
-            injection = GatewayInjection(
-                FaultSchedule(
-                    self.rules, GatewayInjector(stage.gateway, self.run_id), recorder, end
-                ),
-                stage.gateway,
-            )
-        try:
-            await self._drill(probes, injection, outcome)
-        finally:
-            if isinstance(injection, FisInjection):
-                outcome.fis = injection.record
+        await self._drill(probes, schedule, outcome)
         recorder.enter("steady after")
         outcome.steady_after, _ = await probes.steady()
         recorder.enter("read back")
         await probes.read_back()
         outcome.probes = probes
-        if stage.gateway is not None:
-            outcome.gateway = await asyncio.to_thread(tally_gateway, stage.gateway)
 
     async def _facilitate(
         self, facilitator: Facilitator, stack: ExitStack, astack: AsyncExitStack
@@ -207,30 +216,7 @@ class Drill:
         if options.on_ready is not None:
             options.on_ready(facilitator)
 
-    def _clear_for_aws(self) -> tuple[AwsPlan, AwsClients]:
-        """The real-account checks, in DESIGN.md's order: approval first, before any network
-        call; then the caller's account, stop conditions, durations, the template."""
-        from gameday.fis.clients import AwsClients
-        from gameday.fis.plan import plan_aws
-        from gameday.fis.safety import clear_for_real_account
-
-        aws = plan_aws(self.plan.loaded, self.options.aws_environment, run_id=self.run_id)
-        clients = AwsClients(aws.fis.region)
-        clearance = clear_for_real_account(
-            aws.fis,
-            aws.scenario,
-            aws.environment,
-            approve=self.options.approve,
-            interactive=False,
-            ask=None,
-            sts=clients.sts,
-        )
-        self.recorder.event(
-            "approval", f"account {clearance.account}, region {clearance.region}: cleared"
-        )
-        return aws, clients
-
-    async def _drill(self, probes: ProbeSet, injection: Injection, outcome: Outcome) -> None:
+    async def _drill(self, probes: ProbeSet, schedule: FaultSchedule, outcome: Outcome) -> None:
         recorder = self.recorder
         recorder.enter("drill")
         if self.facilitator is None and any(
@@ -245,114 +231,94 @@ class Drill:
         outcome.drill_start = start
         if self.facilitator is not None:
             self.facilitator.drill_start = start
-        faults = asyncio.create_task(injection.run(start), name="faults")
-        sampling = probes.start(start)
+        faults = asyncio.create_task(schedule.run(start), name="faults")
         try:
-            outcome.observe_end = await self._observe(start, faults, probes)
+            sampling = probes.start(start)
+            try:
+                outcome.observe_end = await self._observe(start, faults, probes)
+            finally:
+                await probes.stop(sampling)
         finally:
-            await probes.stop(sampling)
             faults.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await faults
-            self._rollback(injection, outcome)
+            # The schedule's own failure was raised by ``_observe`` already; what is left
+            # here is the cancellation.
+            await asyncio.gather(faults, return_exceptions=True)
+            recorder.enter("rollback")
+            outcome.rollback = await schedule.rollback()
         if self.abort_reason is not None:
             outcome.aborted = self.abort_reason
 
     async def _observe(self, start: float, faults: asyncio.Task[None], probes: ProbeSet) -> float:
         """Until every objective is decided, ``observe.max`` passes, or an abort."""
-        scenario, recorder, facilitator = self.scenario, self.recorder, self.facilitator
+        recorder = self.recorder
         while True:
             now = recorder.now()
-            limit = self._observe_limit(start, now)
-            if faults.done() and faults.exception() is not None:
-                raise EnvironmentFailure(f"injecting faults failed: {faults.exception()}")
-            reason = check_guardrails(scenario, recorder, start)
+            limit = self.pace.observe_limit(start, now)
+            if faults.done() and not faults.cancelled():
+                failed = faults.exception()
+                if isinstance(failed, GameDayError):
+                    raise EnvironmentFailure(f"injecting faults failed: {failed.message}")
+                if failed is not None:
+                    raise failed
+            if recorder.failure is not None:
+                raise EnvironmentFailure(recorder.failure)
+            reason = check_guardrails(self.scenario, recorder, start)
             if reason is not None:
                 self.request_abort(reason)
             if self._abort.is_set() or now >= limit:
                 return min(now, limit)
-            if (
-                faults.done()
-                and probes.decided(recorder, now)
-                and (facilitator is None or humans_decided(scenario, facilitator))
-            ):
+            if faults.done() and probes.decided(recorder, now) and self.pace.decided():
                 recorder.event("observe", "every objective decided")
                 return now
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._abort.wait(), OBSERVE_TICK_S)
 
-    def _observe_limit(self, start: float, now: float) -> float:
-        """``observe.max`` from the drill's start; under --hold, the observation planned
-        after the faults, from when the hold ended (key e, or its deadline, reached now)."""
-        facilitator = self.facilitator
-        if facilitator is None or facilitator.hold_deadline is None:
-            return start + self.scenario.observe.max
-        if not facilitator.ended.is_set() and now >= start + facilitator.hold_deadline:
-            facilitator.hold_expired()
-        ended = facilitator.hold_ended_at
-        end = ended - start if ended is not None else facilitator.hold_deadline
-        return start + end + observe_after_faults(self.scenario, self.plan.rules)
 
-    def _rollback(self, injection: Injection, outcome: Outcome) -> None:
-        self.recorder.enter("rollback")
-        problems = injection.rollback()
-        for problem in problems:
-            self.recorder.event("rollback-failed", problem)
-        outcome.rollback_problems = problems
+def _log_bug(options: RunOptions, plan: Plan, reason: str) -> None:
+    """Call from an ``except`` block: the bug, with its traceback, where ``options`` says."""
+    line = f"error: {plan.loaded.path}: {reason}\n{traceback.format_exc().rstrip()}"
+    if options.log is not None:
+        options.log(line)
+    else:
+        sys.stderr.write(line + "\n")
 
 
-class Injection(Protocol):
-    """How a drill's faults are applied on the run clock, and taken back on every way out."""
+def run_drill(
+    plan: Plan,
+    options: RunOptions,
+    clock: Callable[[], float],
+    guard: SignalGuard | None = None,
+) -> RunResult:
+    """Run one planned scenario on its own event loop in this (the main) thread; SIGINT and
+    SIGTERM abort it and roll it back (``guard``: the command's, installed once; one is
+    installed for this drill alone when none is given).
 
-    async def run(self, drill_start: float) -> None: ...
-
-    def rollback(self) -> list[str]: ...
-
-
-class GatewayInjection:
-    """Rules on a gateway, each on its own schedule; rollback checks the gateway is clean."""
-
-    def __init__(self, schedule: FaultSchedule, gateway: GatewayClient) -> None:
-        self.schedule = schedule
-        self.gateway = gateway
-
-    async def run(self, drill_start: float) -> None:
-        await self.schedule.run(drill_start)
-
-    def rollback(self) -> list[str]:
-        problems = self.schedule.rollback()
-        try:
-            left = self.gateway.list()
-            if left:
-                problems.append(f"{len(left)} fault(s) still on the gateway; cleared")
-                self.gateway.clear()
-        except GameDayError as error:
-            problems.append(f"could not verify the gateway is clean: {error.message}")
-        return problems
-
-
-def run_drill(plan: Plan, options: RunOptions, clock: Callable[[], float]) -> RunResult:
-    """Run one planned scenario on its own event loop, with SIGINT/SIGTERM rolling it back.
-
-    The handlers are the signal module's, not the loop's, so that whatever handler was in
-    place before (a suite's, a scheduler's) is put back afterwards: a second Ctrl-C during
-    teardown, or between two drills, never turns into a KeyboardInterrupt traceback.
+    Always a result: a bug that escapes the drill is logged with its traceback
+    (``options.log``) and becomes an ``error`` result (the rollback has run in the drill's
+    ``finally``).
     """
-    import signal
+    if guard is None:
+        guard = SignalGuard()
+        with guard.installed():
+            return run_drill(plan, options, clock, guard)
+    made: list[Drill] = []
 
     async def main() -> RunResult:
         drill = Drill(plan, options, clock)
-        loop = asyncio.get_running_loop()
-
-        def on_signal(signum: int, frame: object) -> None:
-            del frame
-            loop.call_soon_threadsafe(drill.request_abort, f"signal {signal.Signals(signum).name}")
-
-        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
+        made.append(drill)
+        with guard.attached(drill, asyncio.get_running_loop()):
             return await drill.run()
-        finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
 
-    return asyncio.run(main())
+    started_at = datetime.now(UTC)
+    try:
+        return asyncio.run(main())
+    except Exception as error:  # e.g. a listener that failed while reporting the failure
+        if not made:
+            raise
+        reason = f"internal error: {type(error).__name__}: {error}"
+        _log_bug(options, plan, reason)
+        recorder = made[0].recorder  # past its listeners: one of them may be what failed
+        recorder.events.append((round(recorder.now(), 6), "error", reason))
+        return assemble_result(
+            plan, made[0].run_id, recorder, Outcome(error=reason), started_at, datetime.now(UTC)
+        )

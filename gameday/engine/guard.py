@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gameday.engine.recorder import Recorder
+from gameday.recorder import Recorder
 from gameday.scenario.models import Scenario
 
 MIN_SAMPLES_FOR_RATIO = 10

@@ -1,15 +1,26 @@
-"""Inject each rule at its start and remove it at its end, on the run clock; remove every
-rule still in force on every way out (DESIGN.md: rollback sits in a ``finally``)."""
+"""Inject each rule at its start and remove it at its end, on the run clock; take back every
+rule still in force on every way out (DESIGN.md: rollback sits in a ``finally``).
+
+A fault is recorded as removed only once its removal succeeded. A removal that failed is
+tried again by the rollback; one that still fails is a rollback problem, never a silent
+``removed_at``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from contextlib import ExitStack
+from typing import TypeVar
 
-from gameday.engine.recorder import FaultWindowRecord, Recorder
+from gameday.errors import GameDayError, InjectorError, NotRemovedError
 from gameday.faults.rules import Rule
 from gameday.injectors.base import Injector
+from gameday.recorder import FaultWindowRecord, Recorder
+from gameday.result import Rollback
+
+_T = TypeVar("_T")
 
 
 class FaultSchedule:
@@ -28,11 +39,16 @@ class FaultSchedule:
         self._active: dict[str, ExitStack] = {}
         self._end = end
         """Set by the facilitator (key e under --hold): remove every rule now, inject no more."""
+        self._in_flight: asyncio.Future[None] | None = None
+        self._report: Rollback | None = None
         for rule in self._rules:
             recorder.faults.setdefault(rule.id, FaultWindowRecord(rule))
 
     async def run(self, drill_start: float) -> None:
-        """Inject and remove every rule at its time (offsets from ``drill_start``)."""
+        """Inject and remove every rule at its time (offsets from ``drill_start``).
+
+        Raises InjectorError when the injector's API fails for good; the caller rolls back.
+        """
         moments = sorted(
             [(r.start_s, 1, r) for r in self._rules] + [(r.end_s, 0, r) for r in self._rules],
             key=lambda m: (m[0], m[1]),
@@ -41,12 +57,19 @@ class FaultSchedule:
             delay = drill_start + offset - self._recorder.now()
             if await self._ended_within(delay):
                 for rule_id in list(self._active):
-                    await asyncio.to_thread(self._remove, rule_id)
+                    await self._in_thread(self._remove, rule_id)
                 return
             if is_start:
-                await asyncio.to_thread(self._inject, rule)
-            else:
-                await asyncio.to_thread(self._remove, rule.id)
+                await self._in_thread(self._inject, rule)
+            elif rule.id in self._active:
+                await self._in_thread(self._remove, rule.id)
+
+    async def _in_thread(self, call: Callable[[_T], None], arg: _T) -> None:
+        # A cancelled wait must not abandon a call that is still running in its thread (an
+        # add that lands after the rollback would be a fault nobody removes): the rollback
+        # waits for it first.
+        self._in_flight = asyncio.ensure_future(asyncio.to_thread(call, arg))
+        await asyncio.shield(self._in_flight)
 
     async def _ended_within(self, delay: float) -> bool:
         """Wait ``delay`` seconds; True at once when the end was asked for."""
@@ -61,7 +84,11 @@ class FaultSchedule:
 
     def _inject(self, rule: Rule) -> None:
         undo = ExitStack()
-        undo.enter_context(self._injector.inject(rule))
+        try:
+            undo.enter_context(self._injector.inject(rule))
+        except GameDayError as error:
+            self._recorder.event("error", f"could not inject {rule.id}: {error.message}")
+            raise InjectorError(f"could not inject {rule.id}: {error.message}") from None
         self._active[rule.id] = undo
         self._recorder.faults[rule.id].injected_at = self._recorder.now()
         self._recorder.event("inject", f"{rule.id}: {rule.mode.value}")
@@ -70,21 +97,59 @@ class FaultSchedule:
         undo = self._active.pop(rule_id, None)
         if undo is None:
             return
+        record = self._recorder.faults[rule_id]
+        record.removal_tried_at = self._recorder.now()
         try:
             undo.close()
-        finally:
-            self._recorder.faults[rule_id].removed_at = self._recorder.now()
-            self._recorder.event("remove", rule_id)
+        except GameDayError as error:
+            # The injector still holds it: ``finish`` tries again during the rollback.
+            self._recorder.event("remove-failed", f"{rule_id}: {error.message}")
+            return
+        record.removed_at = self._recorder.now()
+        self._recorder.event("remove", rule_id)
 
-    def rollback(self) -> list[str]:
-        """Remove every rule still in force; returns the problems (never raises)."""
-        problems = []
+    async def rollback(self) -> Rollback:
+        """Remove every rule still in force, then let the injector take back whatever this
+        run still holds; the report says what may still be in force. Idempotent: a second
+        call returns the first one's report. Never raises GameDayError."""
+        if self._report is not None:
+            return self._report
+        if self._in_flight is not None:
+            # Only to let it settle: its failure was the schedule's, already raised.
+            await asyncio.gather(self._in_flight, return_exceptions=True)
         for rule_id in list(self._active):
-            try:
-                self._remove(rule_id)
-            except Exception as error:  # every rule must be tried; the failure is shown loudly
-                problems.append(f"could not remove {rule_id}: {error}")
-        return problems
+            await asyncio.to_thread(self._remove, rule_id)
+        self._report = await asyncio.to_thread(self._finish)
+        return self._report
+
+    def _finish(self) -> Rollback:
+        now = self._recorder.now
+        try:
+            self._injector.finish()
+        except NotRemovedError as error:
+            for rule_id in error.rule_ids:
+                record = self._recorder.faults.get(rule_id)
+                if record is not None:
+                    record.not_removed = error.message
+            self._recorder.event("rollback-failed", error.message)
+            self._mark_removed(now(), exclude=set(error.rule_ids))
+            return Rollback(complete=False, problems=[error.message])
+        except GameDayError as error:
+            # Something of the run was left in the backend (an FIS template, say) but no
+            # fault is in force: a problem to show, not a failed rollback.
+            self._recorder.event("rollback-note", error.message)
+            self._mark_removed(now(), exclude=set())
+            return Rollback(complete=True, problems=[error.message])
+        self._mark_removed(now(), exclude=set())
+        return Rollback()
+
+    def _mark_removed(self, at: float, exclude: set[str]) -> None:
+        """Faults whose earlier removal failed and that ``finish`` took back: removed now."""
+        for rule_id, record in self._recorder.faults.items():
+            if rule_id in exclude or record.injected_at is None or record.removed_at is not None:
+                continue
+            record.removed_at = at
+            self._recorder.event("remove", f"{rule_id} (at the rollback's second try)")
 
     @property
     def active(self) -> list[str]:

@@ -4,53 +4,21 @@ for localstack, LocalStack's health is read once to learn which services it serv
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from pathlib import Path
 
-from gameday.engine.safety import Check, Outcome, localstack_checks, safety_checks
+from gameday.checks import Check
+from gameday.engine.safety import localstack_checks, safety_checks
 from gameday.environments.localstack_coverage import (
     ServedServices,
     check_coverage,
     refusal_message,
 )
-from gameday.faults.catalog import KIND_CAPABILITY
-from gameday.faults.rules import Rule, resolve_rules
-from gameday.kinds import Capability
-from gameday.scenario.loader import LoadedScenario
+from gameday.errors import ScenarioError
+from gameday.faults.plan import Plan
+from gameday.faults.rules import resolve_rules
+from gameday.scenario.loader import LoadedScenario, validate_files
 from gameday.scenario.models import Environment
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What a run of one scenario would do, before it does anything."""
-
-    loaded: LoadedScenario
-    environment: Environment
-    rules: list[Rule]
-    checks: list[Check]
-    environment_checks: tuple[Check, ...] = ()
-    """What the environment serves of the drill's needs (localstack); also among ``checks``."""
-    refusal: str | None = None
-    """Why the environment cannot run this drill: LocalStack lacks a service it needs."""
-
-    @property
-    def ok(self) -> bool:
-        """No safety check failed."""
-        return all(check.outcome is not Outcome.FAIL for check in self.checks)
-
-    @property
-    def capabilities(self) -> frozenset[Capability]:
-        """What the drill takes away, for the suite's per-capability roll-up."""
-        kinds = {fault.kind for fault in self.loaded.scenario.faults}
-        return frozenset(c for k in kinds if (c := KIND_CAPABILITY[k]) is not None)
-
-    @property
-    def safe(self) -> bool:
-        """No safety check failed, leaving aside what the environment does not serve."""
-        return all(
-            check.outcome is not Outcome.FAIL
-            for check in self.checks
-            if check not in self.environment_checks
-        )
 
 
 def make_plan(
@@ -86,3 +54,39 @@ def make_plan(
         environment_checks=tuple(environment_checks),
         refusal=refusal,
     )
+
+
+def load_all(paths: Sequence[Path]) -> list[LoadedScenario]:
+    """Load every scenario under ``paths``; ScenarioError with every problem of every file
+    when any is invalid (nothing is planned then)."""
+    verdicts = validate_files(paths)
+    problems = [p for v in verdicts for p in v.problems]
+    if problems:
+        raise ScenarioError(problems)
+    return [v.loaded for v in verdicts if v.loaded is not None]
+
+
+def plan_scenarios(
+    loaded: Sequence[LoadedScenario],
+    environment: Environment | None,
+    *,
+    wait_for_localstack: bool = False,
+) -> list[Plan]:
+    """Plan each scenario. For localstack, what it serves is read once for all of them:
+    after a bounded wait for it to answer (``wait_for_localstack``, for a run:
+    EnvironmentFailure when it never does), or at once, falling back to the free edition's
+    known services (for ``gameday plan``)."""
+    served = None
+    if any(
+        (environment or s.scenario.target.environment) is Environment.LOCALSTACK for s in loaded
+    ):
+        from gameday.environments.localstack import (
+            localstack_url,
+            served_or_known,
+        )
+        from gameday.environments.localstack import (
+            wait_for_localstack as wait,
+        )
+
+        served = wait(localstack_url()) if wait_for_localstack else served_or_known()
+    return [make_plan(each, environment, served=served) for each in loaded]

@@ -11,7 +11,6 @@ import gc
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
-from gameday.engine.recorder import Recorder
 from gameday.environments.stage import Stage
 from gameday.grading import Alert, Marker, measure_recovery, measure_ttd
 from gameday.kinds import ObjectiveKind
@@ -20,6 +19,7 @@ from gameday.probes.base import Probe, ProbeContext, open_probe_context
 from gameday.probes.data import DataProbe
 from gameday.probes.factory import build_probe
 from gameday.probes.schedule import run_probes, take_sample
+from gameday.recorder import Recorder
 from gameday.scenario.models import (
     AlertProbe,
     Scenario,

@@ -13,20 +13,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gameday.engine.drill import RunOptions
-from gameday.engine.plan import Plan, make_plan
-from gameday.engine.recorder import Listener
+from gameday.engine.plan import load_all, plan_scenarios
 from gameday.engine.suite import SuiteOutcome, run_suite
 from gameday.environments.localstack_coverage import REFUSAL_HINT
-from gameday.errors import EnvironmentFailure, GameDayError, ScenarioError
+from gameday.errors import EnvironmentFailure, GameDayError
+from gameday.facilitation.rules import check_facilitation
+from gameday.faults.plan import Plan
+from gameday.recorder import Listener
 from gameday.result import RunResult
-from gameday.scenario.loader import validate_files
 from gameday.scenario.models import Environment
 
 LOCALSTACK = Environment.LOCALSTACK
 
 if TYPE_CHECKING:
-    from gameday.environments.aws_config import AwsEnvironment
     from gameday.facilitation.session import FacilitationOptions
+    from gameday.fis.aws_config import AwsEnvironment
 
 
 @dataclass
@@ -46,30 +47,6 @@ class RunRequest:
     aws_config: Path | None = None
     listeners: list[Listener] = field(default_factory=list)
     facilitation: FacilitationOptions | None = None
-
-
-def check_facilitation(plans: Sequence[Plan], options: FacilitationOptions) -> None:
-    """A facilitated run is one scenario, with people at one terminal; ``--hold`` needs a
-    gateway to hold faults on, and room under ``guardrails.max_duration`` (exit 2 before
-    anything starts)."""
-    from gameday.errors import InvalidInputError
-    from gameday.facilitation.hold import hold_deadline
-
-    if len(plans) != 1:
-        names = ", ".join(p.loaded.scenario.metadata.name for p in plans)
-        raise InvalidInputError(
-            f"--facilitate runs one scenario at a time; {len(plans)} were given ({names})",
-            hint="name one scenario file: gameday run scenarios/identity-loss.yaml --facilitate",
-        )
-    plan = plans[0]
-    if options.hold and plan.environment is Environment.AWS:
-        raise InvalidInputError(
-            "--hold cannot hold faults on a real account: FIS actions run for the durations "
-            "in their template",
-            hint="run --hold on embedded or localstack, or drop --hold",
-        )
-    if options.hold:
-        hold_deadline(plan.loaded.scenario, plan.rules)
 
 
 def _refused_on_aws(plans: Sequence[Plan], aws_environment: AwsEnvironment | None) -> list[str]:
@@ -99,17 +76,7 @@ def plan_all(
     the others run, and each refused one ends as an error when its environment comes up,
     before anything is started or injected.
     """
-    verdicts = validate_files(paths)
-    problems = [p for v in verdicts for p in v.problems]
-    if problems:
-        raise ScenarioError(problems)
-    loaded = [v.loaded for v in verdicts if v.loaded is not None]
-    served = None
-    if any((environment or s.scenario.target.environment) is LOCALSTACK for s in loaded):
-        from gameday.environments.localstack import localstack_url, wait_for_localstack
-
-        served = wait_for_localstack(localstack_url())
-    plans = [make_plan(each, environment, served=served) for each in loaded]
+    plans = plan_scenarios(load_all(paths), environment, wait_for_localstack=True)
     refused = [p.loaded.scenario.metadata.name for p in plans if not p.safe]
     on_aws = [p for p in plans if p.safe and p.environment is Environment.AWS]
     if on_aws:
@@ -136,12 +103,12 @@ def run(
     drills' outcome: the drills ran and were recorded.
     """
     from gameday.history import HistoryStore
-    from gameday.metrics import MetricsExportError, push, write_textfile
+    from gameday.reports.prom import MetricsExportError, push, write_textfile
     from gameday.reports.render import TREND_RUNS, ReportFormat, write_junit, write_reports
 
     aws_environment = None
     if request.aws_config is not None:
-        from gameday.environments.aws_config import load_aws_environment
+        from gameday.fis.aws_config import load_aws_environment
 
         aws_environment = load_aws_environment(request.aws_config)
     plans = plan_all(request.paths, request.environment, aws_environment)
@@ -160,9 +127,8 @@ def run(
                     on_warning(error.message)
 
         options = RunOptions(
-            request.environment,
-            request.seed,
-            request.listeners,
+            seed=request.seed,
+            listeners=request.listeners,
             approve=request.approve,
             aws_environment=aws_environment,
             on_start=history.start_run,

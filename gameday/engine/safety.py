@@ -2,49 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
-
+from gameday.checks import Check, CheckOutcome
 from gameday.environments.localstack_coverage import Coverage, ServedServices
 from gameday.faults.modes import Mode
 from gameday.faults.rules import TTL_MARGIN_S, Rule
 from gameday.scenario.models import Environment, Scenario
 
 
-class Outcome(StrEnum):
-    """A check passes, fails, applies only at run time, or does not apply here."""
-
-    PASS = "pass"
-    FAIL = "fail"
-    AT_RUN = "at-run"
-    NOT_APPLICABLE = "n/a"
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    """One safety check and its outcome, with the detail a reviewer needs."""
-
-    name: str
-    outcome: Outcome
-    detail: str
-
-
 def _real_account_checks(environment: Environment) -> list[Check]:
     if environment is not Environment.AWS:
         why = f"{environment.value}: no real account is touched"
         return [
-            Check("approval", Outcome.NOT_APPLICABLE, why),
-            Check("account allow-list", Outcome.NOT_APPLICABLE, why),
-            Check("stop conditions", Outcome.NOT_APPLICABLE, why),
+            Check("approval", CheckOutcome.NOT_APPLICABLE, why),
+            Check("account allow-list", CheckOutcome.NOT_APPLICABLE, why),
+            Check("stop conditions", CheckOutcome.NOT_APPLICABLE, why),
         ]
     # On a real account these are decided with the environment file (--aws-config), which
     # may hold what the scenario's own target.aws leaves out: gameday.fis.plan checks them,
     # and `gameday plan --env aws` prints that plan instead of this one.
     detail = "checked with the environment file: see `gameday plan --env aws`"
     return [
-        Check("approval", Outcome.AT_RUN, "run needs --approve or an interactive yes"),
-        Check("account allow-list", Outcome.AT_RUN, detail),
-        Check("stop conditions", Outcome.AT_RUN, detail),
+        Check("approval", CheckOutcome.AT_RUN, "run needs --approve or an interactive yes"),
+        Check("account allow-list", CheckOutcome.AT_RUN, detail),
+        Check("stop conditions", CheckOutcome.AT_RUN, detail),
     ]
 
 
@@ -58,31 +38,31 @@ def safety_checks(scenario: Scenario, rules: list[Rule], environment: Environmen
         *_real_account_checks(environment),
         Check(
             "no destructive actions",
-            Outcome.PASS,
+            CheckOutcome.PASS,
             f"modes {', '.join(modes)} only refuse or delay API calls; nothing is deleted, "
             "terminated or recreated",
         ),
         Check(
             "every fault expires",
-            Outcome.PASS,
+            CheckOutcome.PASS,
             f"each rule carries a TTL of its window + {TTL_MARGIN_S:g}s "
             f"(longest {max(r.ttl_s for r in rules):g}s) and is removed on every exit path",
         ),
         Check(
             "blast radius: duration",
-            Outcome.PASS if scenario.observe.max <= rails.max_duration else Outcome.FAIL,
+            CheckOutcome.PASS if scenario.observe.max <= rails.max_duration else CheckOutcome.FAIL,
             f"last fault removed at {longest:g}s, observation ends by {scenario.observe.max:g}s, "
             f"max_duration {rails.max_duration:g}s",
         ),
         Check(
             "blast radius: probability",
-            Outcome.PASS if peak <= rails.max_probability else Outcome.FAIL,
+            CheckOutcome.PASS if peak <= rails.max_probability else CheckOutcome.FAIL,
             f"peak {peak:g}, max_probability {rails.max_probability:g}"
             + ("; ramped" if any(f.ramp for f in scenario.faults) else ""),
         ),
         Check(
             "client timeouts",
-            Outcome.PASS,
+            CheckOutcome.PASS,
             "blackhole rules hold connections open: the app's own timeouts must fire"
             if any(rule.mode is Mode.BLACKHOLE for rule in rules)
             else "no blackhole rules",
@@ -98,7 +78,7 @@ def localstack_checks(coverage: Coverage, served: ServedServices) -> list[Check]
         return [
             Check(
                 f"localstack: {service}",
-                Outcome.FAIL,
+                CheckOutcome.FAIL,
                 f"not served by {where}; needed by {', '.join(whats)}",
             )
             for service, whats in coverage.missing.items()
@@ -107,4 +87,4 @@ def localstack_checks(coverage: Coverage, served: ServedServices) -> list[Check]
     if coverage.moot:
         moot = "; ".join(f"{f} lists {', '.join(s)}" for f, s in coverage.moot.items())
         detail += f"; not served there, so failing them changes nothing: {moot}"
-    return [Check("localstack services", Outcome.PASS, detail)]
+    return [Check("localstack services", CheckOutcome.PASS, detail)]

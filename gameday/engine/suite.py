@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from gameday.engine.drill import RunOptions, run_drill
-from gameday.engine.plan import Plan
+from gameday.engine.signals import SignalGuard
 from gameday.errors import ExitCode
+from gameday.faults.plan import Plan
 from gameday.grading import ScenarioEntry, SuiteScore, suite_score
 from gameday.kinds import RunStatus
 from gameday.result import RunResult, write_result
@@ -37,8 +37,16 @@ class SuiteOutcome:
     @property
     def exit_code(self) -> ExitCode:
         """DESIGN.md's exit code for the whole suite: its most serious outcome."""
-        codes = {_EXIT_BY_STATUS[r.status] for r in self.results}
-        return next(code for code in _SEVERITY if code in codes or code is ExitCode.OK)
+        return exit_code_for(self.results)
+
+
+def exit_code_for(results: Sequence[RunResult]) -> ExitCode:
+    """The most serious outcome of ``results``; a fault that may still be in force (5)
+    overrides every other code."""
+    if any(not r.rollback.complete for r in results):
+        return ExitCode.ROLLBACK_FAILED
+    codes = {_EXIT_BY_STATUS[r.status] for r in results}
+    return next(code for code in _SEVERITY if code in codes or code is ExitCode.OK)
 
 
 def run_suite(
@@ -48,23 +56,29 @@ def run_suite(
     *,
     clock: Callable[[], float] = time.monotonic,
     on_result: Callable[[RunResult, Path], None] | None = None,
+    guard: SignalGuard | None = None,
 ) -> SuiteOutcome:
-    """Run each plan in turn; a signal stops the suite after rolling back the current drill."""
+    """Run each plan in turn; a signal aborts the current drill (rolled back, recorded) and
+    starts nothing more. ``guard``: the command's signal handling, installed once (one is
+    installed for the suite when none is given)."""
+    if guard is None:
+        guard = SignalGuard()
+        with guard.installed():
+            return run_suite(
+                plans, options, report_dir, clock=clock, on_result=on_result, guard=guard
+            )
     results: list[RunResult] = []
     paths: list[Path] = []
-    stopped: list[str] = []
-
-    def on_signal(signum: int, frame: object) -> None:
-        # Between drills: finish writing what ran, start nothing more.
-        del frame
-        stopped.append(signal.Signals(signum).name)
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        _run_each(plans, options, report_dir, clock, on_result, results, paths, stopped)
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    for plan in plans:
+        if guard.received is not None:
+            break
+        result = run_drill(plan, options, clock, guard)
+        path = report_dir / result.run_id / "result.json"
+        write_result(result, path)
+        results.append(result)
+        paths.append(path)
+        if on_result is not None:
+            on_result(result, path)
     entries = [
         ScenarioEntry(
             name=r.scenario.name,
@@ -76,27 +90,3 @@ def run_suite(
         for r in results
     ]
     return SuiteOutcome(results=results, paths=paths, suite=suite_score(entries))
-
-
-def _run_each(
-    plans: Sequence[Plan],
-    options: RunOptions,
-    report_dir: Path,
-    clock: Callable[[], float],
-    on_result: Callable[[RunResult, Path], None] | None,
-    results: list[RunResult],
-    paths: list[Path],
-    stopped: list[str],
-) -> None:
-    for plan in plans:
-        if stopped:
-            return
-        result = run_drill(plan, options, clock)
-        path = report_dir / result.run_id / "result.json"
-        write_result(result, path)
-        results.append(result)
-        paths.append(path)
-        if on_result is not None:
-            on_result(result, path)
-        if result.status is RunStatus.ABORTED and (result.reason or "").startswith("signal"):
-            return

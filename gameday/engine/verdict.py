@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from gameday.engine.grade import grade_objectives
-from gameday.engine.plan import Plan
-from gameday.engine.recorder import Recorder
+from gameday.environments.stage import Evidence
+from gameday.faults.plan import Plan
 from gameday.grading import (
     describe_rules,
     grade_aborted,
@@ -16,12 +16,13 @@ from gameday.grading import (
     score_scenario,
 )
 from gameday.kinds import Grade, RunStatus
+from gameday.recorder import Recorder
 from gameday.result import (
     Event,
     FaultRecord,
-    GatewayTally,
     ObjectiveResult,
     ProbeRecord,
+    Rollback,
     RunResult,
     ScenarioInfo,
 )
@@ -43,14 +44,13 @@ class Outcome:
     error: str | None = None
     drill_start: float | None = None
     observe_end: float | None = None
-    rollback_problems: list[str] = field(default_factory=list)
+    rollback: Rollback = field(default_factory=Rollback)
     probes: ProbeSet | None = None
-    gateway: GatewayTally = field(default_factory=GatewayTally)
+    evidence: Evidence = field(default_factory=Evidence)
+    """What the injector's backend saw: the gateway's tally, the FIS experiment's record."""
     scenario: Scenario | None = None
     """The scenario as graded, when it differs from the plan's (targets read from policies)."""
     target_sources: dict[str, str] = field(default_factory=dict)
-    fis: dict[str, object] | None = None
-    """The FIS experiment's record (ids, final state, reason) on a real account."""
     facilitator: Facilitator | None = None
     """A facilitated run's marks, checklist and hold."""
 
@@ -87,6 +87,7 @@ def _faults(recorder: Recorder) -> list[FaultRecord]:
             planned_end=w.rule.end_s,
             injected_at=w.injected_at,
             removed_at=w.removed_at,
+            not_removed=w.not_removed,
         )
         for w in recorder.faults.values()
     ]
@@ -166,10 +167,7 @@ def assemble_result(
     else:
         objectives, status, score, grade, caps = _graded(plan, recorder, outcome)
         reason = None if status is not RunStatus.ERROR else "the drill did not complete"
-    if outcome.rollback_problems:
-        reason = "; ".join(
-            filter(None, [reason, "ROLLBACK FAILED: " + "; ".join(outcome.rollback_problems)])
-        )
+    fis = outcome.evidence.fis
     return RunResult(
         run_id=run_id,
         scenario=_scenario_info(plan),
@@ -189,11 +187,10 @@ def assemble_result(
         faults=_faults(recorder),
         events=[Event(at=at, kind=kind, detail=detail) for at, kind, detail in recorder.events],
         probes=_probe_records(plan, recorder, outcome),
-        gateway=outcome.gateway,
-        fis_experiments=[str(outcome.fis["experiment_id"])]
-        if outcome.fis and outcome.fis.get("experiment_id")
-        else [],
-        fis=outcome.fis,
+        rollback=outcome.rollback,
+        gateway=outcome.evidence.gateway,
+        fis_experiments=[str(fis["experiment_id"])] if fis and fis.get("experiment_id") else [],
+        fis=fis,
         scoring_rules=describe_rules(),
         facilitation=outcome.facilitator.record() if outcome.facilitator is not None else None,
         marks=list(outcome.facilitator.marks) if outcome.facilitator is not None else [],

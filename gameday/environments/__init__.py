@@ -1,53 +1,31 @@
-"""Where faults land: embedded, localstack, aws. ``bring_up`` starts the one a plan names."""
+"""Where faults land: embedded, localstack, aws. ``open_environment`` gives the one a plan
+names; each brings itself up and hands the drill a ``Stage`` carrying its injector."""
 
 from __future__ import annotations
 
-from contextlib import ExitStack
-from pathlib import Path
+from gameday.environments.stage import Environment, Stage, StageRequest
+from gameday.fis.aws_config import AwsEnvironment
+from gameday.scenario.models import Environment as EnvironmentKind
 
-from gameday.environments.stage import Note, Stage
-from gameday.errors import EnvironmentFailure
-from gameday.scenario.models import Environment, Scenario
+__all__ = ["Environment", "Stage", "StageRequest", "open_environment"]
 
 
-async def bring_up(
-    environment: Environment,
-    scenario: Scenario,
-    stack: ExitStack,
+def open_environment(
+    kind: EnvironmentKind,
     *,
-    workdir: Path,
-    seed: int | None,
-    alert_url: str | None,
-    note: Note,
-) -> Stage:
-    """Start ``environment`` for ``scenario``; ``stack`` tears every part of it down."""
-    if environment is Environment.EMBEDDED:
-        from gameday.environments.embedded import bring_up_embedded
+    aws_environment: AwsEnvironment | None = None,
+    approve: bool = False,
+) -> Environment:
+    """The environment of ``kind``; ``aws_environment`` and ``approve`` are for a real
+    account (the file given with ``--aws-config``, and the person's yes)."""
+    if kind is EnvironmentKind.EMBEDDED:
+        from gameday.environments.embedded import EmbeddedEnvironment
 
-        return await bring_up_embedded(
-            scenario, stack, workdir=workdir, seed=seed, alert_url=alert_url, note=note
-        )
-    if environment is Environment.LOCALSTACK:
-        from gameday.environments.localstack import bring_up_localstack
+        return EmbeddedEnvironment()
+    if kind is EnvironmentKind.LOCALSTACK:
+        from gameday.environments.localstack import LocalStackEnvironment
 
-        return await bring_up_localstack(
-            scenario, stack, workdir=workdir, seed=seed, alert_url=alert_url, note=note
-        )
-    raise EnvironmentFailure(
-        f"the {environment.value} environment is brought up with its FIS plan",
-        hint="use bring_up_aws",
-    )
+        return LocalStackEnvironment()
+    from gameday.environments.aws import RealAccountEnvironment
 
-
-def bring_up_aws(app_url: str | None, note: Note) -> Stage:
-    """A real account: nothing is started; the app runs there, faults go through FIS."""
-    note("environment", f"real account; app at {app_url or '(no app URL)'}")
-    return Stage(
-        app=None,
-        gateway=None,
-        aws_endpoint_url=None,
-        emulator_url=None,
-        clients=None,
-        credentials=None,
-        app_url=app_url,
-    )
+    return RealAccountEnvironment(aws_environment, approve=approve)

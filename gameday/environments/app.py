@@ -1,15 +1,17 @@
 """Start the app under test as a child process, wait until it is ready, and always stop it.
 
-No process outlives a run: the app runs in its own process group, which is terminated (then
-killed) on exit; on Linux it also gets PR_SET_PDEATHSIG, so it dies with the runner even when
-the runner is killed with SIGKILL and no cleanup code runs.
+No process outlives a run: the app runs under a small supervisor (``supervisor.py``), a child
+subreaper that holds the read end of a pipe only the runner can write to. When the runner
+closes it (``stop``) or dies in any way (SIGKILL included: the kernel closes it), the
+supervisor terminates, then kills, every process below it: the app, the children of a shell
+that started it, a daemon that double-forked into its own session.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import signal
+import select
 import socket
 import subprocess
 import sys
@@ -21,11 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from gameday.environments import supervisor
 from gameday.errors import EnvironmentFailure
 from gameday.scenario.target import AppSpec, CommandApp, DemoApp, DemoAppRef
 
 DEMO_READY_TIMEOUT_S = 20.0
-_PR_SET_PDEATHSIG = 1
+REPORT_TIMEOUT_S = 30.0
+"""How long the supervisor has to start and report the app's pid (it takes ~20 ms)."""
 
 
 @dataclass(frozen=True)
@@ -35,15 +39,6 @@ class RunningApp:
     url: str
     pid: int
     log: Path
-
-
-def _die_with_parent() -> None:
-    # Runs in the child between fork and exec: ask the kernel to SIGKILL it when the parent
-    # dies. Popen must be called from the main thread: the signal follows the parent *thread*.
-    import ctypes
-
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _free_port() -> int:
@@ -115,16 +110,28 @@ def _wait_ready(
     )
 
 
+def _read_report(status_fd: int, timeout_s: float) -> str:
+    """The supervisor's one line (``pid N`` or ``error MESSAGE``); "" if it ended without."""
+    deadline = time.monotonic() + timeout_s
+    data = b""
+    while not data.endswith(b"\n"):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([status_fd], [], [], remaining)[0]:
+            return ""
+        chunk = os.read(status_fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode(errors="replace").strip()
+
+
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
+    # Its control pipe is closed: the supervisor terminates the tree (SIGTERM, a grace
+    # period, SIGKILL) and exits once no process is left.
     try:
-        process.wait(timeout=3)
+        process.wait(timeout=supervisor.GRACE_S + supervisor.KILL_S + 2)
     except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
+        process.kill()
         process.wait(timeout=3)
 
 
@@ -142,34 +149,64 @@ class AppProcess:
         self._port_file = workdir / "app.url"
         self.log = workdir / "app.log"
         self._process: subprocess.Popen[bytes] | None = None
+        self._app_pid: int | None = None
+        self._control: int | None = None
 
     def start(self) -> None:
-        """Start the process; call it from the main thread (see ``_die_with_parent``)."""
-        with self.log.open("wb") as out:
-            try:
+        """Start the supervisor and, through it, the app; returns once the app's process
+        exists. Call it from the main thread: the supervisor's PR_SET_PDEATHSIG follows the
+        thread that started it, and a worker thread's end would stop the app."""
+        control_read, self._control = os.pipe()
+        status_read, status_write = os.pipe()
+        argv = supervisor.command_line(self._argv, control_fd=control_read, status_fd=status_write)
+        try:
+            with self.log.open("wb") as out:
                 self._process = subprocess.Popen(
-                    self._argv,
+                    argv,
                     env=self._env,
                     cwd=self._cwd,
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
-                    preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+                    pass_fds=(control_read, status_write),
                 )
-            except OSError as error:
-                raise EnvironmentFailure(
-                    f"cannot start the app {self._argv[0]!r}: {error}"
-                ) from None
+        except OSError as error:
+            os.close(status_read)
+            self.stop()
+            raise EnvironmentFailure(f"cannot start the app {self._argv[0]!r}: {error}") from None
+        finally:
+            # Only the supervisor holds these ends now: its exit is the status pipe's end.
+            os.close(control_read)
+            os.close(status_write)
+        try:
+            report = _read_report(status_read, REPORT_TIMEOUT_S)
+        finally:
+            os.close(status_read)
+        kind, _, detail = report.partition(" ")
+        if kind == "pid":
+            self._app_pid = int(detail)
+            return
+        self.stop()
+        if kind == "error":
+            raise EnvironmentFailure(f"cannot start the app {self._argv[0]!r}: {detail}")
+        tail = _tail(self.log)
+        raise EnvironmentFailure(
+            f"the app's supervisor did not start {self._argv[0]!r}"
+            + (f"; its last output:\n{tail}" if tail else "")
+        )
 
     @property
     def pid(self) -> int | None:
-        """The process id, once started."""
-        return self._process.pid if self._process else None
+        """The app's own process id (not its supervisor's), once started."""
+        return self._app_pid
 
     def wait_ready(self) -> RunningApp:
-        """Block until the health URL answers 2xx; EnvironmentFailure with the log's tail."""
-        assert self._process is not None, "start() first"
+        """Block until the health URL answers 2xx; EnvironmentFailure with the log's tail.
+
+        The app counts as exited once its whole tree has: a launcher that exits while the
+        daemon it started serves is still a running app."""
+        assert self._process is not None and self._app_pid is not None, "start() first"
         try:
             url = _wait_ready(self._process, self._health, self._port_file, self.ready_timeout_s)
         except EnvironmentFailure as error:
@@ -177,9 +214,12 @@ class AppProcess:
             raise EnvironmentFailure(
                 error.message + (f"; the app's last output:\n{tail}" if tail else ""), error.hint
             ) from None
-        return RunningApp(url=url, pid=self._process.pid, log=self.log)
+        return RunningApp(url=url, pid=self._app_pid, log=self.log)
 
     def stop(self) -> None:
-        """Terminate the process group, then kill it after 3 s."""
+        """Stop the app's whole process tree: SIGTERM, then SIGKILL after 3 s."""
+        if self._control is not None:
+            os.close(self._control)
+            self._control = None
         if self._process is not None:
             _stop(self._process)

@@ -12,10 +12,12 @@ from pathlib import Path
 
 from gameday.environments.app import AppProcess, RunningApp
 from gameday.environments.emulator import running_emulator
-from gameday.environments.setup import boto3_clients, create_setup
-from gameday.environments.stage import DUMMY_CREDENTIALS, Note, Stage
+from gameday.environments.setup import ClientFactory, boto3_clients, create_setup
+from gameday.environments.stage import DUMMY_CREDENTIALS, Evidence, Note, Stage, StageRequest
 from gameday.environments.workdir import GATEWAY_URL_FILE
+from gameday.errors import GameDayError
 from gameday.gateway.client import GatewayClient
+from gameday.injectors.gateway import GatewayInjector
 from gameday.result import GatewayTally
 from gameday.scenario.models import Scenario
 
@@ -46,40 +48,56 @@ def app_environment(aws_endpoint_url: str, region: str, alert_url: str | None) -
     }
 
 
-async def bring_up_embedded(
-    scenario: Scenario,
-    stack: ExitStack,
-    *,
-    workdir: Path,
-    seed: int | None,
-    alert_url: str | None,
-    note: Note,
-) -> Stage:
-    """Start everything; every part is registered on ``stack``, which tears it down.
-    ``note(kind, detail)`` hears of each part as it comes up."""
-    from gameday.gateway.server import Gateway
+class EmbeddedEnvironment:
+    """moto's server in this process, the gateway in front of it, the app; all on loopback."""
 
-    emulator = await asyncio.to_thread(stack.enter_context, running_emulator())
-    # moto keeps its state per process: each run starts from an empty account.
-    await asyncio.to_thread(reset_emulator, emulator.url)
-    note("environment", f"emulator at {emulator.url}")
-    gateway = await asyncio.to_thread(stack.enter_context, Gateway(emulator.url, seed=seed))
-    client = GatewayClient(gateway.url)
-    await asyncio.to_thread(client.wait_ready, 5.0)
-    # `gameday abort` in another terminal finds this run's gateway here.
-    (workdir / GATEWAY_URL_FILE).write_text(gateway.url)
-    note("environment", f"gateway at {gateway.url}")
-    clients = boto3_clients(emulator.url)
-    count = await asyncio.to_thread(create_setup, scenario, clients)
-    note("environment", f"{count} setup resource(s) created")
-    app = await start_app(
-        scenario, stack, workdir=workdir, endpoint_url=gateway.url, alert_url=alert_url, note=note
-    )
+    async def bring_up(self, request: StageRequest, stack: ExitStack) -> Stage:
+        """Start everything; every part is registered on ``stack``, which tears it down."""
+        from gameday.gateway.server import Gateway
+
+        scenario, note = request.plan.loaded.scenario, request.note
+        emulator = await asyncio.to_thread(stack.enter_context, running_emulator())
+        # moto keeps its state per process: each run starts from an empty account.
+        await asyncio.to_thread(reset_emulator, emulator.url)
+        note("environment", f"emulator at {emulator.url}")
+        gateway = await asyncio.to_thread(
+            stack.enter_context, Gateway(emulator.url, seed=request.seed)
+        )
+        client = GatewayClient(gateway.url)
+        await asyncio.to_thread(client.wait_ready, 5.0)
+        # `gameday abort` in another terminal finds this run's gateway here.
+        (request.workdir / GATEWAY_URL_FILE).write_text(gateway.url)
+        note("environment", f"gateway at {gateway.url}")
+        clients = boto3_clients(emulator.url)
+        count = await asyncio.to_thread(create_setup, scenario, clients)
+        note("environment", f"{count} setup resource(s) created")
+        app = await start_app(
+            scenario,
+            stack,
+            workdir=request.workdir,
+            endpoint_url=gateway.url,
+            alert_url=request.alert_url,
+            note=note,
+        )
+        return gateway_stage(request, client, app=app, emulator_url=emulator.url, clients=clients)
+
+
+def gateway_stage(
+    request: StageRequest,
+    client: GatewayClient,
+    *,
+    app: RunningApp | None,
+    emulator_url: str,
+    clients: ClientFactory,
+) -> Stage:
+    """The stage of an environment whose faults go through a gateway (embedded, localstack)."""
     return Stage(
+        injector=GatewayInjector(client, request.run_id),
+        rules=tuple(request.plan.rules),
+        evidence=lambda: Evidence(gateway=tally_gateway(client, request.note)),
         app=app,
-        gateway=client,
-        aws_endpoint_url=gateway.url,
-        emulator_url=emulator.url,
+        aws_endpoint_url=client.url,
+        emulator_url=emulator_url,
         clients=clients,
     )
 
@@ -113,8 +131,19 @@ async def start_app(
     return app
 
 
-def tally_gateway(client: GatewayClient) -> GatewayTally:
-    """What the gateway saw during the run: calls by service, operation and outcome."""
+def tally_gateway(client: GatewayClient, note: Note | None = None) -> GatewayTally:
+    """What the gateway saw during the run: calls by service, operation and outcome; an
+    empty tally, said through ``note``, when its admin API does not answer."""
+    try:
+        return _tally(client)
+    except GameDayError as error:
+        if note is None:
+            raise
+        note("error", f"could not read what the gateway saw: {error.message}")
+        return GatewayTally()
+
+
+def _tally(client: GatewayClient) -> GatewayTally:
     counts: Counter[tuple[str, str, str]] = Counter()
     since, total = 0, 0
     while True:

@@ -19,11 +19,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
-from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from gameday.environments.embedded import start_app
+from gameday.environments.embedded import gateway_stage, start_app
 from gameday.environments.localstack_coverage import (
     REFUSAL_HINT,
     ServedServices,
@@ -32,10 +31,9 @@ from gameday.environments.localstack_coverage import (
     refusal_message,
 )
 from gameday.environments.setup import ClientFactory, boto3_clients, create_setup
-from gameday.environments.stage import Note, Stage
+from gameday.environments.stage import Stage, StageRequest
 from gameday.errors import EnvironmentFailure
 from gameday.gateway.client import GatewayClient
-from gameday.scenario.models import Scenario
 from gameday.scenario.target import DemoAppRef
 
 READY_TIMEOUT_S = 30.0
@@ -163,51 +161,42 @@ def _demo_role_arn(clients: ClientFactory, region: str) -> str:
     return f"arn:aws:iam::{account}:role/{role}"
 
 
-async def bring_up_localstack(
-    scenario: Scenario,
-    stack: ExitStack,
-    *,
-    workdir: Path,
-    seed: int | None,
-    alert_url: str | None,
-    note: Note,
-) -> Stage:
-    """Check LocalStack serves what the drill needs, then start the gateway in front of it,
-    create the setup resources and start the app; ``stack`` stops what was started (never
-    LocalStack itself, which this run did not start). EnvironmentFailure, before anything is
-    started, when LocalStack is not there or lacks a service the drill needs."""
-    from gameday.gateway.server import Gateway
+class LocalStackEnvironment:
+    """The gateway in front of a LocalStack this run did not start."""
 
-    url = localstack_url()
-    served = await asyncio.to_thread(wait_for_localstack, url)
-    note("environment", f"{served.describe()}: {len(served.services)} services")
-    coverage = check_coverage(scenario, served)
-    if not coverage.ok:
-        raise EnvironmentFailure(refusal_message(scenario, coverage, served), hint=REFUSAL_HINT)
-    gateway = await asyncio.to_thread(stack.enter_context, Gateway(url, seed=seed))
-    client = GatewayClient(gateway.url)
-    await asyncio.to_thread(client.wait_ready, 5.0)
-    note("environment", f"gateway at {gateway.url}")
-    clients = boto3_clients(url)
-    count = await asyncio.to_thread(create_setup, scenario, clients)
-    note("environment", f"{count} setup resource(s) created or already there")
-    extra: dict[str, str] = {}
-    if scenario.target.app == "demo" or isinstance(scenario.target.app, DemoAppRef):
-        home = scenario.target.home_region
-        extra["GAMEDAY_DEMO_ROLE_ARN"] = await asyncio.to_thread(_demo_role_arn, clients, home)
-    app = await start_app(
-        scenario,
-        stack,
-        workdir=workdir,
-        endpoint_url=gateway.url,
-        alert_url=alert_url,
-        note=note,
-        extra_env=extra,
-    )
-    return Stage(
-        app=app,
-        gateway=client,
-        aws_endpoint_url=gateway.url,
-        emulator_url=url,
-        clients=clients,
-    )
+    async def bring_up(self, request: StageRequest, stack: ExitStack) -> Stage:
+        """Check LocalStack serves what the drill needs, then start the gateway in front of
+        it, create the setup resources and start the app; ``stack`` stops what was started
+        (never LocalStack itself, which this run did not start). EnvironmentFailure, before
+        anything is started, when LocalStack is not there or lacks a service it needs."""
+        from gameday.gateway.server import Gateway
+
+        scenario, note, workdir = request.plan.loaded.scenario, request.note, request.workdir
+        alert_url, seed = request.alert_url, request.seed
+        url = localstack_url()
+        served = await asyncio.to_thread(wait_for_localstack, url)
+        note("environment", f"{served.describe()}: {len(served.services)} services")
+        coverage = check_coverage(scenario, served)
+        if not coverage.ok:
+            raise EnvironmentFailure(refusal_message(scenario, coverage, served), hint=REFUSAL_HINT)
+        gateway = await asyncio.to_thread(stack.enter_context, Gateway(url, seed=seed))
+        client = GatewayClient(gateway.url)
+        await asyncio.to_thread(client.wait_ready, 5.0)
+        note("environment", f"gateway at {gateway.url}")
+        clients = boto3_clients(url)
+        count = await asyncio.to_thread(create_setup, scenario, clients)
+        note("environment", f"{count} setup resource(s) created or already there")
+        extra: dict[str, str] = {}
+        if scenario.target.app == "demo" or isinstance(scenario.target.app, DemoAppRef):
+            home = scenario.target.home_region
+            extra["GAMEDAY_DEMO_ROLE_ARN"] = await asyncio.to_thread(_demo_role_arn, clients, home)
+        app = await start_app(
+            scenario,
+            stack,
+            workdir=workdir,
+            endpoint_url=gateway.url,
+            alert_url=alert_url,
+            note=note,
+            extra_env=extra,
+        )
+        return gateway_stage(request, client, app=app, emulator_url=url, clients=clients)

@@ -1,13 +1,22 @@
-"""What every environment hands the drill once it is up: a ``Stage``."""
+"""What every environment hands the drill once it is up: a ``Stage``, carrying its injector."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from gameday.environments.app import RunningApp
 from gameday.environments.setup import ClientFactory
-from gameday.gateway.client import GatewayClient
+from gameday.faults.rules import Rule
+from gameday.injectors.base import Injector
+from gameday.result import GatewayTally
+
+if TYPE_CHECKING:
+    from contextlib import ExitStack
+
+    from gameday.faults.plan import Plan
 
 DUMMY_KEYS = ("testing", "testing")
 DUMMY_CREDENTIALS = {
@@ -21,12 +30,55 @@ Note = Callable[[str, str], None]
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """What the injector's backend saw during the run, for the result."""
+
+    gateway: GatewayTally = field(default_factory=GatewayTally)
+    fis: dict[str, object] | None = None
+    """The FIS experiment's record (ids, final state, reason) on a real account."""
+
+
+@dataclass(frozen=True)
+class StageRequest:
+    """What an environment is given to come up for one run."""
+
+    plan: Plan
+    run_id: str
+    workdir: Path
+    seed: int | None
+    alert_url: str | None
+    """The runner's alert sink, handed to the app (GAMEDAY_ALERT_URL)."""
+    now: Callable[[], float]
+    """The run clock."""
+    note: Note
+    fail: Callable[[str], None]
+    """The tool failed under the drill (an injector's API): stop and roll back. Any thread."""
+
+
+class Environment(Protocol):
+    """Where faults land: brings itself up and hands the drill a running stage.
+
+    >>> stage = await environment.bring_up(request, stack)   # stack tears every part down
+    >>> with stage.injector.inject(stage.rules[0]): ...
+    """
+
+    async def bring_up(self, request: StageRequest, stack: ExitStack) -> Stage:
+        """Start what the drill needs; ``stack`` stops every part of it, however it ends.
+        GameDayError (EnvironmentFailure, or a refusal such as a missing approval) when it
+        cannot come up; nothing is injected then."""
+        ...
+
+
+@dataclass(frozen=True)
 class Stage:
     """A running environment: where the app is, where its AWS calls go, how to inject."""
 
+    injector: Injector
+    rules: tuple[Rule, ...]
+    """The rules as this backend applies them (FIS: one per fault, with FIS's windows)."""
+    evidence: Callable[[], Evidence]
+    """Read once after the rollback (it may block on the backend's API)."""
     app: RunningApp | None
-    gateway: GatewayClient | None
-    """None on a real account, where faults go through FIS."""
     aws_endpoint_url: str | None
     """The gateway: what the app and the probes call, so faults reach them; None on a real
     account (the SDK's own endpoints, or AWS_ENDPOINT_URL)."""

@@ -8,11 +8,17 @@ past the deadline, and key e removes them early through the same schedule.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from gameday.errors import InvalidInputError
 from gameday.faults.rules import Rule
 from gameday.scenario.models import Scenario
+
+if TYPE_CHECKING:
+    from gameday.facilitation.session import Facilitator
 
 HOLD_MARGIN_S = 1.0
 """The hold ends this long before the hard stop, so the observation after it ends on time
@@ -55,3 +61,37 @@ def held_rules(rules: list[Rule], deadline: float) -> list[Rule]:
         replace(r, end_s=max(r.end_s, deadline)) if r.end_s == last_end[r.fault] else r
         for r in rules
     ]
+
+
+class FacilitatedPace:
+    """The pace of a facilitated run (``gameday.engine.pace.Pace``): under --hold, every
+    fault is held until key e or the deadline, and the observation planned after the faults
+    follows from then; observation also waits for people's marks."""
+
+    def __init__(self, facilitator: Facilitator, scenario: Scenario, planned: list[Rule]):
+        self.facilitator = facilitator
+        self.scenario = scenario
+        self.planned = planned
+        held = facilitator.hold_deadline is not None
+        self.end: asyncio.Event | None = facilitator.ended if held else None
+
+    def rules(self, rules: Sequence[Rule]) -> list[Rule]:
+        deadline = self.facilitator.hold_deadline
+        return list(rules) if deadline is None else held_rules(list(rules), deadline)
+
+    def observe_limit(self, start: float, now: float) -> float:
+        """``observe.max`` from the drill's start; under --hold, the observation planned
+        after the faults, from when the hold ended (key e, or its deadline, reached now)."""
+        facilitator = self.facilitator
+        if facilitator.hold_deadline is None:
+            return start + self.scenario.observe.max
+        if not facilitator.ended.is_set() and now >= start + facilitator.hold_deadline:
+            facilitator.hold_expired()
+        ended = facilitator.hold_ended_at
+        end = ended - start if ended is not None else facilitator.hold_deadline
+        return start + end + observe_after_faults(self.scenario, self.planned)
+
+    def decided(self) -> bool:
+        from gameday.facilitation.session import humans_decided
+
+        return humans_decided(self.scenario, self.facilitator)

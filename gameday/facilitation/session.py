@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from gameday.engine.recorder import Recorder
 from gameday.errors import InvalidInputError
 from gameday.kinds import HUMAN_MARKS, MarkKind
+from gameday.recorder import Recorder
 from gameday.result import Facilitation, Mark, RunbookStepRecord
 from gameday.scenario.models import HumanObjective, Scenario
 from gameday.scenario.runbook import (
@@ -26,7 +26,7 @@ from gameday.scenario.runbook import (
 )
 
 if TYPE_CHECKING:
-    from gameday.engine.plan import Plan
+    from gameday.faults.plan import Plan
 
 MAX_NOTE_CHARS = 500
 MAX_AUTHOR_CHARS = 64

@@ -12,16 +12,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gameday.engine.recorder import Recorder
 from gameday.facilitation.keys import KEY_HELP
 from gameday.facilitation.session import Facilitator, describe
-from gameday.reports.live import probe_table
+from gameday.recorder import Recorder
+from gameday.reports.live import ANNOUNCED, probe_table
 
 if TYPE_CHECKING:
     from rich.live import Live
 
 MARKS_SHOWN = 5
-_ANNOUNCED = ("inject", "remove", "abort", "error", "rollback-failed", "hold")
 
 
 def _since_injection(recorder: Recorder) -> str:
@@ -139,7 +138,7 @@ class FacilitatedView:
         """The run's listener (``Listener``)."""
         if self.live is None:
             return
-        if kind in _ANNOUNCED:
+        if kind in ANNOUNCED:
             self.live.console.print(f"[{recorder.now():7.2f}s] {kind:<8} {detail}", markup=False)
         if kind == "mark":  # at once, not at the next of the 4 frames a second
             self.live.refresh()

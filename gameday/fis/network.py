@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Protocol
 
-from gameday.environments.aws_config import AwsEnvironment, EcsCompute, EksCompute, Selector
 from gameday.errors import InvalidInputError
+from gameday.fis.aws_config import AwsEnvironment, EcsCompute, EksCompute, Selector
 from gameday.fis.endpoints import sources_text
 from gameday.fis.iso import iso_duration
 from gameday.fis.spec import TemplateTarget

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
-from gameday.environments.aws_config import AwsEnvironment, merge_environment
+from gameday.checks import Check, CheckOutcome
 from gameday.errors import InvalidInputError
 from gameday.fis.actions import ALLOWED, Effect, RefusedActionError
+from gameday.fis.aws_config import AwsEnvironment, merge_environment
 from gameday.fis.spec import FisPlan
 from gameday.fis.template import build_fis_plan, rules_for
 from gameday.fis.validate import validate_request
@@ -21,23 +21,6 @@ from gameday.scenario.durations import format_duration
 from gameday.scenario.fault_models import FisAction
 from gameday.scenario.loader import LoadedScenario
 from gameday.scenario.models import Scenario
-
-
-class CheckOutcome(StrEnum):
-    """As ``engine.safety.Outcome``: passes, fails, or is decided when the drill runs."""
-
-    PASS = "pass"
-    FAIL = "fail"
-    AT_RUN = "at-run"
-
-
-@dataclass(frozen=True, slots=True)
-class FisCheck:
-    """One real-account check and its outcome (the shape of ``engine.safety.Check``)."""
-
-    name: str
-    outcome: CheckOutcome
-    detail: str
 
 
 def _outcome(ok: bool) -> CheckOutcome:
@@ -53,24 +36,24 @@ def _effects(plan: FisPlan) -> str:
     return ", ".join(f"{n} {effect.value}" for effect, n in sorted(counts.items()))
 
 
-def _account_checks(env: AwsEnvironment) -> list[FisCheck]:
+def _account_checks(env: AwsEnvironment) -> list[Check]:
     return [
-        FisCheck("approval", CheckOutcome.AT_RUN, "run needs --approve or a yes on a terminal"),
-        FisCheck(
+        Check("approval", CheckOutcome.AT_RUN, "run needs --approve or a yes on a terminal"),
+        Check(
             "account allow-list",
             _outcome(bool(env.accounts)),
             f"allowed: {', '.join(env.accounts)}; the caller's account is checked at run (STS)"
             if env.accounts
             else "no account is allowed: list them under 'accounts'",
         ),
-        FisCheck(
+        Check(
             "stop conditions",
             _outcome(bool(env.stop_conditions)),
             f"{len(env.stop_conditions)} CloudWatch alarm(s)"
             if env.stop_conditions
             else "none: FIS needs at least one CloudWatch alarm ('stop_conditions')",
         ),
-        FisCheck(
+        Check(
             "FIS role",
             _outcome(env.role_arn is not None),
             env.role_arn or "none: set 'role_arn' in the environment file",
@@ -78,32 +61,32 @@ def _account_checks(env: AwsEnvironment) -> list[FisCheck]:
     ]
 
 
-def fis_checks(scenario: Scenario, plan: FisPlan, env: AwsEnvironment) -> list[FisCheck]:
+def fis_checks(scenario: Scenario, plan: FisPlan, env: AwsEnvironment) -> list[Check]:
     """Every check for running ``scenario`` on the account ``env`` (merged) describes."""
     length = format_duration(plan.length_s)
     rails, observe = scenario.guardrails, scenario.observe
     return [
         *_account_checks(env),
-        FisCheck(
+        Check(
             "every fault maps onto FIS",
             _outcome(not plan.problems),
             f"{len(scenario.faults)} fault(s), {len(plan.template.actions)} action(s)"
             if not plan.problems
             else f"{len(plan.problems)} problem(s): see 'problems' below",
         ),
-        FisCheck(
+        Check(
             "no destructive actions",
             _outcome(not plan.refused),
             f"every action is on the allow-list ({_effects(plan) or 'none'})"
             if not plan.refused
             else f"{len(plan.refused)} refused: see 'refused' below",
         ),
-        FisCheck(
+        Check(
             "blast radius: duration",
             _outcome(plan.length_s <= rails.max_duration),
             f"the experiment runs {length}; max_duration {format_duration(rails.max_duration)}",
         ),
-        FisCheck(
+        Check(
             "observation covers the experiment",
             _outcome(plan.length_s <= observe.max),
             f"the experiment runs {length}; observe.max {format_duration(observe.max)}",
@@ -118,7 +101,7 @@ class AwsPlan:
     scenario: Scenario
     environment: AwsEnvironment
     fis: FisPlan
-    checks: list[FisCheck]
+    checks: list[Check]
 
     @property
     def ok(self) -> bool:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from gameday.environments.aws_config import AwsEnvironment
 from gameday.errors import InvalidInputError
 from gameday.faults.catalog import GLOBAL_HOME_REGION, GLOBAL_SERVICES
 from gameday.faults.modes import Mode
 from gameday.faults.rules import Rule
+from gameday.fis.aws_config import AwsEnvironment
 from gameday.fis.endpoints import endpoint_hosts
 from gameday.fis.iso import iso_duration
 from gameday.fis.network import LOSS, Demand, Segment, Step, percent, selector_target

@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from gameday.environments.aws_config import AwsEnvironment
 from gameday.errors import EnvironmentFailure, InvalidInputError
 from gameday.fis.actions import RefusedActionError
+from gameday.fis.aws_config import AwsEnvironment
 from gameday.fis.spec import FisPlan
 from gameday.fis.validate import validate_request
 from gameday.scenario.durations import format_duration

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gameday.environments.aws_config import Logs, Report
+from gameday.fis.aws_config import Logs, Report
 from gameday.fis.iso import iso_duration, parse_iso_duration
 
 MANAGED_BY_TAG = ("managed-by", "gameday")

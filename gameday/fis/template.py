@@ -22,11 +22,11 @@ import math
 from collections.abc import Sequence
 from itertools import combinations
 
-from gameday.environments.aws_config import AwsEnvironment, merge_environment
 from gameday.errors import InvalidInputError
 from gameday.faults.modes import Mode
 from gameday.faults.rules import Rule, resolve_rules
 from gameday.fis.actions import ALLOWED, action_problems
+from gameday.fis.aws_config import AwsEnvironment, merge_environment
 from gameday.fis.endpoints import endpoint_hosts
 from gameday.fis.iso import iso_duration
 from gameday.fis.network import (

@@ -1,7 +1,8 @@
 """A typed, synchronous client of the gateway's admin API, for the engine and scripts.
 
 Standard library HTTP only: this is the control path, used a few times per drill, and it must
-work wherever the engine runs.
+work wherever the engine runs. Every call but ``wait_ready`` retries what may pass (a refused
+or dropped connection, a timeout, a 5xx, a 429) for up to ``retry_deadline_s``.
 
 >>> client = GatewayClient("http://127.0.0.1:4567", token=os.environ.get("GAMEDAY_GATEWAY_TOKEN"))
 >>> client.wait_ready(timeout_s=5)
@@ -14,7 +15,10 @@ from __future__ import annotations
 import builtins
 import http.client
 import json
+import random
+import ssl
 import time
+from collections.abc import Callable
 from typing import TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -22,6 +26,7 @@ from pydantic import BaseModel, ValidationError
 
 from gameday.errors import EnvironmentFailure, InvalidInputError
 from gameday.gateway.models import FaultList, FaultSpec, FaultStatus, Health, RequestPage
+from gameday.retrying import Backoff, retry_call
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -29,15 +34,38 @@ _M = TypeVar("_M", bound=BaseModel)
 class GatewayError(EnvironmentFailure):
     """The gateway could not be reached, or refused or failed an admin call."""
 
-    def __init__(self, message: str, hint: str | None = None, status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        status: int | None = None,
+        *,
+        transient: bool = False,
+    ) -> None:
         super().__init__(message, hint)
         self.status = status
+        self.transient = transient
+        """Another try may succeed: no answer (refused, dropped, timed out), a 5xx or 429."""
+
+
+def _transient(error: BaseException) -> bool:
+    return isinstance(error, GatewayError) and error.transient
 
 
 class GatewayClient:
     """One gateway's admin API; each call opens its own short connection."""
 
-    def __init__(self, url: str, token: str | None = None, *, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        *,
+        timeout_s: float = 10.0,
+        retry_deadline_s: float = 3.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InvalidInputError(f"gateway URL {url!r} is not an http(s) URL")
@@ -48,13 +76,26 @@ class GatewayClient:
         self._base_path = parts.path.rstrip("/")
         self._token = token
         self._timeout_s = timeout_s
+        self._backoff = Backoff(deadline_s=retry_deadline_s, first_delay_s=0.05, max_delay_s=1.0)
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng
 
     def health(self) -> Health:
         return self._call("GET", "/_gameday/health", Health)
 
+    # Retrying the writes is safe because each is idempotent: a PUT of the same id replaces
+    # the fault with the same one (the TTL restarts from the last PUT), and a DELETE of a
+    # fault, or of them all, leaves the same state however often it arrives. Only the answer
+    # can differ: a DELETE whose first answer was lost gets 404 (remove: False) or
+    # {"removed": 0} (clear) on its retry, and a repeated PUT starts the fault's hits at 0.
+
     def add(self, spec: FaultSpec) -> FaultStatus:
         """Inject a fault, or replace the fault with the same id; returns it as held."""
+        # max_hits only when set: a gateway older than it would refuse the field (extra=forbid).
         body = spec.model_dump(mode="json", exclude={"id"})
+        if spec.match.max_hits is None:
+            del body["match"]["max_hits"]
         return self._call("PUT", f"/_gameday/faults/{quote(spec.id, safe='')}", FaultStatus, body)
 
     def remove(self, fault_id: str) -> bool:
@@ -88,7 +129,8 @@ class GatewayClient:
         deadline = time.monotonic() + timeout_s
         while True:
             try:
-                return self.health()
+                # One attempt per turn: this loop is the retry, bounded by timeout_s.
+                return self._call("GET", "/_gameday/health", Health, retry=False)
             except GatewayError as error:
                 if error.status is not None or time.monotonic() >= deadline:
                     raise GatewayError(
@@ -99,8 +141,10 @@ class GatewayClient:
                     ) from error
             time.sleep(interval_s)
 
-    def _call(self, method: str, path: str, model: type[_M], body: object = None) -> _M:
-        payload = self._request(method, path, body)
+    def _call(
+        self, method: str, path: str, model: type[_M], body: object = None, *, retry: bool = True
+    ) -> _M:
+        payload = self._request(method, path, body, retry=retry)
         try:
             return model.model_validate(payload)
         except ValidationError as error:
@@ -108,7 +152,41 @@ class GatewayClient:
                 f"{self.url}: unexpected answer to {method} {path}: {error}"
             ) from error
 
-    def _request(self, method: str, path: str, body: object = None) -> object:
+    def _request(
+        self, method: str, path: str, body: object = None, *, retry: bool = True
+    ) -> object:
+        """One admin call; with ``retry``, transient failures are tried again until the
+        deadline, and the last one is raised with how many attempts it took."""
+        if not retry:
+            return self._attempt(method, path, body)
+        attempts = [1]
+        started = self._clock()
+
+        def retried(error: BaseException, attempt: int, delay_s: float) -> None:
+            attempts.append(attempt + 1)
+
+        try:
+            return retry_call(
+                lambda: self._attempt(method, path, body),
+                transient=_transient,
+                backoff=self._backoff,
+                sleep=self._sleep,
+                clock=self._clock,
+                rng=self._rng,
+                on_retry=retried,
+            )
+        except GatewayError as error:
+            if len(attempts) == 1:
+                raise
+            raise GatewayError(
+                f"{error.message} (after {len(attempts)} attempts in "
+                f"{self._clock() - started:.1f} s)",
+                error.hint,
+                error.status,
+                transient=error.transient,
+            ) from error
+
+    def _attempt(self, method: str, path: str, body: object) -> object:
         headers = {"Accept": "application/json"}
         data = None
         if body is not None:
@@ -129,6 +207,9 @@ class GatewayClient:
             raise GatewayError(
                 f"cannot reach the gateway at {self.url}: {error}",
                 hint="is `gameday gateway` running there?",
+                # A refused, dropped or timed-out connection may pass; a certificate that
+                # does not verify will not.
+                transient=not isinstance(error, ssl.SSLError),
             ) from error
         finally:
             connection.close()
@@ -147,4 +228,9 @@ def _decode(url: str, method: str, path: str, status: int, raw: bytes) -> object
     message = payload.get("error") if isinstance(payload, dict) else None
     text = message or raw[:200].decode(errors="replace")
     hint = "set the same token as the gateway's (GAMEDAY_GATEWAY_TOKEN)" if status == 401 else None
-    raise GatewayError(f"{url}: {method} {path} failed with {status}: {text}", hint, status)
+    raise GatewayError(
+        f"{url}: {method} {path} failed with {status}: {text}",
+        hint,
+        status,
+        transient=status == 429 or status >= 500,
+    )

@@ -97,6 +97,9 @@ class FaultMatch(BaseModel):
     regions: tuple[Annotated[str, Field(min_length=1, max_length=64)], ...] = ()
     operations: tuple[Annotated[str, Field(min_length=1, max_length=128)], ...] = ()
     probability: float = Field(default=1.0, ge=0.0, le=1.0)
+    max_hits: int | None = Field(default=None, ge=1)
+    """Answer at most this many requests, then match none (None: no limit): "the first N
+    matching calls". A spent fault stays listed, with its hits, until removed or expired."""
 
     @field_validator("probability")
     @classmethod

@@ -57,6 +57,7 @@ class ActiveFault:
     code: str | None
     latency_min_s: float
     latency_max_s: float
+    max_hits: int | None = None
     hits: int = 0
     chaos_rule: ChaosRule | None = field(default=None)
 
@@ -79,6 +80,7 @@ class ActiveFault:
             code=effect.code,
             latency_min_s=latency.min_s if latency else 0.0,
             latency_max_s=latency.max_s if latency else 0.0,
+            max_hits=spec.match.max_hits,
             chaos_rule=chaos_rule,
         )
 
@@ -170,6 +172,8 @@ class FaultStore:
     def match(self, info: RequestInfo) -> ActiveFault | None:
         """The first live fault that applies to the request, after its probability draw.
 
+        A fault with ``max_hits`` that has been applied that many times is skipped (its
+        probability is not drawn), so the request may match the next fault or none.
         Runs on every request: an expired fault is dropped here, so it is gone for the very
         next request even if no sweeper ran.
         """
@@ -179,6 +183,8 @@ class FaultStore:
         if now >= self._next_expiry:
             self._expire(now)
         for fault in self._faults.values():
+            if fault.max_hits is not None and fault.hits >= fault.max_hits:
+                continue  # spent: it has answered its first N matching requests
             if not fault.applies_to(info):
                 continue
             probability = fault.probability

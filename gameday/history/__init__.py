@@ -1,12 +1,15 @@
 """The history of runs: a SQLite store (WAL) that reads and writes results only.
 
 ``HistoryStore`` records a run when it starts and finalises it when it ends; a run whose
-process died is finalised as ``aborted`` by the next open. ``show_history`` is what
-``gameday history`` prints.
+process died is finalised as ``aborted`` by the next open. It also keeps the scheduler's
+skipped fire times. ``read_runs``, ``stored_result`` and ``past_runs`` read a store without
+creating it, for ``gameday history`` and ``gameday report`` (``gameday.reports`` renders what
+they return).
 """
 
 from __future__ import annotations
 
+from gameday.history.query import PastRuns, parse_since, past_runs, read_runs, stored_result
 from gameday.history.schema import LATEST_VERSION
 from gameday.history.store import (
     DEFAULT_STORE,
@@ -14,29 +17,26 @@ from gameday.history.store import (
     HistoryStatus,
     HistoryStore,
     Measurement,
+    Skip,
+    SkipReason,
     default_store_path,
     iso_utc,
-)
-from gameday.history.table import (
-    HistoryFormat,
-    parse_since,
-    render_history_json,
-    render_history_table,
-    show_history,
 )
 
 __all__ = [
     "DEFAULT_STORE",
     "LATEST_VERSION",
-    "HistoryFormat",
     "HistoryRow",
     "HistoryStatus",
     "HistoryStore",
     "Measurement",
+    "PastRuns",
+    "Skip",
+    "SkipReason",
     "default_store_path",
     "iso_utc",
     "parse_since",
-    "render_history_json",
-    "render_history_table",
-    "show_history",
+    "past_runs",
+    "read_runs",
+    "stored_result",
 ]

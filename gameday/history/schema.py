@@ -8,6 +8,9 @@ rather than guessed at.
 Version 0 is the prototype layout (one ``runs`` table: run_id, scenario, status, score,
 started_at, result JSON; no writer, no measurements). Version 1 adds the environment, end
 time, grade, reason, the writer of a running row, and one row per objective measurement.
+Version 2 adds ``schedule_skips``: the scheduler's fire times that did not run (a skipped fire
+time is not a run, so it has a table of its own; ``gameday schedule run`` kept it there before,
+outside the versioned schema, and a store that has it keeps its rows).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import Callable
 
 from gameday.errors import InvalidInputError
 
-LATEST_VERSION = 1
+LATEST_VERSION = 2
 
 _RUNS_V1 = """
 CREATE TABLE runs (
@@ -64,10 +67,30 @@ _INDEXES_V1 = (
 )
 
 
+# IF NOT EXISTS: before version 2 the scheduler created this very table itself, in stores
+# still at version 1; migrating such a store keeps the skips it recorded.
+_SKIPS_V2 = """
+CREATE TABLE IF NOT EXISTS schedule_skips (
+    scenario TEXT NOT NULL,
+    due_at TEXT NOT NULL,
+    skipped_at TEXT NOT NULL,
+    reason TEXT NOT NULL CHECK (reason IN ('busy', 'late')),
+    detail TEXT NOT NULL
+)
+"""
+
+_INDEXES_V2 = (
+    "CREATE INDEX IF NOT EXISTS schedule_skips_by_scenario ON schedule_skips (scenario, due_at)",
+)
+
+
 def _create_latest(db: sqlite3.Connection) -> None:
     db.execute(_RUNS_V1)
     db.execute(_MEASUREMENTS_V1)
     for statement in _INDEXES_V1:
+        db.execute(statement)
+    db.execute(_SKIPS_V2)
+    for statement in _INDEXES_V2:
         db.execute(statement)
 
 
@@ -120,7 +143,17 @@ def _migrate_0_to_1(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _migrate_0_to_1}
+def _migrate_1_to_2(db: sqlite3.Connection) -> None:
+    """Schema 1 -> 2: the scheduler's skipped fire times join the schema."""
+    db.execute(_SKIPS_V2)
+    for statement in _INDEXES_V2:
+        db.execute(statement)
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    0: _migrate_0_to_1,
+    1: _migrate_1_to_2,
+}
 """Step ``n -> n + 1`` for every version below ``LATEST_VERSION``."""
 
 

@@ -12,6 +12,9 @@ it ends. A row whose writer is gone is finalised as ``aborted`` the next time an
 opens the store (see ``gameday.history.writer``). Each write is one ``BEGIN IMMEDIATE``
 transaction; WAL lets readers go on while one process writes, and the busy timeout makes a
 second writer wait for the first instead of failing.
+
+The scheduler's fire times that did not run are kept too (``record_skips``, ``skips``,
+``skip_counts``): a skip is not a run, so it has a table of its own.
 """
 
 from __future__ import annotations
@@ -94,6 +97,26 @@ class HistoryRow:
         if self.score is None or self.previous_score is None:
             return None
         return self.score - self.previous_score
+
+
+class SkipReason(StrEnum):
+    """Why a scheduled fire time did not run."""
+
+    BUSY = "busy"
+    """Another drill was running when it fell due (never two drills at once)."""
+    LATE = "late"
+    """The scheduler was not looking when it fell due (the machine slept, the clock jumped)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """One scheduled fire time that did not run; times as ``iso_utc`` text."""
+
+    scenario: str
+    due_at: str
+    skipped_at: str
+    reason: SkipReason
+    detail: str
 
 
 def iso_utc(moment: str | datetime) -> str:
@@ -377,6 +400,39 @@ class HistoryStore:
             "GROUP BY scenario, status"
         )
         return {(scenario, RunStatus(status)): count for scenario, status, count in rows}
+
+    def record_skips(self, skips: Sequence[Skip]) -> None:
+        """Record skipped fire times, in one transaction."""
+        if not skips:
+            return
+        with self._write() as db:
+            db.executemany(
+                "INSERT INTO schedule_skips (scenario, due_at, skipped_at, reason, detail) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    (s.scenario, iso_utc(s.due_at), iso_utc(s.skipped_at), s.reason.value, s.detail)
+                    for s in skips
+                ],
+            )
+
+    def skips(self, scenario: str | None = None) -> list[Skip]:
+        """Skipped fire times, oldest first, of one scenario or all."""
+        rows = self._db.execute(
+            "SELECT scenario, due_at, skipped_at, reason, detail FROM schedule_skips "
+            "WHERE (:scenario IS NULL OR scenario = :scenario) ORDER BY due_at, rowid",
+            {"scenario": scenario},
+        )
+        return [
+            Skip(name, due, at, SkipReason(reason), detail)
+            for name, due, at, reason, detail in rows
+        ]
+
+    def skip_counts(self) -> dict[tuple[str, SkipReason], int]:
+        """Skipped fire times per (scenario, reason), all time: the scheduler's skipped counter."""
+        rows = self._db.execute(
+            "SELECT scenario, reason, COUNT(*) FROM schedule_skips GROUP BY scenario, reason"
+        )
+        return {(name, SkipReason(reason)): count for name, reason, count in rows}
 
 
 def _row(values: tuple[Any, ...], measurements: tuple[Measurement, ...]) -> HistoryRow:

@@ -1,10 +1,15 @@
-"""The gateway injector: rules become faults on the gameday gateway's admin API."""
+"""The gateway injector: rules become faults on the gameday gateway's admin API.
+
+Every fault carries a TTL (its window plus a margin), so the gateway drops it by itself even
+when the runner dies or its admin API stops answering; a removal that failed says so.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from gameday.errors import GameDayError, NotRemovedError
 from gameday.faults.rules import Rule
 from gameday.gateway.client import GatewayClient
 from gameday.gateway.models import FaultEffect, FaultMatch, FaultSpec, Latency
@@ -29,22 +34,54 @@ def fault_spec(rule: Rule, run_id: str) -> FaultSpec:
 
 
 class GatewayInjector:
-    """Injects rules into one gateway."""
+    """Injects one run's rules into one gateway (the client retries transient failures)."""
 
     def __init__(self, client: GatewayClient, run_id: str) -> None:
         self.client = client
         self.run_id = run_id
+        self._held: dict[str, tuple[Rule, FaultSpec]] = {}
+        """Faults added and not yet known to be gone, by rule id."""
 
     @contextmanager
     def inject(self, rule: Rule) -> Iterator[None]:
         """Add the fault now; remove it on exit (its TTL removes it if we never get there)."""
         spec = fault_spec(rule, self.run_id)
+        # Held before the PUT: a PUT that timed out may still have landed, and ``finish``
+        # takes back whatever is held.
+        self._held[rule.id] = (rule, spec)
         self.client.add(spec)
         try:
             yield
         finally:
-            self.client.remove(spec.id)
+            self._remove(rule, spec)
 
-    def clear(self) -> int:
-        """Remove every fault the gateway holds."""
-        return self.client.clear()
+    def _remove(self, rule: Rule, spec: FaultSpec) -> None:
+        try:
+            self.client.remove(spec.id)  # a 404 is fine: it expired, or the PUT never landed
+        except GameDayError as error:
+            raise NotRemovedError(
+                _not_removed(rule, spec, error.message, self.client.url), (rule.id,)
+            ) from None
+        self._held.pop(rule.id, None)
+
+    def finish(self) -> None:
+        """Remove every fault of this run still held; NotRemovedError names those left."""
+        problems: list[str] = []
+        ids: list[str] = []
+        for rule, spec in list(self._held.values()):
+            try:
+                self._remove(rule, spec)
+            except NotRemovedError as error:
+                problems.append(error.message)
+                ids.append(rule.id)
+        if problems:
+            raise NotRemovedError("; ".join(problems), tuple(ids))
+
+
+def _not_removed(rule: Rule, spec: FaultSpec, why: str, url: str) -> str:
+    return (
+        f"fault {spec.id} ({rule.mode.value} on {', '.join(rule.services) or 'every service'}) "
+        f"may still be in force: {why}; the gateway drops it by itself at the end of its TTL "
+        f"({spec.ttl_seconds:g} s after it was added); to remove it now: "
+        f"gameday abort --gateway {url}"
+    )

@@ -4,6 +4,7 @@ A Content-Security-Policy of ``default-src 'none'`` with inline styles allowed i
 page: even if a scenario string ever slipped through unescaped, the browser would refuse to run
 it (and say so in its console, which the Chromium test watches). Every scenario-supplied string
 goes through ``_e`` (``html.escape`` with quotes) on its way into text or an attribute.
+A failed rollback is a red banner, the first thing on the page, naming every fault left.
 """
 
 from __future__ import annotations
@@ -25,6 +26,13 @@ from gameday.reports.people import (
     mark_cells,
     mark_title,
     step_cells,
+)
+from gameday.reports.rollback import (
+    ROLLBACK_COMPLETE,
+    ROLLBACK_FAILED,
+    left_behind,
+    left_behind_count,
+    rollback_problems,
 )
 from gameday.reports.suite import (
     FAULT_HEAD,
@@ -78,6 +86,12 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 .g-A{color:#2e7d32}.g-B{color:#558b2f}.g-C{color:#f9a825}.g-D{color:#ef6c00}.g-F{color:#c62828}
 .miss td{background:#fff4f4}.muted{color:#5f6b7a}.banner{background:#fff4e5;border-left:4px
 solid #ef6c00;padding:6px 10px;margin:8px 0}
+.rollback-failed{background:#b71c1c;color:#fff;border-radius:8px;padding:12px 20px;
+margin:16px 0;font-size:15px}.rollback-failed h2{margin:0 0 6px;font-size:20px}
+.rollback-failed ul{margin:6px 0 0;padding-left:20px}.rollback-failed li{margin:4px 0}
+.rollback-failed code{color:#fff}.rollback-failed .name{font-weight:700}
+.banner.rollback{background:#ffebee;border-color:#b71c1c;font-weight:600}
+.facts .no{color:#b71c1c;font-weight:700}
 .formula{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13px}
 svg.timeline{width:100%;height:auto;display:block;background:#fbfcfd;border:1px solid #e5e8ec}
 svg.timeline text{font:11px system-ui,sans-serif;fill:#4a5563}
@@ -179,6 +193,9 @@ def _suite_section(results: Sequence[RunResult], trend: Trend | None) -> str:
     if suite.excluded:
         names = ", ".join(suite.excluded)
         parts.append(f'<p class="banner">not graded (could not run): {_e(names)}</p>')
+    if left_behind(results):
+        text = f"rollback failed: {left_behind_count(results)} (see the top of the page)"
+        parts.append(f'<p class="banner rollback">{_e(text)}</p>')
     capability_rows = [
         [_td(c.value), _td(display_score(score), num=True), _td(grade_for(score).value)]
         for c, score in sorted(suite.by_capability.items())
@@ -223,6 +240,10 @@ def _facts(result: RunResult) -> str:
         ("started", _e(result.started_at)),
         ("ended", _e(result.ended_at)),
         ("scenario file", f"<code>{_e(scenario.file)}</code>"),
+        (
+            "rollback",
+            ROLLBACK_COMPLETE if result.rollback.complete else '<span class="no">FAILED</span>',
+        ),
     ]
     if scenario.owner:
         facts.append(("owner", _e(scenario.owner)))
@@ -543,14 +564,37 @@ def _events_block(result: RunResult) -> str:
     )
 
 
+def _left_behind(results: Sequence[RunResult]) -> str:
+    """The page's first element when a rollback failed: every fault left, and how to remove it."""
+    failed = left_behind(results)
+    if not failed:
+        return ""
+    items = "".join(
+        f'<li><span class="name">{_e(r.scenario.name)}</span> (run <code>{_e(r.run_id)}</code>): '
+        f"{_e(problem)}</li>"
+        for r in failed
+        for problem in rollback_problems(r)
+    )
+    return (
+        f'<section class="rollback-failed" id="rollback-failed" role="alert">'
+        f"<h2>{_e(ROLLBACK_FAILED)}</h2><p>{_e(left_behind_count(results))}:</p>"
+        f"<ul>{items}</ul></section>"
+    )
+
+
 def _scenario_section(
-    result: RunResult, index: int, report_dir: Path | None, page_rules: list[str]
+    result: RunResult, index: int, report_dir: Path | None, page_rules: list[str], several: bool
 ) -> str:
     status = result.status.value
     parts = [
         f'<section class="scenario" id="s-{index}" data-status="{_e(status)}">',
         f'<h2>{_e(result.scenario.name)} <span class="badge {_e(status)}">{_e(status)}</span></h2>',
     ]
+    if several:  # a page of one run says it once, at the top
+        parts += [
+            f'<p class="banner rollback">{_e(ROLLBACK_FAILED)}: {_e(problem)}</p>'
+            for problem in rollback_problems(result)
+        ]
     if result.scenario.description:
         parts.append(f"<p>{_e(result.scenario.description)}</p>")
     parts.append(_facts(result))
@@ -617,7 +661,7 @@ def render_html(
     if not results:
         raise ValueError("a report needs at least one result")
     page_rules = rules_of(results[0])
-    body = [f"<h1>{_e(title)}</h1>"]
+    body = [_left_behind(results), f"<h1>{_e(title)}</h1>"]
     body.append(f'<p class="muted">{len(results)} run(s); scores are out of 100.</p>')
     if len(latest_per_scenario(results)) > 1:
         body.append(_suite_section(results, trend))
@@ -629,7 +673,10 @@ def render_html(
     body.append(_LEGEND)
     if any(r.marks for r in results):
         body.append(_MARKS_LEGEND)
-    body += [_scenario_section(r, i, report_dir, page_rules) for i, r in enumerate(results)]
+    several = len(results) > 1
+    body += [
+        _scenario_section(r, i, report_dir, page_rules, several) for i, r in enumerate(results)
+    ]
     body.append('<section id="rules"><h2>How the score is computed</h2>')
     body.append(_rules_list(page_rules) + "</section>")
     return (

@@ -20,6 +20,10 @@ Choices, documented in docs/reports.md:
   not the one that ran it;
 - a testcase's ``time`` is the measured seconds of a time objective (RTO, RPO, TTD, latency,
   human TTD/TTM), so CI duration charts plot them drill after drill; other objectives take 0;
+- a failed rollback adds a testcase named ``rollback``, first in its suite, with a
+  ``failure`` whose message begins ``ROLLBACK FAILED: a fault may still be in force`` and
+  holds every problem (each names the fault and the command that removes it); the ``rollback``
+  property reads ``complete`` or ``failed``;
 - a human objective (``human_ttd``, ``human_ttm``) is a testcase like any other: nobody's
   mark is a ``failure`` reading ``human_ttd not detected (target 60.0s)``; a facilitated run
   adds the ``facilitator``, ``marks`` and ``checklist`` properties, and its ``system-out``
@@ -35,6 +39,7 @@ from datetime import UTC, datetime
 
 from gameday.kinds import TIME_OBJECTIVES, RunStatus
 from gameday.reports.people import ticked_count
+from gameday.reports.rollback import ROLLBACK_COMPLETE, ROLLBACK_FAILED, rollback_problems
 from gameday.reports.suite import RUN_FAILED, duration_s, miss_message
 from gameday.reports.terminal import render_result
 from gameday.result import ObjectiveResult, RunResult
@@ -95,12 +100,25 @@ def _run_case(result: RunResult, element: str) -> ET.Element:
     return case
 
 
+def _rollback_case(result: RunResult) -> ET.Element | None:
+    """The ``rollback`` testcase of a run whose rollback failed; None when it was complete."""
+    problems = rollback_problems(result)
+    if not problems:
+        return None
+    case = ET.Element("testcase", name="rollback", classname=_classname(result), time="0.000")
+    message = f"{ROLLBACK_FAILED}: {'; '.join(problems)}"
+    failure = ET.SubElement(case, "failure", message=_x(message), type="rollback")
+    failure.text = _x("\n".join(problems))
+    return case
+
+
 def _properties(result: RunResult) -> ET.Element:
     properties = ET.Element("properties")
     values = {
         "run_id": result.run_id,
         "environment": result.environment,
         "status": result.status.value,
+        "rollback": ROLLBACK_COMPLETE if result.rollback.complete else "failed",
         "score": "" if result.score is None else f"{result.score:.6g}",
         "grade": result.grade.value if result.grade else "",
         "started_at": result.started_at,
@@ -125,6 +143,10 @@ def _suite(result: RunResult, index: int) -> ET.Element:
         cases.append(_run_case(result, "error"))
     elif result.status is RunStatus.FAILED and not missed:
         cases.append(_run_case(result, "failure"))
+        missed += 1
+    rollback = _rollback_case(result)
+    if rollback is not None:
+        cases.insert(0, rollback)
         missed += 1
     name = _x(result.scenario.name.strip() or result.run_id)
     suite = ET.Element(

@@ -7,7 +7,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-from gameday.engine.recorder import Listener, Recorder
+from gameday.recorder import Listener, Recorder
+
+ANNOUNCED = (
+    "inject",
+    "remove",
+    "remove-failed",
+    "abort",
+    "error",
+    "rollback-failed",
+    "rollback-note",
+    "hold",
+)
+"""Events printed above a live view as they happen: what changes what is in force."""
 
 _QUIET_EVENTS = {"observe"}
 
@@ -77,7 +89,7 @@ def live_view(title: str, recorders: list[Recorder]) -> Iterator[Listener]:
     def listen(recorder: Recorder, kind: str, detail: str) -> None:
         if recorder not in recorders:
             recorders.append(recorder)
-        if kind in ("inject", "remove", "abort", "error", "rollback-failed"):
+        if kind in ANNOUNCED:
             live.console.print(f"[{recorder.now():7.2f}s] {kind:<8} {detail}", markup=False)
 
     with Live(get_renderable=render, console=console, refresh_per_second=4, transient=True) as live:

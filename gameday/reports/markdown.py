@@ -4,7 +4,9 @@ Scenario strings are escaped for Markdown and for the HTML that Markdown lets th
 and most wikis render inline HTML): ``&``, ``<`` and ``>`` become entities, Markdown's
 punctuation gets a backslash, and line breaks become spaces, so a string can neither open a
 tag, nor a link, nor a new table row. Timelines are drawn as text in a fenced block whose
-fence is longer than any run of backticks inside it.
+fence is longer than any run of backticks inside it. A failed rollback comes right under the
+title, before anything else, in bold with a list of every fault left (and again at the top of
+its run on a page of several).
 """
 
 from __future__ import annotations
@@ -22,6 +24,13 @@ from gameday.reports.people import (
     facilitation_facts,
     mark_cells,
     step_cells,
+)
+from gameday.reports.rollback import (
+    ROLLBACK_COMPLETE,
+    ROLLBACK_FAILED,
+    left_behind,
+    left_behind_count,
+    rollback_problems,
 )
 from gameday.reports.suite import (
     FAULT_HEAD,
@@ -117,6 +126,8 @@ def _suite(results: Sequence[RunResult], trend: Trend | None) -> list[str]:
     ]
     if suite.excluded:
         lines += [f"Not graded (could not run): {_md(', '.join(suite.excluded))}", ""]
+    if left_behind(results):
+        lines += [f"**Rollback failed: {left_behind_count(results)}** (see the top).", ""]
     lines += _table(
         ["capability", "score", "grade"],
         [
@@ -150,6 +161,7 @@ def _facts(result: RunResult) -> list[str]:
         ["started", _md(result.started_at)],
         ["ended", _md(result.ended_at)],
         ["scenario file", _md(scenario.file)],
+        ["rollback", ROLLBACK_COMPLETE if result.rollback.complete else "**FAILED**"],
     ]
     if scenario.owner:
         rows.append(["owner", _md(scenario.owner)])
@@ -321,8 +333,31 @@ def _events(result: RunResult) -> list[str]:
     return [summary, "", *_table(["at", "event", "detail"], rows), "</details>", ""]
 
 
-def _scenario(result: RunResult, report_dir: Path | None, page_rules: list[str]) -> list[str]:
+def _left_behind(results: Sequence[RunResult]) -> list[str]:
+    """The page's first words when a rollback failed: every fault left, and how to remove it."""
+    failed = left_behind(results)
+    if not failed:
+        return []
+    lines = [f"**{ROLLBACK_FAILED}.** {left_behind_count(results)}:", ""]
+    for result in failed:
+        where = f"**{_md(result.scenario.name)}** (run {_md(result.run_id)})"
+        lines += [f"- {where}: {_md(problem)}" for problem in rollback_problems(result)]
+    return [*lines, ""]
+
+
+def _rollback(result: RunResult) -> list[str]:
+    problems = rollback_problems(result)
+    if not problems:
+        return []
+    return [f"**{ROLLBACK_FAILED}.**", "", *(f"- {_md(p)}" for p in problems), ""]
+
+
+def _scenario(
+    result: RunResult, report_dir: Path | None, page_rules: list[str], several: bool
+) -> list[str]:
     lines = [f"## {_md(result.scenario.name)}: {headline(result)}", ""]
+    if several:  # a page of one run says it once, at the top
+        lines += _rollback(result)
     if result.scenario.description:
         lines += [_md_start(result.scenario.description), ""]
     lines += _facts(result)
@@ -357,7 +392,8 @@ def render_markdown(
     if not results:
         raise ValueError("a report needs at least one result")
     page_rules = rules_of(results[0])
-    lines = [f"# {_md(title)}", "", f"{len(results)} run(s); scores are out of 100.", ""]
+    lines = [f"# {_md(title)}", "", *_left_behind(results)]
+    lines += [f"{len(results)} run(s); scores are out of 100.", ""]
     if len(latest_per_scenario(results)) > 1:
         lines += _suite(results, trend)
     elif trend and trend.get(results[0].scenario.name):
@@ -365,6 +401,6 @@ def render_markdown(
         change = format_delta(trend_delta(points))
         lines += [f"Trend of the last runs: {_trend_text(points)} {change}".rstrip(), ""]
     for result in results:
-        lines += _scenario(result, report_dir, page_rules)
+        lines += _scenario(result, report_dir, page_rules, len(results) > 1)
     lines += ["## How the score is computed", ""] + [f"- {_md(r)}" for r in page_rules]
     return "\n".join(lines) + "\n"

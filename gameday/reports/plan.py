@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from gameday.engine.plan import Plan
+from gameday.faults.plan import Plan
 from gameday.faults.rules import Rule
 from gameday.kinds import HUMAN_OBJECTIVES
 from gameday.reports.people import FACILITATED_ONLY, PEOPLE

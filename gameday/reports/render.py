@@ -3,7 +3,8 @@
 ``render`` is pure (results in, text out). ``write_reports`` and ``write_junit`` write files
 atomically (a reader, a CI uploader or a web server never sees half a report).
 ``load_results`` and ``produce_report`` are what ``gameday report`` needs: results from a
-file, a folder or a run id in the history store.
+file or a folder, or from the caller's lookup of a run id (the history store's); the trend and
+run counts of past runs come from the caller too, as data.
 """
 
 from __future__ import annotations
@@ -11,17 +12,15 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from pathlib import Path
 
 from gameday.errors import InvalidInputError
-from gameday.history import HistoryStore, default_store_path
-from gameday.metrics import RunCounts
 from gameday.reports.html import render_html
 from gameday.reports.junit import render_junit
 from gameday.reports.markdown import render_markdown
-from gameday.reports.prom import render_prom
+from gameday.reports.prom import RunCounts, render_prom
 from gameday.reports.suite import Trend, suite_of
 from gameday.result import SCHEMA_VERSION, RunResult, read_result
 
@@ -137,12 +136,14 @@ def write_junit(results: Sequence[RunResult], path: Path) -> None:
     write_text_atomic(path, render_junit(results))
 
 
-def load_results(source: str, store: Path | None = None) -> list[RunResult]:
+def load_results(
+    source: str, find_run: Callable[[str], RunResult] | None = None
+) -> list[RunResult]:
     """Results for ``gameday report SOURCE``, oldest first.
 
     SOURCE is a result file, a folder (every ``result.json`` under it, as ``gameday run
-    --report-dir`` lays them out), or a run id looked up in the history store (``store``, else
-    ``$GAMEDAY_STORE``, else ``.gameday/history.db``).
+    --report-dir`` lays them out), or else a run id given to ``find_run`` (``gameday report``
+    passes the history store's ``stored_result``; it raises when there is no such run).
     """
     path = Path(source)
     if path.is_file():
@@ -155,42 +156,30 @@ def load_results(source: str, store: Path | None = None) -> list[RunResult]:
                 hint="give a folder written by `gameday run --report-dir`, or a result file",
             )
         return sorted(results, key=lambda r: r.started_at)
-    store_path = store or default_store_path()
-    if not store_path.is_file():
+    if find_run is None:
         raise InvalidInputError(
-            f"{source!r} is not a file, a folder or a run id in the history store "
-            f"({store_path} does not exist)",
-            hint="give a result.json, a report folder, or a run id shown by `gameday history`",
+            f"{source!r} is not a file or a folder",
+            hint="give a result.json or a folder written by `gameday run --report-dir`",
         )
-    with HistoryStore(store_path) as history:
-        result = history.get(source)
-    if result is None:
-        raise InvalidInputError(
-            f"{source!r} is not a file, a folder or a finished run in {store_path}",
-            hint="`gameday history` lists the run ids; a run that died has no result to report",
-        )
-    return [result]
+    return [find_run(source)]
 
 
 def produce_report(
-    source: str, fmt: ReportFormat, *, out: Path | None = None, store: Path | None = None
+    results: Sequence[RunResult],
+    fmt: ReportFormat,
+    *,
+    out: Path | None = None,
+    history: Trend | None = None,
+    run_counts: RunCounts | None = None,
 ) -> str:
-    """``gameday report``: load SOURCE, render it in ``fmt``, write it to ``out`` if given.
+    """``gameday report``: render ``results`` in ``fmt``, write it to ``out`` if given.
 
-    Returns the report text (the CLI prints it when ``out`` is None). When the history store
-    exists, the suite page gets its trend and the runs counter the store's counts.
+    Returns the report text (the CLI prints it when ``out`` is None). ``history`` and
+    ``run_counts`` are as for ``render`` (the caller reads them from the history store).
     """
-    results = load_results(source, store)
-    store_path = store or default_store_path()
-    trend: Trend | None = None
-    run_counts: RunCounts | None = None
-    if store_path.is_file():
-        with HistoryStore(store_path) as history:
-            trend = history.trend([r.scenario.name for r in results], limit=TREND_RUNS)
-            run_counts = history.outcome_counts()
     # Printed to stdout, the report may land anywhere: absolute runbook links then.
     report_dir = out.parent if out is not None else None
-    text = render(results, fmt, trend, report_dir=report_dir, run_counts=run_counts)
+    text = render(results, fmt, history, report_dir=report_dir, run_counts=run_counts)
     if out is not None:
         write_text_atomic(out, text)
     return text

@@ -1,9 +1,14 @@
 """The summary ``gameday run`` prints: per scenario its objectives and score, then the suite
-score with its per-capability roll-up, and the scoring rules (so anyone can recompute it)."""
+score with its per-capability roll-up, and the scoring rules (so anyone can recompute it).
+
+A failed rollback comes first, in capitals, with what may still be in force and the command
+that removes it: in a drill's summary and again in the suite's, the last thing printed.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from gameday.grading import SuiteScore, describe_rules, display_score
 from gameday.kinds import ObjectiveKind
@@ -14,6 +19,12 @@ from gameday.reports.people import (
     facilitation_facts,
     mark_cells,
     step_cells,
+)
+from gameday.reports.rollback import (
+    ROLLBACK_FAILED,
+    left_behind,
+    left_behind_count,
+    rollback_problems,
 )
 from gameday.result import ObjectiveResult, RunResult
 
@@ -84,13 +95,23 @@ def _facilitation(result: RunResult) -> list[str]:
     return lines
 
 
+def _rollback(result: RunResult) -> list[str]:
+    """A failed rollback's banner and problems; nothing for a complete one."""
+    problems = rollback_problems(result)
+    if not problems:
+        return []
+    banner = f"!! {ROLLBACK_FAILED}: {_printable(result.scenario.name)} (run {result.run_id})"
+    return [banner, *(f"!!   {_printable(problem)}" for problem in problems)]
+
+
 def render_result(result: RunResult) -> str:
-    """One scenario's summary; a facilitated run's adds its marks and runbook checklist."""
+    """One scenario's summary, led by a failed rollback; a facilitated run's adds its marks
+    and runbook checklist."""
     grade = result.grade.value if result.grade else "-"
     head = f"{result.scenario.name}: {result.status.value}"
     if result.score is not None:
         head += f", score {display_score(result.score)} ({grade})"
-    lines = [head]
+    lines = [*_rollback(result), head]
     if result.reason:
         lines.append(f"  reason: {result.reason}")
     if result.objectives:
@@ -118,12 +139,19 @@ def render_result(result: RunResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_suite(suite: SuiteScore) -> str:
-    """The suite's score, its roll-up per capability, and the rules behind the numbers."""
+def render_suite(suite: SuiteScore, results: Sequence[RunResult]) -> str:
+    """The suite's score, its roll-up per capability, and the rules behind the numbers; led,
+    when a drill's rollback failed, by how many left a fault behind and what to remove."""
     grade = suite.grade.value if suite.grade else "-"
-    lines = [
+    lines = []
+    if left_behind(results):
+        lines.append(f"!! {ROLLBACK_FAILED}: {left_behind_count(results)}")
+        for result in left_behind(results):
+            name = _printable(result.scenario.name)
+            lines += [f"!!   {name}: {_printable(p)}" for p in rollback_problems(result)]
+    lines.append(
         f"suite score {display_score(suite.score)} ({grade}) over {len(suite.counted)} scenario(s)"
-    ]
+    )
     for capability, score in sorted(suite.by_capability.items()):
         lines.append(f"  {capability.value:<9} {display_score(score)}")
     if suite.excluded:

@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gameday.engine.plan import Plan, make_plan
-from gameday.engine.safety import Outcome as CheckOutcome
+from gameday.checks import CheckOutcome
+from gameday.engine.plan import make_plan
 from gameday.errors import InvalidInputError
+from gameday.faults.plan import Plan
 from gameday.scenario.loader import SCENARIO_SUFFIXES, validate_files
 from gameday.scenario.models import Environment, Schedule
 from gameday.schedule.models import Blackout

@@ -21,19 +21,25 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gameday.engine.drill import RunOptions
-from gameday.engine.recorder import Listener
+from gameday.engine.drill import RunOptions, run_drill
+from gameday.engine.signals import SignalGuard
 from gameday.errors import GameDayError
-from gameday.history import HistoryStatus, HistoryStore, default_store_path, iso_utc
+from gameday.history import (
+    HistoryStatus,
+    HistoryStore,
+    Skip,
+    SkipReason,
+    default_store_path,
+    iso_utc,
+)
 from gameday.kinds import RunStatus
+from gameday.recorder import Listener
 from gameday.result import RunResult, write_result
 from gameday.schedule.catalog import Catalog, Scheduled, Snapshot, check_folder, read_catalog
 from gameday.schedule.catalog import snapshot as take_snapshot
-from gameday.schedule.drive import SignalGuard, drive_drill
 from gameday.schedule.lock import scheduler_lock
 from gameday.schedule.models import Blackout
 from gameday.schedule.serve import Board, MetricsServer, Status, parse_listen
-from gameday.schedule.skips import Skip, SkipLog, SkipReason
 from gameday.schedule.timetable import STARTING_DEADLINE_S, draw_jitter, next_fire_time
 
 POLL_S = 1.0
@@ -86,12 +92,11 @@ class Scheduler:
         self,
         settings: SchedulerSettings,
         history: HistoryStore,
-        skips: SkipLog,
         board: Board,
         guard: SignalGuard,
     ) -> None:
         self.settings = settings
-        self.history, self.skips, self.board, self.guard = history, skips, board, guard
+        self.history, self.board, self.guard = history, board, guard
         self.clock, self.log = settings.clock, settings.log
         self.rng = settings.rng or random.Random()
         self.entries: dict[str, _Entry] = {}
@@ -221,7 +226,7 @@ class Scheduler:
         if not skips:
             return
         try:
-            self.skips.record(skips)
+            self.history.record_skips(skips)
         except sqlite3.Error as error:
             self.log(f"error: cannot record {len(skips)} skipped fire time(s): {error}")
         self._refresh_counts()
@@ -247,8 +252,10 @@ class Scheduler:
             f"start {scheduled.name}: fire time {fire.isoformat(sep=' ')}, "
             f"jitter {start - fire.timestamp():.3f}s ({scheduled.path})"
         )
-        options = RunOptions(listeners=list(self.settings.listeners), on_start=on_start)
-        result = drive_drill(scheduled.plan, options, self.guard, time.monotonic, self.log)
+        options = RunOptions(
+            listeners=list(self.settings.listeners), on_start=on_start, log=self.log
+        )
+        result = run_drill(scheduled.plan, options, time.monotonic, self.guard)
         self._record(result)
         end = self.clock()
         self._advance(entry, fire)
@@ -303,7 +310,7 @@ class Scheduler:
     def _refresh_counts(self) -> None:
         try:
             self._run_counts = self.history.outcome_counts()
-            self._skip_counts = self.skips.counts()
+            self._skip_counts = self.history.skip_counts()
         except (GameDayError, sqlite3.Error) as error:
             self.log(f"error: cannot read the run counts for /metrics: {error}")
 
@@ -364,11 +371,10 @@ def run_scheduler(
         stack.enter_context(guard.installed())
         lock = stack.enter_context(scheduler_lock(store_path))
         history = stack.enter_context(HistoryStore(store_path))
-        skips = stack.enter_context(SkipLog(store_path))
         board = Board(Status(started_at=clock(), last_loop=clock()))
         log(f"scheduler for {directory}: history {store_path}, lock {lock}")
         if address is not None:
             server = stack.enter_context(MetricsServer(address, board, clock))
             log(f"serving /metrics and /healthz on {server.url}")
-        scheduler = Scheduler(settings, history, skips, board, guard)
+        scheduler = Scheduler(settings, history, board, guard)
         return scheduler.serve(stop or threading.Event())

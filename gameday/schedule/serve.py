@@ -2,7 +2,7 @@
 
 The loop (main thread) publishes an immutable ``Status`` after each change; the server thread
 only reads the latest one, so neither waits for the other and SQLite stays in the main thread.
-``/metrics`` is ``gameday.metrics.results_registry`` (the report metrics of each scheduled
+``/metrics`` is ``gameday.reports.prom.results_registry`` (the report metrics of each scheduled
 scenario's last run and ``gameday_runs_total`` by outcome) plus the scheduler's own series:
 
 - ``gameday_schedule_next_run_timestamp_seconds{scenario}``: the next fire time (Unix time;
@@ -28,10 +28,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from gameday.errors import InvalidInputError
+from gameday.history import SkipReason
 from gameday.kinds import RunStatus
-from gameday.metrics import results_registry
+from gameday.reports.prom import results_registry
 from gameday.result import RunResult
-from gameday.schedule.skips import SkipReason
 
 STALE_LOOP_S = 30.0
 """``/healthz`` fails when the loop has not turned for this long and no drill is running."""

@@ -19,7 +19,7 @@ import pytest
 
 from gameday.engine.drill import RunOptions, run_drill
 from gameday.engine.plan import make_plan
-from gameday.environments.aws_config import load_aws_environment
+from gameday.fis.aws_config import load_aws_environment
 from gameday.kinds import RunStatus
 from gameday.scenario.loader import load_scenario
 from gameday.scenario.models import Environment
@@ -93,7 +93,7 @@ def test_a_drill_runs_as_an_fis_experiment(at_moto: str, files: tuple[Path, Path
     scenario, env = files
     before = len(_templates(at_moto))
     plan = make_plan(load_scenario(scenario), Environment.AWS)
-    options = RunOptions(Environment.AWS, approve=True, aws_environment=load_aws_environment(env))
+    options = RunOptions(approve=True, aws_environment=load_aws_environment(env))
     result = run_drill(plan, options, time.monotonic)
     assert result.status is RunStatus.PASSED, result.reason
     assert result.fis is not None
@@ -111,7 +111,7 @@ def test_without_approval_nothing_is_created(at_moto: str, files: tuple[Path, Pa
     scenario, env = files
     before = len(_templates(at_moto))
     plan = make_plan(load_scenario(scenario), Environment.AWS)
-    options = RunOptions(Environment.AWS, aws_environment=load_aws_environment(env))
+    options = RunOptions(aws_environment=load_aws_environment(env))
     result = run_drill(plan, options, time.monotonic)
     assert result.status is RunStatus.ERROR
     assert "approve" in (result.reason or "")

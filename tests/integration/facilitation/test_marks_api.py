@@ -10,11 +10,11 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 import pytest
 
-from gameday.engine.recorder import Recorder
 from gameday.errors import ExitCode, InvalidInputError
 from gameday.facilitation.marks_api import MAX_BODY_BYTES, check_loopback, serve_marks
 from gameday.facilitation.session import FacilitationOptions, Facilitator
 from gameday.kinds import MarkKind
+from gameday.recorder import Recorder
 from gameday.result import Mark
 from gameday.scenario.runbook import RunbookStep
 

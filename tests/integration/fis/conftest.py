@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from gameday.fis.clients import AwsClients
+from gameday.gateway.client import GatewayClient
+from gameday.gateway.server import Gateway
 from tests.integration.fis.helpers import REGION
 
 if TYPE_CHECKING:
@@ -83,3 +85,32 @@ def recorder(monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorder]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture(scope="package")
+def fis_gateway(on_moto: str) -> Iterator[Gateway]:
+    """The real gateway in front of the moto server, to fail chosen FIS calls."""
+    with Gateway(on_moto, seed=7) as running:
+        yield running
+
+
+@pytest.fixture
+def faults(fis_gateway: Gateway) -> Iterator[GatewayClient]:
+    """The gateway's admin client; every test starts and ends with no fault in force."""
+    admin = GatewayClient(fis_gateway.url)
+    admin.clear()
+    yield admin
+    admin.clear()
+
+
+@pytest.fixture
+def gateway_fis(
+    fis_gateway: Gateway, faults: GatewayClient, monkeypatch: pytest.MonkeyPatch
+) -> FISClient:
+    """An FIS client through the gateway, with one attempt per call: only gameday's own
+    retries count."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", fis_gateway.url)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    fis = AwsClients(REGION).fis()
+    assert fis.meta.endpoint_url == fis_gateway.url
+    return fis

@@ -9,13 +9,14 @@ from collections.abc import Callable
 from botocore.exceptions import ClientError
 
 from gameday.engine.injection import FaultSchedule
-from gameday.engine.recorder import Recorder
 from gameday.facilitation.hold import held_rules
 from gameday.faults.modes import Mode
 from gameday.faults.rules import Rule
 from gameday.gateway.client import GatewayClient
 from gameday.gateway.server import Gateway
 from gameday.injectors.gateway import GatewayInjector
+from gameday.recorder import Recorder
+from gameday.result import Rollback
 from gameday.scenario.models import FaultKind
 from tests.integration.gateway.helpers import aws
 
@@ -85,7 +86,7 @@ def test_ending_the_hold_removes_every_fault_at_once_and_injects_no_more(
         await asyncio.wait_for(task, 2.0)  # at once: not at 300 s, not at 20 s
         seen["after"] = await asyncio.to_thread(admin.list)
         seen["sts after"] = await asyncio.to_thread(_sts_works, gateway.url)
-        seen["rollback"] = schedule.rollback()
+        seen["rollback"] = await schedule.rollback()
         seen["active"] = schedule.active
 
     asyncio.run(main())
@@ -93,7 +94,7 @@ def test_ending_the_hold_removes_every_fault_at_once_and_injects_no_more(
     assert seen["sts held"] is False
     assert seen["after"] == []
     assert seen["sts after"] is True
-    assert (seen["rollback"], seen["active"]) == ([], [])
+    assert (seen["rollback"], seen["active"]) == (Rollback(), [])
     sts, logs = recorder.faults["sts"], recorder.faults["logs"]
     assert (sts.injected_at, sts.removed_at) == (0.0, 12.5)
     assert (logs.injected_at, logs.removed_at) == (None, None)

@@ -24,11 +24,13 @@ from tests.unit.reports.runs import (
     HOSTILE_NOTE,
     HOSTILE_STEP,
     REPO,
+    ROLLBACK_PROBLEM,
     demo_suite,
     every_result,
     facilitated,
     met_and_missed,
     recorded,
+    rollback_failed,
 )
 
 if not CHROMIUM.exists():
@@ -79,6 +81,22 @@ DOM = """(() => {
       unticked: all('table.checklist tr.unticked', section).length,
     })),
     trends: all('svg.trend').map(svg => svg.querySelectorAll('circle').length),
+    rollback: (() => {
+      const banner = document.getElementById('rollback-failed');
+      if (!banner) return null;
+      const box = banner.getBoundingClientRect();
+      const below = all('main > *').filter(e => e !== banner)
+        .map(e => e.getBoundingClientRect().top);
+      return {
+        first: document.querySelector('main').firstElementChild === banner,
+        top: box.top + window.scrollY, height: box.height, width: box.width,
+        above: below.filter(top => top < box.top).length,
+        visible: style(banner, 'display') !== 'none' && style(banner, 'visibility') === 'visible',
+        background: style(banner, 'background-color'), color: style(banner, 'color'),
+        heading: style(banner.querySelector('h2'), 'font-size'),
+        text: banner.innerText,
+      };
+    })(),
   };
 })()"""
 
@@ -101,8 +119,9 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[list[RunR
     root = tmp_path_factory.mktemp("html")
     sets = {name: [result] for name, result in every_result().items()}
     # The docs picture: the recorded unattended runs when there are some, else the built suite.
-    unattended = [r for r in recorded().values() if r.facilitation is None]
+    unattended = [r for r in recorded().values() if r.facilitation is None and r.rollback.complete]
     sets["demo-suite"] = unattended or demo_suite()
+    sets["suite-with-a-failed-rollback"] = [*demo_suite(), rollback_failed()]
     trend = {"identity-loss": [("2026-11-08", 58.5), ("2026-11-15", 66.0), ("2026-11-21", 61.2),
                                ("2026-11-22", 73.0)]}  # fmt: skip
     built = {}
@@ -247,3 +266,24 @@ def test_the_docs_screenshot(pages: dict[str, tuple[list[RunResult], Path]]) -> 
     if not DOCS_IMAGE.exists() or os.environ.get("GAMEDAY_UPDATE_DOCS") == "1":
         DOCS_IMAGE.parent.mkdir(parents=True, exist_ok=True)
         DOCS_IMAGE.write_bytes(png)
+
+
+def test_a_failed_rollback_is_a_visible_banner_at_the_top(visits: dict[str, Visit]) -> None:
+    for name in ("recorded-rollback-failed", "suite-with-a-failed-rollback"):
+        banner = visits[name].dom["rollback"]
+        assert banner is not None, name
+        assert (banner["first"], banner["above"], banner["visible"]) == (True, 0, True), name
+        assert banner["top"] < 40 and banner["height"] > 60 and banner["width"] > 600, name
+        assert (banner["background"], banner["color"]) == ("rgb(183, 28, 28)", "rgb(255, 255, 255)")
+        assert banner["heading"] == "20px"
+        text = " ".join(banner["text"].split())
+        assert text.startswith("ROLLBACK FAILED: a fault may still be in force"), name
+        assert ROLLBACK_PROBLEM in text, name
+    suite = " ".join(visits["suite-with-a-failed-rollback"].dom["rollback"]["text"].split())
+    assert "1 of 5 drill(s) left a fault behind:" in suite
+
+
+def test_a_complete_rollback_shows_no_banner(visits: dict[str, Visit]) -> None:
+    for name, visit in visits.items():
+        if name not in ("recorded-rollback-failed", "suite-with-a-failed-rollback"):
+            assert visit.dom["rollback"] is None, name

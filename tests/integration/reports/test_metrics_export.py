@@ -15,7 +15,7 @@ from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
 from gameday.kinds import RunStatus
-from gameday.metrics import MetricsExportError, push, write_textfile
+from gameday.reports.prom import MetricsExportError, push, write_textfile
 from tests.unit.reports.runs import HOSTILE, demo_suite, met_and_missed, synthetic
 
 

@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from gameday.engine.recorder import Listener, Recorder
-from gameday.history import HistoryRow, HistoryStore
+from gameday.history import HistoryRow, HistoryStore, Skip
+from gameday.recorder import Listener, Recorder
 from gameday.result import RunResult
 from gameday.schedule.models import Blackout
 from gameday.schedule.scheduler import run_scheduler
-from gameday.schedule.skips import Skip, SkipLog
 
 ROOT = Path(__file__).resolve().parents[3]
 _SERVING = re.compile(r"serving /metrics and /healthz on (http://\S+)")
@@ -114,8 +113,8 @@ def failing_listener(phase: str) -> Listener:
 
 def history_of(store: Path) -> tuple[list[HistoryRow], list[Skip]]:
     """Every run, oldest first, and every skipped fire time in the store."""
-    with HistoryStore(store) as history, SkipLog(store) as skips:
-        return list(reversed(history.runs())), skips.skips()
+    with HistoryStore(store) as history:
+        return list(reversed(history.runs())), history.skips()
 
 
 def epoch(iso: str) -> float:

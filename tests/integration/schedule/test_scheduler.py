@@ -156,7 +156,7 @@ def test_failing_drills_are_errors_and_the_scheduler_goes_on(tmp_path: Path) -> 
     for row in rows:
         expected = {
             "broken": "the app exited with code 3 at start",
-            "buggy": "internal error in the drill: RuntimeError: listener bug at steady before",
+            "buggy": "internal error: RuntimeError: listener bug at steady before",
         }[row.scenario]
         assert row.reason == expected
     bug = next(r for r in outcome.results if r.scenario.name == "buggy")

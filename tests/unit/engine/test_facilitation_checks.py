@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from gameday.engine.plan import Plan, make_plan
-from gameday.engine.run import check_facilitation
+from gameday.engine.plan import make_plan
 from gameday.errors import InvalidInputError
+from gameday.facilitation.rules import check_facilitation
 from gameday.facilitation.session import FacilitationOptions
+from gameday.faults.plan import Plan
 from gameday.scenario.loader import load_scenario
 from gameday.scenario.models import Environment
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from gameday.checks import CheckOutcome as Outcome
 from gameday.engine.plan import make_plan
-from gameday.engine.safety import Outcome
 from gameday.environments.localstack_coverage import (
     FREE_EDITION_SERVICES,
     ServedServices,

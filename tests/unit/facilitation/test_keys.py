@@ -11,10 +11,10 @@ from collections.abc import Callable
 
 import pytest
 
-from gameday.engine.recorder import Recorder
 from gameday.facilitation.keys import KEY_HELP, KeyHandler, read_keys
 from gameday.facilitation.session import FacilitationOptions, Facilitator
 from gameday.kinds import MarkKind
+from gameday.recorder import Recorder
 from gameday.result import Mark
 from gameday.scenario.runbook import RunbookStep
 

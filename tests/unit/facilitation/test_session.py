@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from gameday.engine.plan import make_plan
-from gameday.engine.recorder import FaultWindowRecord, Recorder
 from gameday.errors import InvalidInputError
 from gameday.facilitation.session import (
     FacilitationOptions,
@@ -19,6 +18,7 @@ from gameday.facilitation.session import (
 )
 from gameday.faults.rules import resolve_rules
 from gameday.kinds import MarkKind
+from gameday.recorder import FaultWindowRecord, Recorder
 from gameday.result import Facilitation, Mark, RunbookStepRecord
 from gameday.scenario.loader import load_scenario
 from gameday.scenario.runbook import RunbookStep

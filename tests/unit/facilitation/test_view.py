@@ -7,13 +7,13 @@ import io
 
 from rich.console import Console
 
-from gameday.engine.recorder import FaultWindowRecord, Recorder
 from gameday.facilitation.session import FacilitationOptions, Facilitator
 from gameday.facilitation.view import MARKS_SHOWN, render
 from gameday.faults.modes import Mode
 from gameday.faults.rules import Rule
 from gameday.grading.timeline import Sample
 from gameday.kinds import MarkKind
+from gameday.recorder import FaultWindowRecord, Recorder
 from gameday.scenario.models import FaultKind
 from gameday.scenario.runbook import RunbookStep
 

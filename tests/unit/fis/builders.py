@@ -8,7 +8,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from gameday.environments.aws_config import AwsEnvironment
+from gameday.fis.aws_config import AwsEnvironment
 from gameday.scenario.loader import LoadedScenario, parse_scenario
 from tests.unit.fis.models import load_with_fis_actions
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from gameday.environments.aws_config import (
+from gameday.errors import ScenarioError
+from gameday.fis.aws_config import (
     AwsEnvironment,
     load_aws_environment,
     merge_environment,
     parse_aws_environment,
 )
-from gameday.errors import ScenarioError
 from gameday.scenario.loader import find_scenario_files
 from tests.unit.fis.builders import ACCOUNT, ALARM, ROLE, scenario
 

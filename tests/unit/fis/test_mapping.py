@@ -6,8 +6,9 @@ import json
 
 import pytest
 
+from gameday.checks import CheckOutcome
 from gameday.errors import InvalidInputError
-from gameday.fis.plan import CheckOutcome, export_template, fis_plan_dict, fis_plan_text, plan_aws
+from gameday.fis.plan import export_template, fis_plan_dict, fis_plan_text, plan_aws
 from tests.unit.fis.builders import APP_ROLE, environment, scenario
 
 EC2 = "compute: {ec2: {tags: {app: orders}}}"

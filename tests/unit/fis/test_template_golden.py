@@ -16,7 +16,7 @@ import pytest
 from botocore.session import get_session
 from botocore.validate import validate_parameters
 
-from gameday.environments.aws_config import AwsEnvironment
+from gameday.fis.aws_config import AwsEnvironment
 from gameday.fis.plan import plan_aws
 from gameday.scenario.loader import LoadedScenario
 from tests.unit.fis.builders import APP_ROLE, environment, scenario

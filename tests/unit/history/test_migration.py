@@ -1,11 +1,15 @@
-"""Migration from schema 0, the prototype layout, written here by hand as it was."""
+"""Migration from older schemas, each written here by hand as it was: 0, the prototype
+layout; 1, before the scheduler's skips joined the schema."""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
 
-from gameday.history import HistoryStatus, HistoryStore
+import pytest
+
+from gameday.errors import InvalidInputError
+from gameday.history import LATEST_VERSION, HistoryStatus, HistoryStore, SkipReason
 from gameday.kinds import Grade, ObjectiveKind
 from tests.unit.reports.runs import met_and_missed, synthetic
 
@@ -44,6 +48,13 @@ def _v0_store(path: Path) -> None:
     )
     db.commit()
     db.close()
+
+
+def _version(path: Path) -> int:
+    db = sqlite3.connect(path)
+    version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    db.close()
+    return version
 
 
 def _schema(path: Path) -> list[tuple[str, str]]:
@@ -91,9 +102,7 @@ def test_a_migrated_store_has_exactly_the_schema_of_a_new_one(tmp_path: Path) ->
     HistoryStore(old).close()
     HistoryStore(new).close()
     assert _schema(old) == _schema(new)
-    db = sqlite3.connect(old)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
-    db.close()
+    assert _version(old) == LATEST_VERSION == 2
 
 
 def test_opening_a_migrated_store_again_changes_nothing(tmp_path: Path) -> None:
@@ -103,3 +112,117 @@ def test_opening_a_migrated_store_again_changes_nothing(tmp_path: Path) -> None:
         first = store.runs()
     with HistoryStore(path) as store:
         assert store.runs() == first
+
+
+# Schema 1, as gameday wrote it before version 2: runs and measurements; the scheduler added
+# its own schedule_skips table beside them when it ran (outside the versioned schema).
+V1_LAYOUT = """
+CREATE TABLE runs (
+    run_id TEXT PRIMARY KEY,
+    scenario TEXT NOT NULL,
+    environment TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (
+        status IN ('running', 'passed', 'failed', 'aborted', 'error', 'not-steady')
+    ),
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    score REAL,
+    grade TEXT,
+    reason TEXT,
+    writer_host TEXT,
+    writer_boot TEXT,
+    writer_pid INTEGER,
+    writer_start TEXT,
+    writer_pid_namespace TEXT,
+    result TEXT
+);
+CREATE TABLE measurements (
+    run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    objective TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    probe TEXT NOT NULL,
+    target REAL NOT NULL,
+    measured REAL,
+    met INTEGER NOT NULL,
+    credit REAL NOT NULL,
+    PRIMARY KEY (run_id, position)
+);
+CREATE INDEX runs_by_scenario ON runs (scenario, started_at);
+CREATE INDEX runs_by_time ON runs (started_at);
+CREATE INDEX runs_running ON runs (status) WHERE status = 'running';
+PRAGMA user_version = 1;
+"""
+
+# What `gameday schedule run` created in a version 1 store (gameday/schedule/skips.py then).
+V1_SCHEDULER_SKIPS = """
+CREATE TABLE IF NOT EXISTS schedule_skips (
+    scenario TEXT NOT NULL,
+    due_at TEXT NOT NULL,
+    skipped_at TEXT NOT NULL,
+    reason TEXT NOT NULL CHECK (reason IN ('busy', 'late')),
+    detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS schedule_skips_by_scenario ON schedule_skips (scenario, due_at);
+INSERT INTO schedule_skips VALUES ('identity-loss', '2026-11-22T08:00:00.000Z',
+    '2026-11-22T08:01:00.000Z', 'busy', 'region-loss was running (run r1)');
+"""
+
+
+def _v1_store(path: Path, scheduler_ran: bool) -> None:
+    db = sqlite3.connect(path)
+    db.executescript(V1_LAYOUT)
+    result = met_and_missed()
+    db.execute(
+        "INSERT INTO runs (run_id, scenario, environment, status, started_at, ended_at, score, "
+        "grade, reason, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            result.run_id,
+            result.scenario.name,
+            result.environment,
+            result.status.value,
+            result.started_at,
+            result.ended_at,
+            result.score,
+            result.grade.value if result.grade else None,
+            result.reason,
+            result.model_dump_json(),
+        ),
+    )
+    db.commit()
+    if scheduler_ran:
+        db.executescript(V1_SCHEDULER_SKIPS)
+    db.close()
+
+
+@pytest.mark.parametrize("scheduler_ran", [False, True])
+def test_a_v1_store_is_migrated_to_v2_with_its_runs_and_skips(
+    tmp_path: Path, scheduler_ran: bool
+) -> None:
+    path, new = tmp_path / "history.db", tmp_path / "new.db"
+    _v1_store(path, scheduler_ran)
+    with HistoryStore(path) as store:
+        assert store.get(met_and_missed().run_id) == met_and_missed()
+        skipped = store.skips()
+        assert [(s.scenario, s.reason, s.detail) for s in skipped] == (
+            [("identity-loss", SkipReason.BUSY, "region-loss was running (run r1)")]
+            if scheduler_ran
+            else []
+        )
+    assert _version(path) == 2
+    HistoryStore(new).close()
+    assert _schema(path) == _schema(new)
+
+
+def test_a_v1_store_that_fails_to_migrate_is_left_at_v1(tmp_path: Path) -> None:
+    # A table of that name that is not the skips table: the migration fails, and its
+    # transaction leaves the store as it was, at version 1, for a fixed gameday to migrate.
+    path = tmp_path / "history.db"
+    _v1_store(path, scheduler_ran=False)
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE schedule_skips (something TEXT)")
+    db.commit()
+    db.close()
+    with pytest.raises(InvalidInputError, match="not a gameday history store: "):
+        HistoryStore(path)
+    assert _version(path) == 1

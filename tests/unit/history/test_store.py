@@ -36,7 +36,7 @@ def _dead_pid() -> int:
 def test_a_new_store_is_wal_at_the_latest_version(store: HistoryStore) -> None:
     db = sqlite3.connect(store.path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
     db.close()
 
 
@@ -190,5 +190,5 @@ def test_a_store_from_a_newer_gameday_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError) as caught:
         HistoryStore(path)
     assert caught.value.message == (
-        f"{path}: history schema version 99 is newer than this gameday's (1)"
+        f"{path}: history schema version 99 is newer than this gameday's (2)"
     )

@@ -586,3 +586,19 @@ def recorded() -> dict[str, RunResult]:
 def every_result() -> dict[str, RunResult]:
     """Synthetic and recorded results together, for parametrized tests."""
     return {**synthetic(), **recorded()}
+
+
+ROLLBACK_PROBLEM = (
+    "fault 20261122T091502Z-identity-loss-5d21.sts-and-iam-down (unavailable on sts, iam, sso, "
+    "sso-oidc, identitystore, sso-admin, cognito-identity) may still be in force: cannot reach "
+    "the gateway at http://127.0.0.1:44235: timed out after 3 tries; the gateway drops it by "
+    "itself at the end of its TTL (95 s after it was added); to remove it now: gameday abort "
+    "--gateway http://127.0.0.1:44235"
+)
+"""The problem of ``tests/fixtures/results/rollback-failed.json``, as the gateway injector
+words it."""
+
+
+def rollback_failed() -> RunResult:
+    """A recorded identity-loss run whose fault could not be removed (exit code 5)."""
+    return read_result(RECORDED / "rollback-failed.json")

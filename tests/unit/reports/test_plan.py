@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from gameday.engine.plan import Plan, make_plan
+from gameday.engine.plan import make_plan
+from gameday.faults.plan import Plan
 from gameday.reports.plan import plan_to_dict, render_plan
 from gameday.scenario.loader import LoadedScenario, parse_scenario
 from gameday.scenario.models import Environment

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from gameday.errors import InvalidInputError
-from gameday.history import HistoryStore
+from gameday.history import HistoryStore, past_runs, stored_result
 from gameday.reports.render import (
     FILE_NAMES,
+    TREND_RUNS,
     ReportFormat,
     load_results,
     produce_report,
@@ -93,10 +94,16 @@ def test_load_results_from_a_file_a_folder_or_a_run_id(tmp_path: Path) -> None:
     assert load_results(str(first)) == [results[0]]
     loaded = load_results(str(tmp_path / "out"))
     assert sorted(r.run_id for r in loaded) == sorted(r.run_id for r in results)
-    store = tmp_path / "history.db"
-    with HistoryStore(store) as history:
-        history.finish_run(results[1])
-    assert load_results(results[1].run_id, store) == [results[1]]
+    found: list[str] = []
+
+    def find_run(run_id: str) -> RunResult:
+        found.append(run_id)
+        return results[1]
+
+    assert load_results(results[1].run_id, find_run) == [results[1]]
+    assert found == [results[1].run_id]  # asked only for what is neither a file nor a folder
+    assert load_results(str(first), find_run) == [results[0]]
+    assert found == [results[1].run_id]
 
 
 def test_load_results_says_what_it_could_not_find(tmp_path: Path) -> None:
@@ -104,34 +111,36 @@ def test_load_results_says_what_it_could_not_find(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError) as caught:
         load_results(str(tmp_path / "empty"))
     assert caught.value.message == f"{tmp_path / 'empty'}: no result.json in this folder"
-    store = tmp_path / "history.db"
     with pytest.raises(InvalidInputError) as caught:
-        load_results("20261122T020000Z-x-0000", store)
-    assert caught.value.message == (
-        "'20261122T020000Z-x-0000' is not a file, a folder or a run id in the history store "
-        f"({store} does not exist)"
-    )
+        load_results("20261122T020000Z-x-0000")
+    assert caught.value.message == "'20261122T020000Z-x-0000' is not a file or a folder"
+    # With the history store's lookup, as `gameday report` passes it.
+    store = tmp_path / "history.db"
     HistoryStore(store).close()
     with pytest.raises(InvalidInputError) as caught:
-        load_results("20261122T020000Z-x-0000", store)
+        load_results("20261122T020000Z-x-0000", lambda run_id: stored_result(run_id, store))
     assert caught.value.message == (
         f"'20261122T020000Z-x-0000' is not a file, a folder or a finished run in {store}"
     )
 
 
-def test_produce_report_uses_the_store_for_trend_and_counts(tmp_path: Path) -> None:
+def test_produce_report_shows_the_trend_and_counts_it_is_given(tmp_path: Path) -> None:
     store = tmp_path / "history.db"
     older = met_and_missed(day=21).model_copy(update={"score": 61.0})
     with HistoryStore(store) as history:
         for result in (older, *demo_suite()):
             history.finish_run(result)
-    _report_dir(tmp_path / "out", demo_suite())
+    past = past_runs(store, [r.scenario.name for r in demo_suite()], limit=TREND_RUNS)
     out = tmp_path / "site" / "index.html"
-    text = produce_report(str(tmp_path / "out"), ReportFormat.HTML, out=out, store=store)
+    text = produce_report(
+        demo_suite(), ReportFormat.HTML, out=out, history=past.trend, run_counts=past.run_counts
+    )
     assert out.read_text() == text
     assert 'data-points="2"' in text
-    prom = produce_report(str(tmp_path / "out"), ReportFormat.PROM, store=store)
+    prom = produce_report(demo_suite(), ReportFormat.PROM, run_counts=past.run_counts)
     assert 'gameday_runs_total{scenario="identity-loss",status="failed"} 2.0' in prom
+    alone = produce_report(demo_suite(), ReportFormat.PROM)
+    assert 'gameday_runs_total{scenario="identity-loss",status="failed"} 1.0' in alone
 
 
 def test_file_names_cover_every_format() -> None:
@@ -142,9 +151,8 @@ def test_report_json_round_trips_a_facilitated_result(tmp_path: Path) -> None:
     # `gameday report RESULT --format json` is produce_report; no history store here.
     result = facilitated()
     write_result(result, tmp_path / "run" / "result.json")
-    text = produce_report(
-        str(tmp_path / "run" / "result.json"), ReportFormat.JSON, store=tmp_path / "none.db"
-    )
+    loaded = load_results(str(tmp_path / "run" / "result.json"))
+    text = produce_report(loaded, ReportFormat.JSON)
     back = RunResult.model_validate_json(text)
     assert back == result
     assert back.facilitation is not None and back.facilitation.steps[1].ticked_at is None
@@ -156,7 +164,7 @@ def test_report_json_round_trips_a_facilitated_result(tmp_path: Path) -> None:
 def test_report_json_of_a_folder_round_trips_facilitated_results(tmp_path: Path) -> None:
     results = [facilitated(), facilitated_unmarked()]
     _report_dir(tmp_path / "out", results)
-    text = produce_report(str(tmp_path / "out"), ReportFormat.JSON, store=tmp_path / "none.db")
+    text = produce_report(load_results(str(tmp_path / "out")), ReportFormat.JSON)
     document = json.loads(text)
     back = [RunResult.model_validate(r) for r in document["results"]]
     assert sorted(back, key=lambda r: r.run_id) == sorted(results, key=lambda r: r.run_id)

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from gameday.history import HistoryStore
-from gameday.schedule.drive import SignalGuard
+from gameday.engine.signals import SignalGuard
+from gameday.history import HistoryStore, SkipReason
 from gameday.schedule.scheduler import Scheduler, SchedulerSettings
 from gameday.schedule.serve import Board, Status
-from gameday.schedule.skips import SkipLog, SkipReason
 from tests.unit.schedule.scenarios import scenario_text, write_scenario
 
 
@@ -39,9 +38,8 @@ def loop(tmp_path: Path) -> Iterator[tuple[Scheduler, Clock, list[str]]]:
     (tmp_path / "in").mkdir()
     with ExitStack() as stack:
         history = stack.enter_context(HistoryStore(tmp_path / "h.db"))
-        skips = stack.enter_context(SkipLog(tmp_path / "h.db"))
         board = Board(Status(started_at=clock(), last_loop=clock()))
-        yield Scheduler(settings, history, skips, board, SignalGuard()), clock, lines
+        yield Scheduler(settings, history, board, SignalGuard()), clock, lines
 
 
 def test_fire_times_that_pass_unseen_are_skipped_as_late(
@@ -54,7 +52,7 @@ def test_fire_times_that_pass_unseen_are_skipped_as_late(
     assert entry.fire == datetime(2026, 11, 22, 11, tzinfo=UTC)
     clock.now = datetime(2026, 11, 22, 12, 30, tzinfo=UTC).timestamp()  # the machine slept
     scheduler.step()
-    skipped = scheduler.skips.skips()
+    skipped = scheduler.history.skips()
     assert [(s.due_at, s.reason) for s in skipped] == [
         ("2026-11-22T11:00:00.000Z", SkipReason.LATE),
         ("2026-11-22T12:00:00.000Z", SkipReason.LATE),

@@ -7,9 +7,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from gameday.errors import InvalidInputError
+from gameday.history import SkipReason
 from gameday.kinds import RunStatus
 from gameday.schedule.serve import STALE_LOOP_S, Status, health, parse_listen, render_metrics
-from gameday.schedule.skips import SkipReason
 from tests.unit.reports.runs import met_and_missed
 
 NOW = 1_795_000_000.0

@@ -1,4 +1,5 @@
-"""The scheduler's own table of skipped fire times, and its lock (one scheduler per store)."""
+"""The scheduler's skipped fire times in the history store, and its lock (one scheduler per
+store)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from gameday.errors import InvalidInputError
-from gameday.history import HistoryStore
+from gameday.history import HistoryStore, Skip, SkipReason
 from gameday.schedule.lock import SchedulerLockedError, lock_path, scheduler_lock
-from gameday.schedule.skips import Skip, SkipLog, SkipReason
 
 
 def _skip(name: str, second: int, reason: SkipReason = SkipReason.BUSY) -> Skip:
@@ -21,28 +21,23 @@ def _skip(name: str, second: int, reason: SkipReason = SkipReason.BUSY) -> Skip:
 
 def test_skips_live_beside_the_history_in_the_same_file(tmp_path: Path) -> None:
     store = tmp_path / "history.db"
-    with HistoryStore(store) as history, SkipLog(store) as skips:
-        skips.record([_skip("b", 3), _skip("a", 2), _skip("a", 1, SkipReason.LATE)])
-        skips.record([])
+    with HistoryStore(store) as history:
+        history.record_skips([_skip("b", 3), _skip("a", 2), _skip("a", 1, SkipReason.LATE)])
+        history.record_skips([])
         assert history.runs() == []
-        assert skips.counts() == {
+        assert history.skip_counts() == {
             ("a", SkipReason.BUSY): 1,
             ("a", SkipReason.LATE): 1,
             ("b", SkipReason.BUSY): 1,
         }
-        assert [s.due_at for s in skips.skips("a")] == [
+        assert [s.due_at for s in history.skips("a")] == [
             "2026-11-22T08:00:01.000Z",
             "2026-11-22T08:00:02.000Z",
         ]
-    with SkipLog(store) as again:  # kept across opens
+    with HistoryStore(store) as again:  # kept across opens
         assert len(again.skips()) == 3
     tables = sqlite3.connect(store).execute("SELECT name FROM sqlite_master WHERE type='table'")
     assert {"runs", "measurements", "schedule_skips"} <= {row[0] for row in tables}
-
-
-def test_a_skip_log_that_cannot_open_says_where(tmp_path: Path) -> None:
-    with pytest.raises(InvalidInputError, match=r"cannot keep the scheduler's skipped runs"):
-        SkipLog(tmp_path / "missing" / "history.db")
 
 
 def test_the_lock_names_its_file_and_holder(tmp_path: Path) -> None:

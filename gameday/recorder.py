@@ -23,6 +23,12 @@ class FaultWindowRecord:
     rule: Rule
     injected_at: float | None = None
     removed_at: float | None = None
+    """Set only once the removal succeeded (DESIGN.md "One run")."""
+    removal_tried_at: float | None = None
+    """When the drill last tried to remove it: the end of the window as graded when the
+    removal failed (the fault may have lasted longer; the rollback says so)."""
+    not_removed: str | None = None
+    """Why the fault may still be in force: its removal failed after bounded retries."""
 
 
 @dataclass
@@ -36,6 +42,9 @@ class Recorder:
     faults: dict[str, FaultWindowRecord] = field(default_factory=dict)
     listeners: list[Listener] = field(default_factory=list)
     phase: str = "starting"
+    failure: str | None = None
+    """Set by ``fail``: the tool itself failed (an injector's API, the environment) and the
+    drill must stop, roll back, and end as an error naming it."""
 
     def now(self) -> float:
         """Seconds since the run started."""
@@ -52,6 +61,13 @@ class Recorder:
         self.phase = phase
         self.event("phase", phase)
 
+    def fail(self, reason: str) -> None:
+        """The tool failed under the drill; the first reason is the one the run ends with.
+        Safe from any thread: the drill reads ``failure`` on its next observation tick."""
+        if self.failure is None:
+            self.failure = reason
+        self.event("error", reason)
+
     def sample(self, probe: str, sample: Sample) -> None:
         """Keep one probe sample."""
         self.samples.setdefault(probe, []).append(sample)
@@ -64,8 +80,14 @@ class Recorder:
 
     @property
     def tend(self) -> float | None:
-        """When the last fault was removed; None while any is still in force."""
-        records = [f for f in self.faults.values() if f.injected_at is not None]
-        if not records or any(f.removed_at is None for f in records):
+        """When the last fault was removed; None while any is still in force. A fault whose
+        removal failed counts from the last try, so the drill can still be graded; its
+        rollback problem is shown at the top of every report."""
+        ends = [
+            f.removed_at if f.removed_at is not None else f.removal_tried_at
+            for f in self.faults.values()
+            if f.injected_at is not None
+        ]
+        if not ends or any(end is None for end in ends):
             return None
-        return max(f.removed_at for f in records if f.removed_at is not None)
+        return max(end for end in ends if end is not None)

@@ -1,30 +1,24 @@
-"""``gameday history``: the runs in the store as a table for people or JSON for machines."""
+"""``gameday history``: stored runs as a table for people or JSON for machines.
+
+Rows in, text out: the caller reads the rows from the history store (``HistoryStore.runs``)
+and hands them over. The rows are described here by what is read of them (``RunRow``), so
+this module needs nothing of the store; the store's ``HistoryRow`` is one.
+"""
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from pathlib import Path
+from typing import Protocol
 
-from gameday.errors import InvalidInputError
 from gameday.grading import display_score
-from gameday.history.store import (
-    HistoryRow,
-    HistoryStatus,
-    HistoryStore,
-    Measurement,
-    default_store_path,
-)
+from gameday.kinds import Grade, ObjectiveKind, RunStatus
 from gameday.reports.suite import format_delta
 from gameday.reports.terminal import format_measured
 from gameday.result import ObjectiveResult
 
-_RELATIVE = re.compile(r"^(\d+)([mhdw])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_WHY_FIRST = frozenset({HistoryStatus.ABORTED, HistoryStatus.ERROR, HistoryStatus.NOT_STEADY})
+_WHY_FIRST = frozenset({RunStatus.ABORTED.value, RunStatus.ERROR.value, RunStatus.NOT_STEADY.value})
 
 
 class HistoryFormat(StrEnum):
@@ -34,25 +28,56 @@ class HistoryFormat(StrEnum):
     JSON = "json"
 
 
-def parse_since(text: str, now: datetime | None = None) -> datetime:
-    """``--since``: an ISO date or time (UTC unless it says otherwise), or an age such as
-    ``30m``, ``12h``, ``7d``, ``2w`` counted back from ``now``."""
-    relative = _RELATIVE.match(text.strip())
-    if relative:
-        amount, unit = int(relative.group(1)), relative.group(2)
-        return (now or datetime.now(UTC)) - timedelta(**{_UNITS[unit]: amount})
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidInputError(
-            f"--since: cannot read {text!r} as a date",
-            hint="give 2026-11-01, 2026-11-01T08:00, 2026-11-01T08:00+01:00, or an age: "
-            "30m, 12h, 7d, 2w",
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+class MeasurementRow(Protocol):
+    """One stored objective of a run, as the listing shows it."""
+
+    @property
+    def objective(self) -> str: ...
+    @property
+    def kind(self) -> ObjectiveKind: ...
+    @property
+    def probe(self) -> str: ...
+    @property
+    def target(self) -> float: ...
+    @property
+    def measured(self) -> float | None: ...
+    @property
+    def met(self) -> bool: ...
+    @property
+    def credit(self) -> float: ...
 
 
-def _objective(m: Measurement) -> ObjectiveResult:
+class RunRow(Protocol):
+    """One stored run; ``status`` is a run status or ``running``, ``delta`` the score change
+    against the previous scored run of the same scenario."""
+
+    @property
+    def run_id(self) -> str: ...
+    @property
+    def scenario(self) -> str: ...
+    @property
+    def environment(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def started_at(self) -> str: ...
+    @property
+    def ended_at(self) -> str | None: ...
+    @property
+    def score(self) -> float | None: ...
+    @property
+    def grade(self) -> Grade | None: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def measurements(self) -> Sequence[MeasurementRow]: ...
+    @property
+    def previous_score(self) -> float | None: ...
+    @property
+    def delta(self) -> float | None: ...
+
+
+def _objective(m: MeasurementRow) -> ObjectiveResult:
     # The terminal's wording needs an ObjectiveResult; weight and detail do not affect it.
     return ObjectiveResult(
         name=m.objective,
@@ -68,10 +93,10 @@ def _objective(m: Measurement) -> ObjectiveResult:
     )
 
 
-def _measurements(row: HistoryRow) -> str:
+def _measurements(row: RunRow) -> str:
     """The key measurements; for a run that did not complete, why first."""
     parts = []
-    if row.reason and row.status in _WHY_FIRST:
+    if row.reason and str(row.status) in _WHY_FIRST:
         parts.append(row.reason)
     for m in row.measurements:
         text = f"{m.objective} {format_measured(_objective(m))}"
@@ -79,7 +104,7 @@ def _measurements(row: HistoryRow) -> str:
     return ", ".join(parts)
 
 
-def render_history_table(rows: Sequence[HistoryRow]) -> str:
+def render_history_table(rows: Sequence[RunRow]) -> str:
     """The runs as an aligned text table, newest first as given; the change is the score
     against the previous scored run of the same scenario."""
     if not rows:
@@ -92,7 +117,7 @@ def render_history_table(rows: Sequence[HistoryRow]) -> str:
                 row.run_id,
                 row.scenario,
                 row.environment,
-                row.status.value,
+                str(row.status),
                 display_score(row.score),
                 row.grade.value if row.grade else "-",
                 format_delta(row.delta),
@@ -107,12 +132,12 @@ def render_history_table(rows: Sequence[HistoryRow]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _as_dict(row: HistoryRow) -> dict[str, object]:
+def _as_dict(row: RunRow) -> dict[str, object]:
     return {
         "run_id": row.run_id,
         "scenario": row.scenario,
         "environment": row.environment,
-        "status": row.status.value,
+        "status": str(row.status),
         "started_at": row.started_at,
         "ended_at": row.ended_at,
         "score": row.score,
@@ -135,25 +160,13 @@ def _as_dict(row: HistoryRow) -> dict[str, object]:
     }
 
 
-def render_history_json(rows: Sequence[HistoryRow]) -> str:
+def render_history_json(rows: Sequence[RunRow]) -> str:
     """The runs as a JSON array, newest first, with the score delta and every measurement."""
     return json.dumps([_as_dict(row) for row in rows], indent=2) + "\n"
 
 
-def show_history(
-    store: Path | None = None,
-    scenario: str | None = None,
-    since: str | None = None,
-    fmt: HistoryFormat = HistoryFormat.TABLE,
-) -> str:
-    """``gameday history``: the text to print. A store that does not exist yet is not
-    created; it simply has no runs."""
-    moment = None if since is None else parse_since(since)
-    path = store or default_store_path()
-    rows: list[HistoryRow] = []
-    if path.is_file():
-        with HistoryStore(path) as history:
-            rows = history.runs(scenario=scenario, since=moment)
+def render_history(rows: Sequence[RunRow], fmt: HistoryFormat = HistoryFormat.TABLE) -> str:
+    """``gameday history``: the text to print for ``rows`` in ``fmt``."""
     if fmt is HistoryFormat.JSON:
         return render_history_json(rows)
     return render_history_table(rows)
