@@ -9,11 +9,12 @@ monotonic clock; ``started_at``/``ended_at`` are ISO 8601 UTC wall-clock times.
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gameday.errors import GameDayError, InvalidInputError
 from gameday.kinds import Capability, Grade, MarkKind, ObjectiveKind, RunStatus
@@ -38,8 +39,10 @@ class ScenarioInfo(_Record):
 
 
 class ObjectiveResult(_Record):
-    """One graded objective (DESIGN.md: name, kind, probe, target, measured, met, credit,
-    weight, critical, detail; times in seconds, ``measured`` null when not recovered)."""
+    """One graded objective, the one record of an objective's outcome: what grading decides,
+    what the score is computed from, and what the result file holds (DESIGN.md: name, kind,
+    probe, target, measured, met, credit, weight, critical, detail; times in seconds,
+    ``measured`` null when not recovered)."""
 
     name: str
     kind: ObjectiveKind
@@ -48,15 +51,26 @@ class ObjectiveResult(_Record):
     measured: float | None
     met: bool
     credit: float
-    weight: float
-    critical: bool
-    detail: str
+    weight: float = 1.0
+    critical: bool = False
+    detail: str = ""
     time_to_impact: float | None = None
     recovered_during_fault: bool | None = None
     impact_start: float | None = None
     recovered_at: float | None = None
     target_source: str | None = None
     """Where the target came from when it is not the scenario's own (a resiliency policy)."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ObjectiveResult:
+        # The score is recomputed from these by anyone who reads the file (DESIGN.md "Score").
+        if not (math.isfinite(self.weight) and self.weight > 0):
+            raise ValueError(f"objective {self.name!r}: weight must be a finite number > 0")
+        if not 0.0 <= self.credit <= 1.0:
+            raise ValueError(f"objective {self.name!r}: credit must be in [0, 1]")
+        if self.met and self.credit != 1.0:
+            raise ValueError(f"objective {self.name!r} is met, so its credit must be 1")
+        return self
 
 
 class FaultRecord(_Record):
@@ -221,8 +235,6 @@ def write_result(result: RunResult, path: Path) -> None:
 
 def read_result(path: Path) -> RunResult:
     """Read a result file; a clear error for a file that is not one."""
-    from pydantic import ValidationError
-
     try:
         return RunResult.model_validate_json(path.read_bytes())
     except OSError as error:

@@ -32,9 +32,12 @@ from gameday.environments import Environment, Stage, StageRequest, open_environm
 from gameday.environments.workdir import run_workdir
 from gameday.errors import AbortedError, EnvironmentFailure, GameDayError
 from gameday.facilitation.hold import FacilitatedPace
+from gameday.facilitation.keys import read_keys
+from gameday.facilitation.marks_api import serve_marks
 from gameday.facilitation.session import FacilitationOptions, Facilitator, open_facilitator
 from gameday.faults.plan import Plan
 from gameday.faults.rules import Rule
+from gameday.fis.resilience_hub import resolve_policy_targets
 from gameday.recorder import FaultWindowRecord, Listener, Recorder
 from gameday.result import RunResult
 from gameday.scenario.models import HumanObjective
@@ -141,8 +144,6 @@ class Drill:
     ) -> None:
         recorder = self.recorder
         if any(getattr(o, "target_from", None) for o in self.scenario.objectives):
-            from gameday.fis.resilience_hub import resolve_policy_targets
-
             self.scenario, outcome.target_sources = await asyncio.to_thread(
                 resolve_policy_targets, self.scenario, self.plan.loaded.base_dir
             )
@@ -201,9 +202,6 @@ class Drill:
     ) -> None:
         """Open the marks API and the keys for the whole run, marks before the injection
         included (they are shown, and do not count toward human objectives)."""
-        from gameday.facilitation.keys import read_keys
-        from gameday.facilitation.marks_api import serve_marks
-
         options = facilitator.options
         url = await astack.enter_async_context(
             serve_marks(facilitator, options.marks_host, options.marks_port)

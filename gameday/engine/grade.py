@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from gameday.grading import (
     Alert,
-    GradedObjective,
     Marker,
     Sample,
     describe_human,
@@ -48,9 +47,9 @@ def grade_objectives(
     observe_end: float,
     steady: Mapping[str, bool],
     marks: Mapping[MarkKind, Sequence[float]] | None = None,
-) -> list[tuple[GradedObjective, ObjectiveResult]]:
-    """Measure and grade every objective of ``scenario`` on the recorded timeline: the
-    grading's record (for the score) and the result's (with the evidence).
+) -> list[ObjectiveResult]:
+    """Measure and grade every objective of ``scenario`` on the recorded timeline, each with
+    the evidence its measurement leaves (impact, recovery) for the result.
 
     ``marks``: when each kind of mark was made, for a facilitated run; None for an unattended
     one, whose human objectives are left out (nobody was there to mark, so a miss would grade
@@ -79,7 +78,7 @@ class _Evidence:
 
 def _grade_one(
     name: str, objective: ObjectiveVariant, scenario: Scenario, evidence: _Evidence
-) -> tuple[GradedObjective, ObjectiveResult]:
+) -> ObjectiveResult:
     probe = objective.probe
     samples, steady = evidence.samples, evidence.steady
     t0, tend = evidence.t0, evidence.tend
@@ -115,19 +114,7 @@ def _grade_one(
         critical=objective.critical,
         detail=detail,
     )
-    return graded, ObjectiveResult(
-        name=graded.name,
-        kind=graded.kind,
-        probe=graded.probe,
-        target=graded.target,
-        measured=graded.measured,
-        met=graded.met,
-        credit=graded.credit,
-        weight=graded.weight,
-        critical=graded.critical,
-        detail=graded.detail,
-        **extra,
-    )
+    return graded.model_copy(update=extra) if extra else graded
 
 
 def _time_objective(

@@ -39,7 +39,8 @@ def make_plan(
     environment_checks: list[Check] = []
     refusal = None
     if chosen is Environment.LOCALSTACK:
-        from gameday.environments.localstack import served_or_known
+        # Lazy: environments.localstack imports boto3 (~150 ms); only LocalStack plans need it.
+        from gameday.environments.localstack import served_or_known  # noqa: PLC0415
 
         served = served or served_or_known()
         coverage = check_coverage(scenario, served)
@@ -80,11 +81,12 @@ def plan_scenarios(
     if any(
         (environment or s.scenario.target.environment) is Environment.LOCALSTACK for s in loaded
     ):
-        from gameday.environments.localstack import (
+        # Lazy: environments.localstack imports boto3 (~150 ms); only LocalStack plans need it.
+        from gameday.environments.localstack import (  # noqa: PLC0415
             localstack_url,
             served_or_known,
         )
-        from gameday.environments.localstack import (
+        from gameday.environments.localstack import (  # noqa: PLC0415
             wait_for_localstack as wait,
         )
 

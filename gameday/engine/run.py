@@ -19,7 +19,12 @@ from gameday.environments.localstack_coverage import REFUSAL_HINT
 from gameday.errors import EnvironmentFailure, GameDayError
 from gameday.facilitation.rules import check_facilitation
 from gameday.faults.plan import Plan
+from gameday.fis.aws_config import load_aws_environment
+from gameday.fis.plan import plan_aws
+from gameday.history import HistoryStore
 from gameday.recorder import Listener
+from gameday.reports.prom import MetricsExportError, push, write_textfile
+from gameday.reports.render import TREND_RUNS, ReportFormat, write_junit, write_reports
 from gameday.result import RunResult
 from gameday.scenario.models import Environment
 
@@ -51,8 +56,6 @@ class RunRequest:
 
 def _refused_on_aws(plans: Sequence[Plan], aws_environment: AwsEnvironment | None) -> list[str]:
     """Scenarios whose FIS plan fails a check (approval is asked at run, not here)."""
-    from gameday.fis.plan import plan_aws
-
     return [
         p.loaded.scenario.metadata.name
         for p in plans
@@ -102,14 +105,8 @@ def run(
     A metrics export that fails is reported through ``on_warning`` and does not change the
     drills' outcome: the drills ran and were recorded.
     """
-    from gameday.history import HistoryStore
-    from gameday.reports.prom import MetricsExportError, push, write_textfile
-    from gameday.reports.render import TREND_RUNS, ReportFormat, write_junit, write_reports
-
     aws_environment = None
     if request.aws_config is not None:
-        from gameday.fis.aws_config import load_aws_environment
-
         aws_environment = load_aws_environment(request.aws_config)
     plans = plan_all(request.paths, request.environment, aws_environment)
     if request.facilitation is not None:

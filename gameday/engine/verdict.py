@@ -120,7 +120,7 @@ def _graded(
     t0, tend = recorder.t0, recorder.tend
     if outcome.probes is None or t0 is None or tend is None or outcome.observe_end is None:
         return [], RunStatus.ERROR, None, None, ()
-    pairs = grade_objectives(
+    graded = grade_objectives(
         outcome.scenario or plan.loaded.scenario,
         samples=recorder.samples,
         markers=outcome.probes.markers(),
@@ -131,10 +131,10 @@ def _graded(
         steady=outcome.probes.steady_verdicts(),
         marks=outcome.facilitator.times() if outcome.facilitator is not None else None,
     )
-    score = score_scenario([g for g, _ in pairs], steady_after_ok=bool(outcome.steady_after))
+    score = score_scenario(graded, steady_after_ok=bool(outcome.steady_after))
     grade = score.grade.value if score.grade else None
     results = [
-        r.model_copy(update={"target_source": outcome.target_sources.get(r.name)}) for _, r in pairs
+        r.model_copy(update={"target_source": outcome.target_sources.get(r.name)}) for r in graded
     ]
     return results, score.status, score.score, grade, score.caps
 

@@ -18,14 +18,16 @@ def open_environment(
 ) -> Environment:
     """The environment of ``kind``; ``aws_environment`` and ``approve`` are for a real
     account (the file given with ``--aws-config``, and the person's yes)."""
+    # Lazy: any gameday.environments import runs this file (`gameday plan` and `abort` do),
+    # and each environment imports boto3 (~150 ms): import only the one asked for.
     if kind is EnvironmentKind.EMBEDDED:
-        from gameday.environments.embedded import EmbeddedEnvironment
+        from gameday.environments.embedded import EmbeddedEnvironment  # noqa: PLC0415
 
         return EmbeddedEnvironment()
     if kind is EnvironmentKind.LOCALSTACK:
-        from gameday.environments.localstack import LocalStackEnvironment
+        from gameday.environments.localstack import LocalStackEnvironment  # noqa: PLC0415
 
         return LocalStackEnvironment()
-    from gameday.environments.aws import RealAccountEnvironment
+    from gameday.environments.aws import RealAccountEnvironment  # noqa: PLC0415
 
     return RealAccountEnvironment(aws_environment, approve=approve)

@@ -12,6 +12,10 @@ from contextlib import ExitStack
 
 from gameday.environments.stage import Evidence, Stage, StageRequest
 from gameday.fis.aws_config import AwsEnvironment
+from gameday.fis.clients import AwsClients
+from gameday.fis.plan import plan_aws
+from gameday.fis.safety import clear_for_real_account
+from gameday.injectors.fis import FisInjector
 
 
 class RealAccountEnvironment:
@@ -23,11 +27,6 @@ class RealAccountEnvironment:
 
     async def bring_up(self, request: StageRequest, stack: ExitStack) -> Stage:
         """Clear the account (approval first), then hand over the FIS injector."""
-        from gameday.fis.clients import AwsClients
-        from gameday.fis.plan import plan_aws
-        from gameday.fis.safety import clear_for_real_account
-        from gameday.injectors.fis import FisInjector
-
         del stack  # nothing is started on a real account
         aws = plan_aws(request.plan.loaded, self.aws_environment, run_id=request.run_id)
         clients = AwsClients(aws.fis.region)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import urllib.request
 from collections import Counter
 from collections.abc import Mapping
 from contextlib import ExitStack
@@ -24,8 +25,6 @@ from gameday.scenario.models import Scenario
 
 def reset_emulator(url: str) -> None:
     """Drop every resource moto holds (its documented reset endpoint)."""
-    import urllib.request
-
     request = urllib.request.Request(f"{url}/moto-api/reset", method="POST", data=b"")
     with urllib.request.urlopen(request, timeout=10) as response:
         response.read()
@@ -53,7 +52,9 @@ class EmbeddedEnvironment:
 
     async def bring_up(self, request: StageRequest, stack: ExitStack) -> Stage:
         """Start everything; every part is registered on ``stack``, which tears it down."""
-        from gameday.gateway.server import Gateway
+        # Lazy: the gateway server (aiohttp) takes ~170 ms to import; `gameday plan --env
+        # localstack` imports this module (through environments.localstack), starts no gateway.
+        from gameday.gateway.server import Gateway  # noqa: PLC0415
 
         scenario, note = request.plan.loaded.scenario, request.note
         emulator = await asyncio.to_thread(stack.enter_context, running_emulator())
@@ -139,7 +140,7 @@ def tally_gateway(client: GatewayClient, note: Note | None = None) -> GatewayTal
     except GameDayError as error:
         if note is None:
             raise
-        note("error", f"could not read what the gateway saw: {error.message}")
+        note("note", f"could not read what the gateway saw: {error.message}")
         return GatewayTally()
 
 

@@ -33,12 +33,14 @@ def running_emulator(host: str = "127.0.0.1") -> Iterator[Emulator]:
     >>> with running_emulator() as emulator:
     ...     boto3.client("sts", endpoint_url=emulator.url).get_caller_identity()
     """
-    from moto.moto_server.werkzeug_app import (
+    # Lazy: moto takes ~0.5 s to import (its werkzeug server ~30 ms more); only the embedded
+    # environment starts it, and localstack runs import this module through embedded.
+    from moto.moto_server.werkzeug_app import (  # noqa: PLC0415
         DomainDispatcherApplication,
         MotoRequestHandler,
         create_backend_app,
     )
-    from werkzeug.serving import make_server
+    from werkzeug.serving import make_server  # noqa: PLC0415
 
     # werkzeug logs every request at INFO; a drill makes thousands of them.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)

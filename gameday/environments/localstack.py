@@ -20,8 +20,10 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 
+from localstack_client.config import DEFAULT_EDGE_PORT, parse_localstack_host
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from gameday.demo.config import DEFAULT_ROLE_ARN
 from gameday.environments.embedded import gateway_stage, start_app
 from gameday.environments.localstack_coverage import (
     REFUSAL_HINT,
@@ -68,8 +70,6 @@ def localstack_url(environ: Mapping[str, str] | None = None) -> str:
     deliberately not read: it says where the *app* sends its calls (the gateway, in
     compose.yaml), and following it would put the gateway in front of itself.
     """
-    from localstack_client.config import DEFAULT_EDGE_PORT, parse_localstack_host
-
     env = os.environ if environ is None else environ
     given = env.get("LOCALSTACK_HOST", "").strip() or f"localhost:{DEFAULT_EDGE_PORT}"
     try:
@@ -154,8 +154,6 @@ def _demo_role_arn(clients: ClientFactory, region: str) -> str:
     default) would write its orders and audit lines where setup and the probes (account
     000000000000, LocalStack's default) never look.
     """
-    from gameday.demo.config import DEFAULT_ROLE_ARN
-
     account = clients("sts", region).get_caller_identity()["Account"]
     role = DEFAULT_ROLE_ARN.rsplit(":role/", 1)[1]
     return f"arn:aws:iam::{account}:role/{role}"
@@ -169,7 +167,9 @@ class LocalStackEnvironment:
         it, create the setup resources and start the app; ``stack`` stops what was started
         (never LocalStack itself, which this run did not start). EnvironmentFailure, before
         anything is started, when LocalStack is not there or lacks a service it needs."""
-        from gameday.gateway.server import Gateway
+        # Lazy: the gateway server (aiohttp) takes ~170 ms to import; `gameday plan --env
+        # localstack` imports this module (for localstack_url) and starts no gateway.
+        from gameday.gateway.server import Gateway  # noqa: PLC0415
 
         scenario, note, workdir = request.plan.loaded.scenario, request.note, request.workdir
         alert_url, seed = request.alert_url, request.seed

@@ -13,6 +13,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
 from gameday.errors import EnvironmentFailure
 from gameday.scenario.models import Scenario
 from gameday.scenario.target import (
@@ -40,9 +44,6 @@ ClientFactory = Callable[[str, str], Any]
 
 def boto3_clients(endpoint_url: str) -> ClientFactory:
     """A cached client factory for ``endpoint_url`` with dummy credentials."""
-    import boto3
-    from botocore.config import Config
-
     session = boto3.session.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
     )
@@ -134,8 +135,6 @@ def _create_table(dynamodb: Any, table: TableSetup) -> None:
 
 
 def _tolerate(call: Callable[[], object]) -> None:
-    from botocore.exceptions import ClientError
-
     try:
         call()
     except ClientError as error:
@@ -145,8 +144,6 @@ def _tolerate(call: Callable[[], object]) -> None:
 
 def create_setup(scenario: Scenario, client: ClientFactory) -> int:
     """Create every setup resource; returns how many. EnvironmentFailure names the item."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     target = scenario.target
     for index, resource in enumerate(target.setup):
         try:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from gameday.environments.app import RunningApp
-from gameday.environments.setup import ClientFactory
 from gameday.faults.rules import Rule
 from gameday.injectors.base import Injector
 from gameday.result import GatewayTally
@@ -16,6 +15,7 @@ from gameday.result import GatewayTally
 if TYPE_CHECKING:
     from contextlib import ExitStack
 
+    from gameday.environments.setup import ClientFactory
     from gameday.faults.plan import Plan
 
 DUMMY_KEYS = ("testing", "testing")

@@ -166,7 +166,8 @@ def _say(message: str) -> None:
 def _prctl(option: int, value: int) -> None:
     if sys.platform != "linux":
         return
-    import ctypes
+    # Lazy: runs as `python -I -S`, where start-up counts; ctypes is for Linux's prctl only.
+    import ctypes  # noqa: PLC0415
 
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(option, value, 0, 0, 0) != 0:
@@ -190,7 +191,8 @@ def _exit_as(status: int | None) -> int:
     code = os.waitstatus_to_exitcode(status)
     if code >= 0:
         return code
-    import resource
+    # Lazy: only when the app died of a signal; the supervisor keeps its start-up minimal.
+    import resource  # noqa: PLC0415
 
     # A SIGSEGV or SIGABRT re-raised here must not leave a core of the supervisor.
     resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))

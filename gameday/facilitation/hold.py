@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 from gameday.errors import InvalidInputError
 from gameday.faults.rules import Rule
-from gameday.scenario.models import Scenario
+from gameday.kinds import HUMAN_MARKS
+from gameday.scenario.models import HumanObjective, Scenario
 
 if TYPE_CHECKING:
     from gameday.facilitation.session import Facilitator
@@ -63,6 +64,20 @@ def held_rules(rules: list[Rule], deadline: float) -> list[Rule]:
     ]
 
 
+def humans_decided(scenario: Scenario, facilitator: Facilitator) -> bool:
+    """True when every human objective has its mark since the first injection (observing
+    longer cannot change them)."""
+    t0 = facilitator.recorder.t0
+    if t0 is None:
+        return False
+    times = facilitator.times()
+    return all(
+        any(at >= t0 for at in times.get(HUMAN_MARKS[o.kind], ()))
+        for o in scenario.objectives
+        if isinstance(o, HumanObjective)
+    )
+
+
 class FacilitatedPace:
     """The pace of a facilitated run (``gameday.engine.pace.Pace``): under --hold, every
     fault is held until key e or the deadline, and the observation planned after the faults
@@ -92,6 +107,4 @@ class FacilitatedPace:
         return start + end + observe_after_faults(self.scenario, self.planned)
 
     def decided(self) -> bool:
-        from gameday.facilitation.session import humans_decided
-
         return humans_decided(self.scenario, self.facilitator)

@@ -12,6 +12,8 @@ import asyncio
 import codecs
 import os
 import sys
+import termios
+import tty
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
@@ -99,9 +101,6 @@ class KeyHandler:
 def read_keys(facilitator: Facilitator, fd: int | None = None) -> Iterator[KeyHandler | None]:
     """Read keys from the terminal on ``fd`` (stdin) on the running loop until the block
     ends; yields None, reading nothing, when ``fd`` is not a terminal."""
-    import termios
-    import tty
-
     fd = sys.stdin.fileno() if fd is None else fd
     if not os.isatty(fd):
         yield None

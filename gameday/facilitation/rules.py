@@ -9,8 +9,10 @@ from typing import TextIO
 
 from gameday.errors import InvalidInputError
 from gameday.facilitation.hold import hold_deadline
+from gameday.facilitation.marks_api import check_loopback
 from gameday.facilitation.session import FacilitationOptions, default_author
 from gameday.faults.plan import Plan
+from gameday.listen import parse_listen
 from gameday.scenario.models import Environment
 
 
@@ -26,9 +28,6 @@ def facilitation_options(
     """The facilitation ``gameday run``'s options ask for, or None; InvalidInputError
     (exit 2) for options that need --facilitate without it, and for --facilitate without a
     terminal (``terminal``: the stdin keys are read from, the stderr the view is drawn on)."""
-    from gameday.facilitation.marks_api import check_loopback
-    from gameday.listen import parse_listen
-
     if not facilitate:
         given = [name for name, on in (("--hold", hold), ("--as", author is not None)) if on]
         if given:

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from gameday.errors import InvalidInputError
-from gameday.kinds import HUMAN_MARKS, MarkKind
+from gameday.facilitation.hold import hold_deadline
+from gameday.kinds import MarkKind
 from gameday.recorder import Recorder
 from gameday.result import Facilitation, Mark, RunbookStepRecord
-from gameday.scenario.models import HumanObjective, Scenario
 from gameday.scenario.runbook import (
     DEFAULT_STEPS_HEADING,
     RunbookStep,
@@ -232,8 +232,6 @@ def describe(mark: Mark, steps: list[RunbookStep] | None = None) -> str:
 def open_facilitator(plan: Plan, options: FacilitationOptions, recorder: Recorder) -> Facilitator:
     """The Facilitator of one run: the checklist read from the scenario's runbook, and the
     hold deadline under --hold (InvalidInputError when the scenario leaves no room to hold)."""
-    from gameday.facilitation.hold import hold_deadline
-
     scenario = plan.loaded.scenario
     runbook, heading = scenario.metadata.runbook, scenario.metadata.runbook_steps
     steps: list[RunbookStep] = []
@@ -254,18 +252,4 @@ def open_facilitator(plan: Plan, options: FacilitationOptions, recorder: Recorde
         runbook=runbook,
         runbook_heading=(heading or DEFAULT_STEPS_HEADING) if steps else None,
         hold_deadline=deadline,
-    )
-
-
-def humans_decided(scenario: Scenario, facilitator: Facilitator) -> bool:
-    """True when every human objective has its mark since the first injection (observing
-    longer cannot change them)."""
-    t0 = facilitator.recorder.t0
-    if t0 is None:
-        return False
-    times = facilitator.times()
-    return all(
-        any(at >= t0 for at in times.get(HUMAN_MARKS[o.kind], ()))
-        for o in scenario.objectives
-        if isinstance(o, HumanObjective)
     )

@@ -10,15 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.text import Text
 
 from gameday.facilitation.keys import KEY_HELP
 from gameday.facilitation.session import Facilitator, describe
 from gameday.recorder import Recorder
 from gameday.reports.live import ANNOUNCED, probe_table
-
-if TYPE_CHECKING:
-    from rich.live import Live
 
 MARKS_SHOWN = 5
 
@@ -29,8 +30,6 @@ def _since_injection(recorder: Recorder) -> str:
 
 
 def _heading(title: str, facilitator: Facilitator) -> Any:
-    from rich.text import Text
-
     recorder = facilitator.recorder
     heading = Text(f"{title} · facilitated by {facilitator.author} · ", style="bold")
     heading.append(f"[{recorder.phase}]", style="cyan")
@@ -44,8 +43,6 @@ def _heading(title: str, facilitator: Facilitator) -> Any:
 
 
 def _probes_and_faults(facilitator: Facilitator) -> Any:
-    from rich.text import Text
-
     recorder = facilitator.recorder
     table = probe_table(recorder, boxed=False)
     now = recorder.now()
@@ -62,8 +59,6 @@ def _probes_and_faults(facilitator: Facilitator) -> Any:
 
 
 def _checklist(facilitator: Facilitator) -> Any:
-    from rich.text import Text
-
     if not facilitator.steps:
         return Text("no runbook checklist", style="dim")
     t0 = facilitator.recorder.t0
@@ -83,8 +78,6 @@ def _checklist(facilitator: Facilitator) -> Any:
 
 
 def _marks(facilitator: Facilitator) -> Any:
-    from rich.text import Text
-
     t0 = facilitator.recorder.t0
     text = Text("marks: ", style="bold")
     recent = facilitator.marks[-MARKS_SHOWN:]
@@ -98,9 +91,6 @@ def _marks(facilitator: Facilitator) -> Any:
 
 def render(title: str, facilitator: Facilitator) -> Any:
     """The whole view, from the facilitator's and the recorder's state now."""
-    from rich.console import Group
-    from rich.text import Text
-
     parts: list[Any] = [
         _heading(title, facilitator),
         _probes_and_faults(facilitator),
@@ -148,9 +138,6 @@ class FacilitatedView:
 def facilitated_view(title: str) -> Iterator[FacilitatedView]:
     """A rich Live view of the facilitated run; use ``view`` as the run's listener and
     ``view.attach`` as ``FacilitationOptions.on_ready``."""
-    from rich.console import Console
-    from rich.live import Live
-
     view = FacilitatedView(title)
     view.live = Live(
         get_renderable=view.draw, console=Console(stderr=True), refresh_per_second=4, transient=True

@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
 from gameday.errors import InvalidInputError, ScenarioError
 from gameday.scenario.loader import _read_text
 
@@ -121,9 +124,6 @@ def _parse(path: Path, text: str) -> Any:
             raise ScenarioError(
                 [f"{path}:{error.lineno}:{error.colno}: invalid JSON: {error.msg}"]
             ) from None
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
     try:
         # The round-trip loader keeps CloudFormation's short-form tags (!Sub, !Ref, !GetAtt).
         return YAML(typ="rt", pure=True).load(text)

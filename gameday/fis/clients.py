@@ -11,6 +11,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import boto3
+from botocore.config import Config
+
+FIS_TIMEOUTS = Config(connect_timeout=5, read_timeout=20)
+"""Each FIS call is bounded: botocore's default 60 s read timeout, times its own attempts,
+inside each of gameday's retries, would let a blackholed endpoint hold a rollback for
+minutes. FIS answers in well under a second; retries are gameday's (gameday.fis.calls)."""
 
 if TYPE_CHECKING:
     from mypy_boto3_fis import FISClient
@@ -38,7 +44,7 @@ class AwsClients:
 
     def fis(self) -> FISClient:
         """An FIS client in the experiment region."""
-        return self.session.client("fis", region_name=self.region)
+        return self.session.client("fis", region_name=self.region, config=FIS_TIMEOUTS)
 
     def sts(self) -> STSClient:
         """An STS client in the experiment region (for GetCallerIdentity)."""

@@ -20,6 +20,8 @@ from io import StringIO
 from pathlib import Path
 from typing import Any
 
+from ruamel.yaml import YAML
+
 from gameday.faults.modes import Mode
 from gameday.fis.actions import is_localstack_action
 from gameday.fis.cfn import RawTemplate, read_template
@@ -350,8 +352,6 @@ def _header(path: Path, raw: RawTemplate, result: ImportResult) -> str:
 def import_fis_template(path: Path) -> ImportResult:
     """Read ``path`` (an FIS template, JSON or YAML, or a CloudFormation template with an
     ``AWS::FIS::ExperimentTemplate``) and return the scenario YAML text and a summary."""
-    from ruamel.yaml import YAML
-
     raw = read_template(path)
     importer = _Importer(raw, path)
     faults = importer.faults()

@@ -10,6 +10,7 @@ forwarded unchanged with its body streamed both ways. See docs/gateway.md.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import gc
@@ -29,7 +30,7 @@ import aiohttp
 from aiohttp import web
 from yarl import URL
 
-from gameday.errors import EnvironmentFailure
+from gameday.errors import EnvironmentFailure, GameDayError
 from gameday.faults.modes import Mode
 from gameday.gateway.admin import METRICS_PATH, AdminApi
 from gameday.gateway.classify import UNCLASSIFIED, RequestInfo, classify, needs_body, warm
@@ -599,10 +600,6 @@ async def _serve_until_signal(
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m gameday.gateway.server``: the same as ``gameday gateway``, without typer."""
-    import argparse
-
-    from gameday.errors import GameDayError
-
     parser = argparse.ArgumentParser(prog="python -m gameday.gateway.server")
     parser.add_argument("--upstream", required=True)
     parser.add_argument("--listen", default=DEFAULT_LISTEN)

@@ -29,7 +29,6 @@ from gameday.grading.measure import (
 )
 from gameday.grading.score import (
     SCORING_RULES,
-    GradedObjective,
     ScenarioEntry,
     ScenarioScore,
     ScoringRules,
@@ -56,7 +55,6 @@ __all__ = [
     "Availability",
     "DataLoss",
     "FaultWindow",
-    "GradedObjective",
     "LatencyStats",
     "LostRun",
     "Marker",

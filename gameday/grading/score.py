@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gameday.kinds import TIME_OBJECTIVES, Capability, Grade, ObjectiveKind, RunStatus
+from gameday.result import ObjectiveResult
 
 _NOT_RUN = frozenset({RunStatus.ERROR, RunStatus.NOT_STEADY})
 _GRADE_ORDER = (Grade.A, Grade.B, Grade.C, Grade.D, Grade.F)
@@ -136,33 +137,6 @@ def is_met(kind: ObjectiveKind, measured: float | None, target: float) -> bool:
     return measured >= target
 
 
-@dataclass(frozen=True, slots=True)
-class GradedObjective:
-    """One graded objective: the fields DESIGN.md lists for a result's `objectives`.
-
-    ``measured`` is None when not recovered or not detected; times are in seconds, availability
-    a ratio, steady 1.0 when the steady state held and 0.0 when it did not (target 1.0).
-    """
-
-    name: str
-    kind: ObjectiveKind
-    probe: str
-    target: float
-    measured: float | None
-    met: bool
-    credit: float
-    weight: float = 1.0
-    critical: bool = False
-    detail: str = ""
-
-    def __post_init__(self) -> None:
-        _check_weight(f"objective {self.name!r}", self.weight)
-        if not 0.0 <= self.credit <= 1.0:
-            raise ValueError(f"objective {self.name!r}: credit must be in [0, 1]")
-        if self.met and self.credit != 1.0:
-            raise ValueError(f"objective {self.name!r} is met, so its credit must be 1")
-
-
 def grade_objective(
     name: str,
     kind: ObjectiveKind,
@@ -173,10 +147,11 @@ def grade_objective(
     weight: float = SCORING_RULES.default_weight,
     critical: bool = False,
     detail: str = "",
-) -> GradedObjective:
+) -> ObjectiveResult:
     """Decide ``met`` with ``is_met`` and ``credit`` with ``credit`` for one measurement."""
+    _check_weight(f"objective {name!r}", weight)
     met = is_met(kind, measured, target)
-    return GradedObjective(
+    return ObjectiveResult(
         name=name,
         kind=kind,
         probe=probe,
@@ -222,7 +197,7 @@ def _worse(first: Grade, second: Grade) -> Grade:
 
 
 def score_scenario(
-    objectives: Sequence[GradedObjective],
+    objectives: Sequence[ObjectiveResult],
     steady_after_ok: bool,
     rules: ScoringRules = SCORING_RULES,
 ) -> ScenarioScore:

@@ -11,6 +11,9 @@ time, grade, reason, the writer of a running row, and one row per objective meas
 Version 2 adds ``schedule_skips``: the scheduler's fire times that did not run (a skipped fire
 time is not a run, so it has a table of its own; ``gameday schedule run`` kept it there before,
 outside the versioned schema, and a store that has it keeps its rows).
+Version 3 adds each measurement's weight, critical flag and detail, so that the store reads
+back the result's own record of an objective (``ObjectiveResult``), filled in from each run's
+result JSON for the rows an older version wrote.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from collections.abc import Callable
 
 from gameday.errors import InvalidInputError
 
-LATEST_VERSION = 2
+LATEST_VERSION = 3
 
 _RUNS_V1 = """
 CREATE TABLE runs (
@@ -84,9 +87,28 @@ _INDEXES_V2 = (
 )
 
 
+_MEASUREMENT_COLUMNS_V3 = (
+    "ALTER TABLE measurements ADD COLUMN weight REAL NOT NULL DEFAULT 1.0",
+    "ALTER TABLE measurements ADD COLUMN critical INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE measurements ADD COLUMN detail TEXT NOT NULL DEFAULT ''",
+)
+
+_FILL_MEASUREMENTS_V3 = """
+UPDATE measurements AS m
+SET weight = COALESCE(json_extract(o.value, '$.weight'), 1.0),
+    critical = COALESCE(json_extract(o.value, '$.critical'), 0),
+    detail = COALESCE(json_extract(o.value, '$.detail'), '')
+FROM runs AS r, json_each(r.result, '$.objectives') AS o
+WHERE r.run_id = m.run_id AND o.key = m.position
+  AND r.result IS NOT NULL AND json_valid(r.result)
+"""
+
+
 def _create_latest(db: sqlite3.Connection) -> None:
     db.execute(_RUNS_V1)
     db.execute(_MEASUREMENTS_V1)
+    for statement in _MEASUREMENT_COLUMNS_V3:
+        db.execute(statement)
     for statement in _INDEXES_V1:
         db.execute(statement)
     db.execute(_SKIPS_V2)
@@ -150,9 +172,17 @@ def _migrate_1_to_2(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+def _migrate_2_to_3(db: sqlite3.Connection) -> None:
+    """Schema 2 -> 3: weight, critical and detail per measurement, from each result's JSON."""
+    for statement in _MEASUREMENT_COLUMNS_V3:
+        db.execute(statement)
+    db.execute(_FILL_MEASUREMENTS_V3)
+
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     0: _migrate_0_to_1,
     1: _migrate_1_to_2,
+    2: _migrate_2_to_3,
 }
 """Step ``n -> n + 1`` for every version below ``LATEST_VERSION``."""
 

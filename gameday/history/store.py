@@ -38,7 +38,7 @@ from gameday.grading import grade_aborted
 from gameday.history.schema import migrate
 from gameday.history.writer import Writer, is_gone, writer_for
 from gameday.kinds import Grade, ObjectiveKind, RunStatus
-from gameday.result import RunResult
+from gameday.result import ObjectiveResult, RunResult
 
 DEFAULT_STORE = Path(".gameday/history.db")
 
@@ -60,19 +60,6 @@ class HistoryStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Measurement:
-    """One objective of a finished run, as the store keeps it for listings and trends."""
-
-    objective: str
-    kind: ObjectiveKind
-    probe: str
-    target: float
-    measured: float | None
-    met: bool
-    credit: float
-
-
-@dataclass(frozen=True, slots=True)
 class HistoryRow:
     """One run as ``gameday history`` lists it; ``previous_score`` is the score of the
     previous scored run of the same scenario (for the trend), None when there is none."""
@@ -86,7 +73,8 @@ class HistoryRow:
     score: float | None
     grade: Grade | None
     reason: str | None
-    measurements: tuple[Measurement, ...]
+    measurements: tuple[ObjectiveResult, ...]
+    """Each objective as the result graded it (``ObjectiveResult``, without its evidence)."""
     previous_score: float | None
     writer_host: str | None
     writer_pid: int | None
@@ -268,7 +256,20 @@ class HistoryStore:
             "result": result.model_dump_json(),
         }
         measurements = [
-            (result.run_id, i, o.name, o.kind.value, o.probe, o.target, o.measured, o.met, o.credit)
+            (
+                result.run_id,
+                i,
+                o.name,
+                o.kind.value,
+                o.probe,
+                o.target,
+                o.measured,
+                o.met,
+                o.credit,
+                o.weight,
+                o.critical,
+                o.detail,
+            )
             for i, o in enumerate(result.objectives)
         ]
         with self._write() as db:
@@ -286,7 +287,8 @@ class HistoryStore:
             db.execute("DELETE FROM measurements WHERE run_id = ?", (result.run_id,))
             db.executemany(
                 "INSERT INTO measurements (run_id, position, objective, kind, probe, target, "
-                "measured, met, credit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "measured, met, credit, weight, critical, detail) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 measurements,
             )
 
@@ -339,18 +341,31 @@ class HistoryStore:
         measured = self._measurements(params)
         return [_row(values, measured.get(values[0], ())) for values in rows]
 
-    def _measurements(self, params: Mapping[str, object]) -> dict[str, tuple[Measurement, ...]]:
-        found: dict[str, list[Measurement]] = {}
+    def _measurements(self, params: Mapping[str, object]) -> dict[str, tuple[ObjectiveResult, ...]]:
+        found: dict[str, list[ObjectiveResult]] = {}
         query = (
-            "SELECT run_id, objective, kind, probe, target, measured, met, credit "
+            "SELECT run_id, objective, kind, probe, target, measured, met, credit, weight, "
+            "critical, detail "
             f"FROM measurements WHERE run_id IN (SELECT r.run_id {_FILTER}) "
             "ORDER BY run_id, position"
         )
-        for run_id, name, kind, probe, target, measured, met, credit in self._db.execute(
-            query, params
-        ):
+        for values in self._db.execute(query, params):
+            run_id, name, kind, probe, target, measured, met, credit, weight, critical, detail = (
+                values
+            )
             found.setdefault(run_id, []).append(
-                Measurement(name, ObjectiveKind(kind), probe, target, measured, bool(met), credit)
+                ObjectiveResult(
+                    name=name,
+                    kind=ObjectiveKind(kind),
+                    probe=probe,
+                    target=target,
+                    measured=measured,
+                    met=bool(met),
+                    credit=credit,
+                    weight=weight,
+                    critical=bool(critical),
+                    detail=detail,
+                )
             )
         return {run_id: tuple(values) for run_id, values in found.items()}
 
@@ -435,7 +450,7 @@ class HistoryStore:
         return {(name, SkipReason(reason)): count for name, reason, count in rows}
 
 
-def _row(values: tuple[Any, ...], measurements: tuple[Measurement, ...]) -> HistoryRow:
+def _row(values: tuple[Any, ...], measurements: tuple[ObjectiveResult, ...]) -> HistoryRow:
     (run_id, scenario, environment, status, started, ended, score, grade, reason) = values[:9]
     host, pid, previous = values[9:]
     return HistoryRow(

@@ -88,17 +88,22 @@ class FisInjector:
                 raise InjectorError(self._failure)
             if self._started_at is None:
                 self._start()
+            elif not self.experiment.record.experiment_id:
+                raise InjectorError("the FIS experiment did not start")
         try:
             yield
         finally:
             self._leave(rule)
 
     def _start(self) -> None:
+        # Windows are measured from when the schedule asked for the start, not from when FIS
+        # answered: the schedule leaves a window at its planned end, and a slow StartExperiment
+        # must not make that look like a window left early.
+        self._started_at = self._now()
         self.experiment.__enter__()
         self._entered = True
         self._note("fis", f"template {self.experiment.record.template_id} created")
         snapshot = self.experiment.start()
-        self._started_at = self._now()
         self._note("fis", f"experiment {snapshot.experiment_id} started")
         self._follower = threading.Thread(target=self._follow, name="fis-follow", daemon=True)
         self._follower.start()
@@ -107,7 +112,7 @@ class FisInjector:
         """FIS ends an action at the end of its window by itself; a window left early means
         the drill is stopping: stop the experiment now."""
         started = self._started_at
-        if started is None:
+        if started is None or self.experiment.record.experiment_id is None:
             return
         planned_end = started + rule.end_s - self.plan.fis.offset_s
         if self._now() < planned_end - EARLY_S:
@@ -153,7 +158,7 @@ class FisInjector:
             with contextlib.suppress(GameDayError):  # every problem is in the record
                 self.experiment.__exit__(None, None, None)
         record = self.experiment.record
-        if self._started_at is not None and not self.experiment.finished:
+        if self.experiment.record.experiment_id is not None and not self.experiment.finished:
             raise NotRemovedError(
                 self._left_running("; ".join(record.problems) or "its state is unknown"),
                 self._rule_ids(),

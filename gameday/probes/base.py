@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
+import boto3
 
 from gameday.errors import InvalidInputError
 
@@ -102,8 +103,6 @@ class ProbeContext:
 
     def boto3_session(self) -> boto3.session.Session:
         """A boto3 session for one client (boto3's default session is not thread-safe)."""
-        import boto3
-
         if self.credentials is None:
             return boto3.session.Session()
         key, secret = self.credentials

@@ -77,7 +77,8 @@ class DnsProbe:
 
 
 async def _cname_answers(resolver: dns.asyncresolver.Resolver, hostname: str) -> frozenset[str]:
-    import dns.exception
+    # Lazy: dnspython is optional, for CNAME probes only (see the module docstring).
+    import dns.exception  # noqa: PLC0415
 
     try:
         answer = await resolver.resolve(hostname, "CNAME", search=False)
@@ -97,10 +98,10 @@ def _normal(answer: str, record_type: str) -> str:
 
 
 def _cname_resolver(spec: DnsProbeSpec, ctx: ProbeContext) -> dns.asyncresolver.Resolver:
-    try:
-        import dns.asyncresolver
-        import dns.nameserver
-        import dns.resolver
+    try:  # Lazy: dnspython is optional, for CNAME probes only (see the module docstring).
+        import dns.asyncresolver  # noqa: PLC0415
+        import dns.nameserver  # noqa: PLC0415
+        import dns.resolver  # noqa: PLC0415
     except ImportError as error:
         raise ProbeError(
             f"probe {spec.name!r}: CNAME lookups need dnspython, which is not installed",

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from gameday.grading import display_score
-from gameday.kinds import Grade, ObjectiveKind, RunStatus
+from gameday.kinds import Grade, RunStatus
 from gameday.reports.suite import format_delta
 from gameday.reports.terminal import format_measured
 from gameday.result import ObjectiveResult
@@ -26,25 +26,6 @@ class HistoryFormat(StrEnum):
 
     TABLE = "table"
     JSON = "json"
-
-
-class MeasurementRow(Protocol):
-    """One stored objective of a run, as the listing shows it."""
-
-    @property
-    def objective(self) -> str: ...
-    @property
-    def kind(self) -> ObjectiveKind: ...
-    @property
-    def probe(self) -> str: ...
-    @property
-    def target(self) -> float: ...
-    @property
-    def measured(self) -> float | None: ...
-    @property
-    def met(self) -> bool: ...
-    @property
-    def credit(self) -> float: ...
 
 
 class RunRow(Protocol):
@@ -70,27 +51,11 @@ class RunRow(Protocol):
     @property
     def reason(self) -> str | None: ...
     @property
-    def measurements(self) -> Sequence[MeasurementRow]: ...
+    def measurements(self) -> Sequence[ObjectiveResult]: ...
     @property
     def previous_score(self) -> float | None: ...
     @property
     def delta(self) -> float | None: ...
-
-
-def _objective(m: MeasurementRow) -> ObjectiveResult:
-    # The terminal's wording needs an ObjectiveResult; weight and detail do not affect it.
-    return ObjectiveResult(
-        name=m.objective,
-        kind=m.kind,
-        probe=m.probe,
-        target=m.target,
-        measured=m.measured,
-        met=m.met,
-        credit=m.credit,
-        weight=1.0,
-        critical=False,
-        detail="",
-    )
 
 
 def _measurements(row: RunRow) -> str:
@@ -99,7 +64,7 @@ def _measurements(row: RunRow) -> str:
     if row.reason and str(row.status) in _WHY_FIRST:
         parts.append(row.reason)
     for m in row.measurements:
-        text = f"{m.objective} {format_measured(_objective(m))}"
+        text = f"{m.name} {format_measured(m)}"
         parts.append(text if m.met else f"{text} (missed)")
     return ", ".join(parts)
 
@@ -147,7 +112,7 @@ def _as_dict(row: RunRow) -> dict[str, object]:
         "reason": row.reason,
         "objectives": [
             {
-                "name": m.objective,
+                "name": m.name,
                 "kind": m.kind.value,
                 "probe": m.probe,
                 "target": m.target,

@@ -7,6 +7,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
+from rich import box
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
 from gameday.recorder import Listener, Recorder
 
 ANNOUNCED = (
@@ -44,10 +50,6 @@ def _strip(recorder: Recorder, probe: str, width: int = 40) -> str:
 def probe_table(recorder: Recorder, heading: Any = None, *, boxed: bool = True) -> Any:
     """A rich table with a row per probe: its name, its last samples as a strip, and the last
     sample's detail (the facilitated view adds its own rows for the faults)."""
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
-
     table = Table(title=heading, expand=False, box=box.HEAVY_HEAD if boxed else None)
     table.add_column("probe")
     table.add_column("last samples (█ ok, ▁ failed, · missed)")
@@ -60,8 +62,6 @@ def probe_table(recorder: Recorder, heading: Any = None, *, boxed: bool = True) 
 
 
 def _view(recorder: Recorder, title: str) -> Any:
-    from rich.text import Text
-
     # Text, not a markup string: "[drill]" would otherwise be read as a rich style tag.
     heading = Text(f"{title}  [{recorder.phase}]  t={recorder.now():.1f}s")
     table = probe_table(recorder, heading)
@@ -76,9 +76,6 @@ def _view(recorder: Recorder, title: str) -> Any:
 @contextmanager
 def live_view(title: str, recorders: list[Recorder]) -> Iterator[Listener]:
     """A rich Live table refreshed 4 times a second, over the recorder the drill registers."""
-    from rich.console import Console
-    from rich.live import Live
-
     console = Console(stderr=True)
 
     def render() -> Any:

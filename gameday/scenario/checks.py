@@ -6,10 +6,12 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from gameday.faults.catalog import services_for
 from gameday.kinds import ObjectiveKind
 from gameday.scenario.botocore_data import service_operations
 from gameday.scenario.locate import Loc
 from gameday.scenario.models import HumanObjective, ProbeKind, RegionLoss, Scenario
+from gameday.scenario.runbook import RunbookStepsError, load_steps
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,8 +142,6 @@ def _blast_radius(scenario: Scenario) -> list[Problem]:
 
 
 def _operations_exist(scenario: Scenario) -> list[Problem]:
-    from gameday.faults.catalog import services_for
-
     problems: list[Problem] = []
     for i, fault in enumerate(scenario.faults):
         if not fault.operations or isinstance(fault, RegionLoss):
@@ -184,8 +184,6 @@ def _runbook_exists(scenario: Scenario, base_dir: Path) -> list[Problem]:
         # The default heading is looked up when a facilitated run starts: validating every
         # runbook here would make `validate` parse Markdown for drills nobody facilitates.
         return []
-    from gameday.scenario.runbook import RunbookStepsError, load_steps
-
     try:
         load_steps(base_dir / runbook, heading)
     except RunbookStepsError as error:

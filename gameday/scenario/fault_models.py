@@ -14,7 +14,7 @@ from pydantic import (
 
 from gameday.faults.modes import Mode
 from gameday.scenario.base import Model, Name, Probability, Region
-from gameday.scenario.durations import Duration
+from gameday.scenario.durations import Duration, parse_duration
 
 
 class FaultKind(StrEnum):
@@ -99,8 +99,6 @@ class FaultBase(Model):
 
     def latency_range_s(self) -> tuple[float, float] | None:
         """The latency as (min, max) seconds; equal for a fixed latency."""
-        from gameday.scenario.durations import parse_duration
-
         if self.latency is None:
             return None
         ranged = _LATENCY.match(self.latency)

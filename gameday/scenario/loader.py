@@ -70,8 +70,10 @@ def _read_text(path: Path) -> str:
 def _parse_yaml(path: Path, text: str, *, positions: bool) -> Any:
     """Parse YAML 1.2. Without ``positions``: the fast C-backed safe loader, plain values.
     With: the round-trip loader, whose nodes know their line and column (about 8x slower)."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
+    # Lazy: ruamel.yaml takes ~15 ms to import, and `gameday abort` imports this module
+    # (environments -> fis.aws_config) without parsing anything.
+    from ruamel.yaml import YAML  # noqa: PLC0415
+    from ruamel.yaml.error import YAMLError  # noqa: PLC0415
 
     try:
         if positions:

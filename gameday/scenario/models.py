@@ -8,6 +8,7 @@ number, never a silently ignored setting. Cross-field rules that need the whole 
 from __future__ import annotations
 
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     ConfigDict,
@@ -147,8 +148,6 @@ class Schedule(Model):
     @field_validator("timezone")
     @classmethod
     def _timezone_known(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):

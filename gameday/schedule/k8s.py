@@ -16,8 +16,12 @@ import posixpath
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from io import StringIO
 from pathlib import Path
 from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.scalarstring import LiteralScalarString
 
 from gameday import __version__
 from gameday.errors import InvalidInputError, ScenarioError
@@ -203,11 +207,6 @@ def _cron_job(
 
 
 def _dump(documents: Sequence[dict[str, Any]], source: Path) -> str:
-    from io import StringIO
-
-    from ruamel.yaml import YAML
-    from ruamel.yaml.scalarstring import LiteralScalarString
-
     for document in documents:
         if document["kind"] == "ConfigMap":
             document["data"] = {k: LiteralScalarString(v) for k, v in document["data"].items()}

@@ -30,6 +30,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from gameday.errors import InvalidInputError
 from gameday.history import SkipReason
 from gameday.kinds import RunStatus
+from gameday.listen import parse_listen as parse_address
 from gameday.reports.prom import results_registry
 from gameday.result import RunResult
 
@@ -157,8 +158,6 @@ def health(status: Status, now: float) -> tuple[bool, dict[str, object]]:
 
 def parse_listen(text: str) -> tuple[str, int] | None:
     """``HOST:PORT`` (``[::1]:9464`` for IPv6) to (host, port); ``off`` or empty: None."""
-    from gameday.listen import parse_listen as parse_address
-
     value = text.strip()
     if value in ("", "off"):
         return None

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -20,11 +21,14 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from gameday.environments.localstack import bring_up_localstack, served_services
+from gameday.engine.plan import make_plan
+from gameday.environments.localstack import LocalStackEnvironment, served_services
 from gameday.environments.localstack_coverage import SERVING_STATES
 from gameday.environments.setup import boto3_clients, create_setup
+from gameday.environments.stage import StageRequest
 from gameday.errors import EnvironmentFailure
 from gameday.scenario.loader import load_scenario
+from gameday.scenario.models import Environment
 from tests.integration.localstack.conftest import LocalStack
 
 pytestmark = pytest.mark.localstack
@@ -132,19 +136,23 @@ def test_a_refused_drill_starts_nothing(
     free_edition: LocalStack, localstack_env: LocalStack, tmp_path: Path
 ) -> None:
     # In a suite, a drill LocalStack cannot serve is refused as its environment comes up.
-    scenario = load_scenario(SCENARIOS / "registry-loss.yaml").scenario
+    plan = make_plan(load_scenario(SCENARIOS / "registry-loss.yaml"), Environment.LOCALSTACK)
     notes: list[tuple[str, str]] = []
+    failures: list[str] = []
+    request = StageRequest(
+        plan=plan,
+        run_id="refused",
+        workdir=tmp_path,
+        seed=1,
+        alert_url=None,
+        now=time.monotonic,
+        note=lambda kind, detail: notes.append((kind, detail)),
+        fail=failures.append,
+    )
 
     async def bring_up() -> None:
         with ExitStack() as stack:
-            await bring_up_localstack(
-                scenario,
-                stack,
-                workdir=tmp_path,
-                seed=1,
-                alert_url=None,
-                note=lambda kind, detail: notes.append((kind, detail)),
-            )
+            await LocalStackEnvironment().bring_up(request, stack)
 
     with pytest.raises(EnvironmentFailure, match=r"does not serve what this drill needs: ecr"):
         asyncio.run(bring_up())

@@ -8,12 +8,12 @@ import pytest
 
 from gameday.engine.plan import make_plan
 from gameday.errors import InvalidInputError
+from gameday.facilitation.hold import humans_decided
 from gameday.facilitation.session import (
     FacilitationOptions,
     Facilitator,
     MarkError,
     describe,
-    humans_decided,
     open_facilitator,
 )
 from gameday.faults.rules import resolve_rules

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gameday.engine.grade import grade_objectives
-from gameday.grading import GradedObjective, measure_human
+from gameday.grading import measure_human
 from gameday.kinds import MarkKind, ObjectiveKind
 from gameday.result import ObjectiveResult
 from gameday.scenario.loader import parse_scenario
@@ -84,7 +84,7 @@ SCENARIO_OBJECTIVES = (
 
 def _grade(
     marks: dict[MarkKind, list[float]] | None,
-) -> list[tuple[GradedObjective, ObjectiveResult]]:
+) -> list[ObjectiveResult]:
     # T0 = 10 s, Tend = 20 s, observation ends at 70 s; the probe is healthy throughout.
     return grade_objectives(
         _scenario(SCENARIO_OBJECTIVES),
@@ -107,7 +107,7 @@ def test_human_objectives_are_graded_on_the_first_mark_of_their_kind() -> None:
             MarkKind.MITIGATION: [35.0],
         }
     )
-    results = {result.name: result for _, result in graded}
+    results = {result.name: result for result in graded}
     assert list(results) == ["availability-api", "human_ttd", "human_ttm"]
     detected, mitigated = results["human_ttd"], results["human_ttm"]
     assert (detected.kind, detected.probe) == (ObjectiveKind.HUMAN_TTD, "")
@@ -129,7 +129,7 @@ def test_human_objectives_are_graded_on_the_first_mark_of_their_kind() -> None:
 
 def test_a_late_mark_earns_partial_credit_like_any_time_objective() -> None:
     graded = _grade({MarkKind.DETECTED: [40.0], MarkKind.MITIGATION: [70.0]})
-    by_name = {g.name: g for g, _ in graded}
+    by_name = {g.name: g for g in graded}
     # Detected 30 s after T0 against 20 s: 1 - (30 - 20) / 20.
     assert (by_name["human_ttd"].measured, by_name["human_ttd"].met) == (30.0, False)
     assert by_name["human_ttd"].credit == 0.5
@@ -139,7 +139,7 @@ def test_a_late_mark_earns_partial_credit_like_any_time_objective() -> None:
 
 def test_nobody_marking_earns_nothing_and_says_so() -> None:
     graded = _grade({MarkKind.NOTE: [15.0], MarkKind.DETECTED: [75.0]})
-    results = {result.name: result for _, result in graded}
+    results = {result.name: result for result in graded}
     detected, mitigated = results["human_ttd"], results["human_ttm"]
     assert (detected.measured, detected.met, detected.credit) == (None, False, 0.0)
     assert detected.detail == (
@@ -153,13 +153,13 @@ def test_nobody_marking_earns_nothing_and_says_so() -> None:
 
 def test_an_empty_facilitated_run_still_grades_the_human_objectives() -> None:
     graded = _grade({})
-    assert [g.name for g, _ in graded] == ["availability-api", "human_ttd", "human_ttm"]
-    assert [g.credit for g, _ in graded] == [1.0, 0.0, 0.0]
+    assert [g.name for g in graded] == ["availability-api", "human_ttd", "human_ttm"]
+    assert [g.credit for g in graded] == [1.0, 0.0, 0.0]
 
 
 def test_an_unattended_run_leaves_the_human_objectives_out() -> None:
     graded = _grade(None)
-    assert [(g.name, g.kind, g.met) for g, _ in graded] == [
+    assert [(g.name, g.kind, g.met) for g in graded] == [
         ("availability-api", ObjectiveKind.AVAILABILITY, True)
     ]
-    assert [r.name for _, r in graded] == ["availability-api"]
+    assert [r.name for r in graded] == ["availability-api"]

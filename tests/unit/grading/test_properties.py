@@ -6,7 +6,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gameday.grading import (
-    GradedObjective,
     ScenarioEntry,
     credit,
     grade_objective,
@@ -19,6 +18,7 @@ from gameday.grading import (
     suite_score,
 )
 from gameday.kinds import TIME_OBJECTIVES, Capability, ObjectiveKind, RunStatus
+from gameday.result import ObjectiveResult
 from tests.unit.grading.builders import markers, samples
 
 # No example database: unit tests write no files.
@@ -31,7 +31,7 @@ kinds = st.sampled_from(list(ObjectiveKind))
 
 
 @st.composite
-def graded_objectives(draw: st.DrawFn) -> GradedObjective:
+def graded_objectives(draw: st.DrawFn) -> ObjectiveResult:
     return grade_objective(
         draw(st.text(max_size=5)),
         draw(kinds),
@@ -46,7 +46,7 @@ def graded_objectives(draw: st.DrawFn) -> GradedObjective:
 @FAST
 @given(st.lists(graded_objectives(), min_size=1, max_size=12), st.booleans())
 def test_scenario_score_is_always_between_0_and_100(
-    objectives: list[GradedObjective], steady_after_ok: bool
+    objectives: list[ObjectiveResult], steady_after_ok: bool
 ) -> None:
     result = score_scenario(objectives, steady_after_ok)
     assert result.score is not None

@@ -6,7 +6,6 @@ import pytest
 
 from gameday.grading import (
     SCORING_RULES,
-    GradedObjective,
     ScenarioScore,
     credit,
     describe_rules,
@@ -19,14 +18,15 @@ from gameday.grading import (
     score_scenario,
 )
 from gameday.kinds import Grade, ObjectiveKind, RunStatus
+from gameday.result import ObjectiveResult
 
 RTO = ObjectiveKind.RTO
 
 
 def objective(
     credit_: float, *, weight: float = 1.0, critical: bool = False, name: str = "o"
-) -> GradedObjective:
-    return GradedObjective(
+) -> ObjectiveResult:
+    return ObjectiveResult(
         name=name,
         kind=RTO,
         probe="api",
@@ -98,7 +98,7 @@ def test_is_met(kind: ObjectiveKind, measured: float | None, target: float, met:
 
 def test_grade_objective_decides_met_and_credit() -> None:
     graded = grade_objective("api-rto", RTO, "api", 10.0, 15.0, critical=True, detail="x")
-    assert graded == GradedObjective(
+    assert graded == ObjectiveResult(
         name="api-rto",
         kind=RTO,
         probe="api",
@@ -114,11 +114,26 @@ def test_grade_objective_decides_met_and_credit() -> None:
 
 def test_a_graded_objective_must_be_consistent() -> None:
     with pytest.raises(ValueError, match="'o' is met, so its credit must be 1"):
-        GradedObjective("o", RTO, "api", 1.0, 1.0, met=True, credit=0.5)
+        ObjectiveResult(
+            name="o", kind=RTO, probe="api", target=1.0, measured=1.0, met=True, credit=0.5
+        )
     with pytest.raises(ValueError, match=r"credit must be in \[0, 1\]"):
-        GradedObjective("o", RTO, "api", 1.0, 3.0, met=False, credit=-0.5)
+        ObjectiveResult(
+            name="o", kind=RTO, probe="api", target=1.0, measured=3.0, met=False, credit=-0.5
+        )
+    with pytest.raises(ValueError, match="weight must be a finite number > 0"):
+        ObjectiveResult(
+            name="o",
+            kind=RTO,
+            probe="api",
+            target=1.0,
+            measured=1.0,
+            met=True,
+            weight=0,
+            credit=1.0,
+        )
     with pytest.raises(ValueError, match="weight must be a finite number > 0, got 0"):
-        GradedObjective("o", RTO, "api", 1.0, 1.0, met=True, credit=1.0, weight=0)
+        grade_objective("o", RTO, "api", 1.0, 1.0, weight=0)
 
 
 @pytest.mark.parametrize(

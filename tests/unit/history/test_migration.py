@@ -79,8 +79,12 @@ def test_a_v0_store_is_migrated_to_v1_with_its_runs(tmp_path: Path) -> None:
             result.score,
         )
         assert migrated.ended_at == result.ended_at
-        assert [(m.objective, m.kind, m.measured, m.met) for m in migrated.measurements] == [
+        assert [(m.name, m.kind, m.measured, m.met) for m in migrated.measurements] == [
             (o.name, o.kind, o.measured, o.met) for o in result.objectives
+        ]
+        # weight, critical and detail (schema 3) come from each run's result JSON
+        assert [(m.weight, m.critical, m.detail) for m in migrated.measurements] == [
+            (o.weight, o.critical, o.detail) for o in result.objectives
         ]
         assert migrated.measurements[1].kind is ObjectiveKind.RTO
         assert store.get(result.run_id) == result
@@ -102,7 +106,7 @@ def test_a_migrated_store_has_exactly_the_schema_of_a_new_one(tmp_path: Path) ->
     HistoryStore(old).close()
     HistoryStore(new).close()
     assert _schema(old) == _schema(new)
-    assert _version(old) == LATEST_VERSION == 2
+    assert _version(old) == LATEST_VERSION == 3
 
 
 def test_opening_a_migrated_store_again_changes_nothing(tmp_path: Path) -> None:
@@ -196,7 +200,7 @@ def _v1_store(path: Path, scheduler_ran: bool) -> None:
 
 
 @pytest.mark.parametrize("scheduler_ran", [False, True])
-def test_a_v1_store_is_migrated_to_v2_with_its_runs_and_skips(
+def test_a_v1_store_is_migrated_to_the_latest_with_its_runs_and_skips(
     tmp_path: Path, scheduler_ran: bool
 ) -> None:
     path, new = tmp_path / "history.db", tmp_path / "new.db"
@@ -209,7 +213,7 @@ def test_a_v1_store_is_migrated_to_v2_with_its_runs_and_skips(
             if scheduler_ran
             else []
         )
-    assert _version(path) == 2
+    assert _version(path) == LATEST_VERSION
     HistoryStore(new).close()
     assert _schema(path) == _schema(new)
 
@@ -226,3 +230,29 @@ def test_a_v1_store_that_fails_to_migrate_is_left_at_v1(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="not a gameday history store: "):
         HistoryStore(path)
     assert _version(path) == 1
+
+
+def test_a_v1_store_reads_back_each_objective_as_the_result_graded_it(tmp_path: Path) -> None:
+    path = tmp_path / "history.db"
+    _v1_store(path, scheduler_ran=False)
+    result = met_and_missed()
+    db = sqlite3.connect(path)  # the measurements as version 1 wrote them
+    db.executemany(
+        "INSERT INTO measurements (run_id, position, objective, kind, probe, target, measured, "
+        "met, credit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (result.run_id, i, o.name, o.kind.value, o.probe, o.target, o.measured, o.met, o.credit)
+            for i, o in enumerate(result.objectives)
+        ],
+    )
+    db.commit()
+    db.close()
+    with HistoryStore(path) as store:
+        (row,) = store.runs()
+    evidence = {"time_to_impact", "recovered_during_fault", "impact_start", "recovered_at"}
+    assert list(row.measurements) == [
+        o.model_copy(update=dict.fromkeys(evidence)) for o in result.objectives
+    ]
+    assert any(o.critical for o in result.objectives) or any(
+        o.weight != 1.0 for o in result.objectives
+    )

@@ -36,7 +36,7 @@ def _dead_pid() -> int:
 def test_a_new_store_is_wal_at_the_latest_version(store: HistoryStore) -> None:
     db = sqlite3.connect(store.path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
     db.close()
 
 
@@ -51,7 +51,7 @@ def test_a_run_is_running_from_its_start_and_final_at_its_end(store: HistoryStor
     (done,) = store.runs()
     assert (done.status, done.grade, done.score) == (HistoryStatus.FAILED, Grade.C, result.score)
     assert done.ended_at == "2026-11-22T02:00:52.250Z"
-    assert [(m.objective, m.kind, m.measured, m.met) for m in done.measurements][:3] == [
+    assert [(m.name, m.kind, m.measured, m.met) for m in done.measurements][:3] == [
         ("steady", ObjectiveKind.STEADY, 1.0, True),
         ("api-rto", ObjectiveKind.RTO, 3.0, True),
         ("credentials-rto", ObjectiveKind.RTO, 21.5, False),
@@ -190,5 +190,5 @@ def test_a_store_from_a_newer_gameday_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError) as caught:
         HistoryStore(path)
     assert caught.value.message == (
-        f"{path}: history schema version 99 is newer than this gameday's (2)"
+        f"{path}: history schema version 99 is newer than this gameday's (3)"
     )

@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from gameday.grading import (
-    GradedObjective,
     Marker,
     Sample,
     describe_human,
@@ -110,7 +109,7 @@ def _samples_of(probe: ProbeRecord) -> list[Sample]:
 
 
 def _result(
-    graded: GradedObjective,
+    graded: ObjectiveResult,
     time_to_impact: float | None = None,
     recovered_during_fault: bool | None = None,
     impact_start: float | None = None,
@@ -247,9 +246,7 @@ def build(run: Run, hour: int = 2, **overrides: object) -> RunResult:
     started = datetime(2026, 11, run.day, hour, 0, 0, tzinfo=UTC)
     graded: dict[str, object] = {"status": RunStatus.PASSED, "score": None, "grade": None}
     if run.objectives:
-        score = score_scenario(
-            [_graded(o) for o in run.objectives], steady_after_ok=run.steady_after
-        )
+        score = score_scenario(list(run.objectives), steady_after_ok=run.steady_after)
         graded = {"status": score.status, "score": score.score, "grade": score.grade}
         graded["caps"] = score.caps
     fields: dict[str, object] = {
@@ -278,12 +275,6 @@ def build(run: Run, hour: int = 2, **overrides: object) -> RunResult:
         "scoring_rules": describe_rules(),
     }
     return RunResult.model_validate({**fields, **graded, **overrides})
-
-
-def _graded(o: ObjectiveResult) -> GradedObjective:
-    return GradedObjective(
-        o.name, o.kind, o.probe, o.target, o.measured, o.met, o.credit, o.weight, o.critical
-    )
 
 
 _CALLS = (
