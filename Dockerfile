@@ -2,8 +2,8 @@
 # service (`python -m gameday.demo`). compose.yaml builds it as gameday:local.
 #
 #   docker build -t gameday:local .
-#   docker run --rm gameday:local gateway --upstream http://host.docker.internal:4566 \
-#       --listen 0.0.0.0:4567
+#   docker run --rm -e GAMEDAY_GATEWAY_TOKEN=... gameday:local gateway \
+#       --upstream http://host.docker.internal:4566 --listen 0.0.0.0:4567
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -7,6 +7,11 @@ than everything it measures). Calls are signed once with botocore's SigV4 signer
 neither upstream checks signatures, and the gateway classifies them as the real calls they are.
 
     .venv/bin/python bench/gateway.py [--calls 5000] [--rounds 3] [--upstream both|trivial|moto]
+    .venv/bin/python bench/gateway.py --compare HEAD [--upstream trivial]
+
+``--compare REF`` runs the gateway as committed at REF (``git archive``, read only) next to the
+working tree's, in one run against the same upstreams, and prints their ratios: what a change
+to the gateway costs.
 
 Prints a table: requests/s and latency percentiles direct and through the gateway, the
 latency the gateway adds (p50/p99 of gateway minus direct), the throughput ratio, and the
@@ -24,6 +29,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -153,10 +159,10 @@ async def load(url: str, call: Call, total: int, concurrency: int) -> Result:
 
 
 @contextmanager
-def process(code: list[str]) -> Iterator[str]:
+def process(code: list[str], pythonpath: str = ROOT) -> Iterator[str]:
     """Run a server process that prints its URL on its first line; stop it afterwards."""
-    env = {**os.environ, "PYTHONPATH": ROOT}
-    child = subprocess.Popen(code, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    env = {**os.environ, "PYTHONPATH": pythonpath}
+    child = subprocess.Popen(code, stdout=subprocess.PIPE, text=True, env=env, cwd=pythonpath)
     try:
         assert child.stdout is not None
         line = child.stdout.readline().strip()
@@ -209,18 +215,72 @@ def row(upstream: str, call: str, conc: int, direct: Result, through: Result) ->
     )
 
 
+@contextmanager
+def checkout(ref: str) -> Iterator[str]:
+    """The ``gameday`` package as committed at ``ref``, in a temporary folder."""
+    with tempfile.TemporaryDirectory(prefix="gameday-bench-") as folder:
+        archive = subprocess.run(
+            ["git", "archive", ref, "gameday"], cwd=ROOT, check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", folder], input=archive, check=True)
+        yield folder
+
+
+def compare_row(upstream: str, call: str, conc: int, base: Result, new: Result) -> str:
+    added_p50 = new.pct_ms(0.5) - base.pct_ms(0.5)
+    added_p99 = new.pct_ms(0.99) - base.pct_ms(0.99)
+    return (
+        f"| {upstream} | {call} | {conc} | {base.rps:,.0f} | {new.rps:,.0f} "
+        f"| {new.rps / base.rps:.2f} | {base.pct_ms(0.5):.2f} / {base.pct_ms(0.99):.2f} "
+        f"| {new.pct_ms(0.5):.2f} / {new.pct_ms(0.99):.2f} "
+        f"| {added_p50:+.2f} | {added_p99:+.2f} "
+        f"| {os.getloadavg()[0]:.1f} |"
+    )
+
+
+def compare(ref: str, which: str, total: int, rounds: int) -> None:
+    """The gateway at ``ref`` and the working tree's, best of ``rounds`` each, taking turns."""
+    print(
+        f"| upstream | call | concurrency | {ref} req/s | working tree req/s | ratio "
+        f"| {ref} p50 / p99 ms | working tree p50 / p99 ms | added p50 ms | added p99 ms | load |\n"
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    )
+    with ExitStack() as stack:
+        upstreams = []
+        if which in ("both", "trivial"):
+            trivial = stack.enter_context(process([sys.executable, "-c", _TRIVIAL_UPSTREAM]))
+            upstreams.append(("trivial", trivial, [1, 16, 32]))
+        if which in ("both", "moto"):
+            moto = stack.enter_context(process([sys.executable, "-c", _MOTO]))
+            prepare_moto(moto)
+            upstreams.append(("moto", moto, [1, 32]))
+        old_tree = stack.enter_context(checkout(ref))
+        for name, upstream, levels in upstreams:
+            old = stack.enter_context(process(gateway(upstream), pythonpath=old_tree))
+            new = stack.enter_context(process(gateway(upstream)))
+            for call in calls(upstream):
+                for concurrency in levels:
+                    base, hardened = best_of(rounds, old, new, call, total, concurrency)
+                    print(compare_row(name, call.name, concurrency, base, hardened), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--upstream", choices=["both", "trivial", "moto"], default="both")
     parser.add_argument("--quick", action="store_true", help="500 calls, trivial upstream only")
+    parser.add_argument("--compare", metavar="REF", help="the gateway at this git ref vs now")
     args = parser.parse_args()
     total = 500 if args.quick else args.calls
     which = "trivial" if args.quick else args.upstream
     print(f"python {sys.version.split()[0]}, aiohttp {aiohttp.__version__}, "
           f"{os.cpu_count()} cpus, {total} calls per run, best of {args.rounds} runs, "
           f"load average at start {os.getloadavg()[0]:.2f}")  # fmt: skip
+    if args.compare:
+        compare(args.compare, which, total, args.rounds)
+        print(f"load average at end {os.getloadavg()[0]:.2f}")
+        return
     header = (
         "| upstream | call | concurrency | direct req/s | gateway req/s | ratio "
         "| direct p50 / p99 ms | gateway p50 / p99 ms | added p50 ms | added p99 ms | load |\n"

@@ -52,9 +52,11 @@ class EnvChoice(StrEnum):
 
 
 def _fail(error: GameDayError) -> typer.Exit:
-    typer.echo(f"error: {error.message}", err=True)
+    from gameday.redact import redact  # an error may quote a probe URL or a command line
+
+    typer.echo(redact(f"error: {error.message}"), err=True)
     if error.hint:
-        typer.echo(f"hint: {error.hint}", err=True)
+        typer.echo(redact(f"hint: {error.hint}"), err=True)
     return typer.Exit(int(error.exit_code))
 
 
@@ -344,6 +346,7 @@ def run(
     from gameday.engine.run import RunRequest
     from gameday.engine.run import run as run_drills
     from gameday.facilitation.rules import facilitation_options
+    from gameday.redact import redact
     from gameday.reports.live import live_view, plain_listener
     from gameday.reports.terminal import render_result, render_suite
     from gameday.result import RunResult
@@ -353,7 +356,7 @@ def run(
         typer.echo(render_result(result) + f"  result: {path}\n")
 
     def warn(message: str) -> None:
-        typer.secho(f"warning: {message}", err=True, fg="yellow")
+        typer.secho(redact(f"warning: {message}"), err=True, fg="yellow")
 
     if env is EnvChoice.AWS and not approve and sys.stdin.isatty() and sys.stderr.isatty():
         # Asked here, before the live view takes the terminal and before any network call;
@@ -516,7 +519,8 @@ def abort(
 ) -> None:
     """The kill switch: remove every fault from every gateway gameday can find.
 
-    Clears the gateway of every drill running on this machine, and the gateways named with
+    Clears the gateway of every drill of yours running on this machine (run folders that are
+    not yours, or not mode 0700, are ignored and listed), and the gateways named with
     --gateway or GAMEDAY_GATEWAY_URL. Exit 0 when every gateway was cleared (or none was
     found), 3 when one could not be reached.
 
@@ -535,7 +539,10 @@ def abort(
         named.append(os.environ["GAMEDAY_GATEWAY_URL"])
     if env is EnvChoice.AWS:
         _abort_aws(region, aws_config)
-    results = clear_all(named, token)
+    done = clear_all(named, token)
+    results = done.cleared
+    for ignored in done.ignored:
+        typer.echo(f"ignored {ignored} (not trusted: its gateway was not contacted)", err=True)
     if not results:
         typer.echo("no gateway found: no drill is running here and none was named")
     for cleared in results:
@@ -592,11 +599,19 @@ def gateway(
     seed: Annotated[
         int | None, typer.Option(help="Seed for probability draws, for reproducible runs.")
     ] = None,
+    allow_unauthenticated: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unauthenticated",
+            help="Listen beyond loopback without a token (anyone can then inject faults).",
+        ),
+    ] = False,
 ) -> None:
     """Run the fault gateway: an AWS-aware proxy that fails the calls active faults match.
 
     Point an app at it with AWS_ENDPOINT_URL=http://HOST:PORT; manage faults through its admin
-    API under /_gameday/ (see docs/gateway.md).
+    API under /_gameday/ (see docs/gateway.md). Listening beyond loopback needs a token, or
+    --allow-unauthenticated.
 
     Example:
 
@@ -604,7 +619,13 @@ def gateway(
     """
     from gameday.gateway.server import run_gateway
 
-    run_gateway(upstream, listen=listen, token=token, seed=seed)
+    run_gateway(
+        upstream,
+        listen=listen,
+        token=token,
+        seed=seed,
+        allow_unauthenticated=allow_unauthenticated,
+    )
 
 
 export_app = typer.Typer(help="Export what gameday would create, for review.", no_args_is_help=True)
@@ -704,6 +725,21 @@ def schedule_run(
     metrics_listen: Annotated[
         str, typer.Option(help="HOST:PORT for /metrics and /healthz, or off.")
     ] = "127.0.0.1:9464",
+    metrics_token: Annotated[
+        str | None,
+        typer.Option(
+            help="Bearer token every /metrics and /healthz request must carry "
+            "(default: $GAMEDAY_METRICS_TOKEN; none: no token).",
+            show_default=False,
+        ),
+    ] = None,
+    allow_unauthenticated: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unauthenticated",
+            help="Serve /metrics beyond loopback without a token (anyone can read results).",
+        ),
+    ] = False,
     report_dir: Annotated[
         Path | None,
         typer.Option(help="Each run also writes REPORT_DIR/<run-id>/result.json."),
@@ -718,6 +754,8 @@ def schedule_run(
     until it is fixed. Every run is recorded in the history store; a drill that falls due
     while another runs is recorded as skipped (busy). One scheduler per store: a second one
     exits 2. SIGTERM or Ctrl-C rolls the running drill back, records it as aborted, and exits 0.
+    /metrics listens on loopback; beyond it, it needs --metrics-token (or
+    --allow-unauthenticated).
 
     Examples:
 
@@ -734,6 +772,8 @@ def schedule_run(
         directory,
         store=store,
         metrics_listen=metrics_listen,
+        metrics_token=metrics_token,
+        allow_unauthenticated=allow_unauthenticated,
         report_dir=report_dir,
         rng=random.Random(seed),
         listeners=[plain_listener()],

@@ -7,10 +7,11 @@ assembled from it at the end, whatever the end was.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from gameday.faults.rules import Rule
 from gameday.grading.timeline import Sample
+from gameday.redact import redact
 
 Listener = Callable[["Recorder", str, str], None]
 """(recorder, event kind, detail): for the live view."""
@@ -51,7 +52,9 @@ class Recorder:
         return self.clock() - self.origin
 
     def event(self, kind: str, detail: str) -> None:
-        """Record a timeline event and tell the listeners."""
+        """Record a timeline event and tell the listeners, credentials redacted (a probe URL
+        or a command's output in an error must not reach the live view or the result)."""
+        detail = redact(detail)
         self.events.append((round(self.now(), 6), kind, detail))
         for listener in self.listeners:
             listener(self, kind, detail)
@@ -69,7 +72,10 @@ class Recorder:
         self.event("error", reason)
 
     def sample(self, probe: str, sample: Sample) -> None:
-        """Keep one probe sample."""
+        """Keep one probe sample; an unhealthy one's detail (a command's stderr, an error
+        naming a URL) with credentials redacted, as the live view shows it."""
+        if not sample.ok and sample.detail:
+            sample = replace(sample, detail=redact(sample.detail))
         self.samples.setdefault(probe, []).append(sample)
 
     @property

@@ -163,6 +163,19 @@ class GatewayTally(_Record):
     """(service, operation, outcome, count)"""
 
 
+class EgressRecord(_Record):
+    """Connections the app or a probe tried to open past loopback in an isolated drill
+    (embedded, localstack): each was refused by the egress guard, never forwarded."""
+
+    host: str
+    port: int
+    source: str = ""
+    """Who tried: ``app``, ``probe``, or "" when the client did not say."""
+    attempts: int
+    first_at: float | None = None
+    """Offset in seconds of the first attempt."""
+
+
 class Rollback(_Record):
     """Whether every injected fault was removed (DESIGN.md ``rollback``).
 
@@ -198,6 +211,8 @@ class RunResult(_Record):
     events: list[Event] = Field(default_factory=list)
     probes: list[ProbeRecord] = Field(default_factory=list)
     gateway: GatewayTally = Field(default_factory=GatewayTally)
+    egress: list[EgressRecord] = Field(default_factory=list)
+    """Isolated drills: attempts to reach a non-loopback address, refused (fail closed)."""
     fis_experiments: list[str] = Field(default_factory=list)
     fis: dict[str, object] | None = None
     """On a real account: the FIS template and experiment ids, final state, reason, actions."""

@@ -39,6 +39,7 @@ from gameday.faults.plan import Plan
 from gameday.faults.rules import Rule
 from gameday.fis.resilience_hub import resolve_policy_targets
 from gameday.recorder import FaultWindowRecord, Listener, Recorder
+from gameday.redact import redact
 from gameday.result import RunResult
 from gameday.scenario.models import HumanObjective
 
@@ -274,7 +275,8 @@ class Drill:
 
 def _log_bug(options: RunOptions, plan: Plan, reason: str) -> None:
     """Call from an ``except`` block: the bug, with its traceback, where ``options`` says."""
-    line = f"error: {plan.loaded.path}: {reason}\n{traceback.format_exc().rstrip()}"
+    # A traceback quotes values (a URL with its token, a command line): redacted like any log.
+    line = redact(f"error: {plan.loaded.path}: {reason}\n{traceback.format_exc().rstrip()}")
     if options.log is not None:
         options.log(line)
     else:

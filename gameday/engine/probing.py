@@ -72,6 +72,7 @@ class ProbeSet:
                 aws_endpoint_url=stage.aws_endpoint_url,
                 region=self.scenario.target.home_region,
                 credentials=stage.credentials,
+                environ=stage.probe_env,
             )
         )
         for spec in self.scenario.probes:

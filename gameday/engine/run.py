@@ -6,8 +6,9 @@ besides the drills themselves (history, report files, metrics exports) happens h
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,16 +17,18 @@ from gameday.engine.drill import RunOptions
 from gameday.engine.plan import load_all, plan_scenarios
 from gameday.engine.suite import SuiteOutcome, run_suite
 from gameday.environments.localstack_coverage import REFUSAL_HINT
-from gameday.errors import EnvironmentFailure, GameDayError
+from gameday.errors import EnvironmentFailure, GameDayError, InvalidInputError
 from gameday.facilitation.rules import check_facilitation
 from gameday.faults.plan import Plan
 from gameday.fis.aws_config import load_aws_environment
 from gameday.fis.plan import plan_aws
 from gameday.history import HistoryStore
+from gameday.probes.http import unset_header_variables
 from gameday.recorder import Listener
 from gameday.reports.prom import MetricsExportError, push, write_textfile
 from gameday.reports.render import TREND_RUNS, ReportFormat, write_junit, write_reports
 from gameday.result import RunResult
+from gameday.scenario.loader import LoadedScenario
 from gameday.scenario.models import Environment
 
 LOCALSTACK = Environment.LOCALSTACK
@@ -63,6 +66,22 @@ def _refused_on_aws(plans: Sequence[Plan], aws_environment: AwsEnvironment | Non
     ]
 
 
+def check_probe_variables(loaded: Sequence[LoadedScenario], environ: Mapping[str, str]) -> None:
+    """InvalidInputError (exit 2) naming each probe header variable that ``environ`` does not
+    set, before anything starts: a drill never runs with a probe that cannot authenticate."""
+    unset = [
+        f"{scenario.path}: {line}"
+        for scenario in loaded
+        for line in unset_header_variables(scenario.scenario, environ)
+    ]
+    if unset:
+        raise InvalidInputError(
+            "\n".join(unset),
+            hint="export each variable before gameday starts; its value is sent with the "
+            "probe's requests and never stored",
+        )
+
+
 def plan_all(
     paths: Sequence[Path],
     environment: Environment | None,
@@ -70,6 +89,7 @@ def plan_all(
 ) -> list[Plan]:
     """Validate and plan every scenario; nothing runs unless all are valid and safe.
 
+    A probe header's ``${NAME}`` must be set in gameday's environment (exit 2 otherwise).
     For aws, each scenario's FIS plan must pass its checks too (``aws_environment``: the
     environment file given with ``--aws-config``).
 
@@ -79,7 +99,9 @@ def plan_all(
     the others run, and each refused one ends as an error when its environment comes up,
     before anything is started or injected.
     """
-    plans = plan_scenarios(load_all(paths), environment, wait_for_localstack=True)
+    loaded = load_all(paths)
+    check_probe_variables(loaded, os.environ)
+    plans = plan_scenarios(loaded, environment, wait_for_localstack=True)
     refused = [p.loaded.scenario.metadata.name for p in plans if not p.safe]
     on_aws = [p for p in plans if p.safe and p.environment is Environment.AWS]
     if on_aws:

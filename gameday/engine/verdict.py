@@ -17,6 +17,7 @@ from gameday.grading import (
 )
 from gameday.kinds import Grade, RunStatus
 from gameday.recorder import Recorder
+from gameday.redact import current_redactor
 from gameday.result import (
     Event,
     FaultRecord,
@@ -147,7 +148,7 @@ def assemble_result(
     started_at: datetime,
     ended_at: datetime,
 ) -> RunResult:
-    """The result of the run, whatever way it ended."""
+    """The result of the run, whatever way it ended, credentials redacted (``redact_result``)."""
     objectives: list[ObjectiveResult] = []
     caps: tuple[str, ...] = ()
     reason: str | None
@@ -168,7 +169,7 @@ def assemble_result(
         objectives, status, score, grade, caps = _graded(plan, recorder, outcome)
         reason = None if status is not RunStatus.ERROR else "the drill did not complete"
     fis = outcome.evidence.fis
-    return RunResult(
+    result = RunResult(
         run_id=run_id,
         scenario=_scenario_info(plan),
         environment=plan.environment.value,
@@ -189,9 +190,22 @@ def assemble_result(
         probes=_probe_records(plan, recorder, outcome),
         rollback=outcome.rollback,
         gateway=outcome.evidence.gateway,
+        egress=list(outcome.evidence.egress),
         fis_experiments=[str(fis["experiment_id"])] if fis and fis.get("experiment_id") else [],
         fis=fis,
         scoring_rules=describe_rules(),
         facilitation=outcome.facilitator.record() if outcome.facilitator is not None else None,
         marks=list(outcome.facilitator.marks) if outcome.facilitator is not None else [],
     )
+    return redact_result(result)
+
+
+def redact_result(result: RunResult) -> RunResult:
+    """``result`` with every credential redacted: the one choke point before a result is
+    written anywhere (result.json, history, reports and metrics all render from it).
+
+    Probe URLs, headers and command lines in the scenario copy, failure details, events,
+    the reason: every string goes through ``gameday.redact`` (DESIGN.md "Safety" 6).
+    """
+    redactor = current_redactor()
+    return RunResult.model_validate(redactor.data(result.model_dump(mode="json")))

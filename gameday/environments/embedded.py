@@ -4,7 +4,6 @@ front of it, the scenario's setup resources, and the app under test, all on 127.
 from __future__ import annotations
 
 import asyncio
-import os
 import urllib.request
 from collections import Counter
 from collections.abc import Mapping
@@ -13,8 +12,9 @@ from pathlib import Path
 
 from gameday.environments.app import AppProcess, RunningApp
 from gameday.environments.emulator import running_emulator
+from gameday.environments.isolation import Isolation, isolate
 from gameday.environments.setup import ClientFactory, boto3_clients, create_setup
-from gameday.environments.stage import DUMMY_CREDENTIALS, Evidence, Note, Stage, StageRequest
+from gameday.environments.stage import Evidence, Note, Stage, StageRequest
 from gameday.environments.workdir import GATEWAY_URL_FILE
 from gameday.errors import GameDayError
 from gameday.gateway.client import GatewayClient
@@ -28,23 +28,6 @@ def reset_emulator(url: str) -> None:
     request = urllib.request.Request(f"{url}/moto-api/reset", method="POST", data=b"")
     with urllib.request.urlopen(request, timeout=10) as response:
         response.read()
-
-
-def app_environment(aws_endpoint_url: str, region: str, alert_url: str | None) -> dict[str, str]:
-    """The app's environment: the runner's, minus real credentials, plus the gateway."""
-    keep = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    return {
-        **keep,
-        **DUMMY_CREDENTIALS,
-        "AWS_ENDPOINT_URL": aws_endpoint_url,
-        "AWS_REGION": region,
-        "AWS_DEFAULT_REGION": region,
-        # Never let an SDK in the app look past the environment for credentials.
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        **({"GAMEDAY_ALERT_URL": alert_url} if alert_url else {}),
-    }
 
 
 class EmbeddedEnvironment:
@@ -72,15 +55,42 @@ class EmbeddedEnvironment:
         clients = boto3_clients(emulator.url)
         count = await asyncio.to_thread(create_setup, scenario, clients)
         note("environment", f"{count} setup resource(s) created")
+        isolation = await isolated(request, stack, gateway.url)
         app = await start_app(
             scenario,
             stack,
             workdir=request.workdir,
-            endpoint_url=gateway.url,
+            isolation=isolation,
             alert_url=request.alert_url,
             note=note,
         )
-        return gateway_stage(request, client, app=app, emulator_url=emulator.url, clients=clients)
+        return gateway_stage(
+            request,
+            client,
+            app=app,
+            emulator_url=emulator.url,
+            clients=clients,
+            isolation=isolation,
+        )
+
+
+async def isolated(request: StageRequest, stack: ExitStack, endpoint_url: str) -> Isolation:
+    """The run's isolation (DESIGN.md "Isolation"): the egress guard (``stack`` stops it) and
+    the SDKs' shared files in the scratch folder, for the app and every probe."""
+    isolation = await asyncio.to_thread(
+        isolate,
+        request.plan.loaded.scenario,
+        request.workdir,
+        endpoint_url=endpoint_url,
+        stack=stack,
+        now=request.now,
+    )
+    request.note(
+        "environment",
+        f"isolated: HOME and AWS config in the scratch folder, egress refused by the proxy "
+        f"on 127.0.0.1:{isolation.guard.port}",
+    )
+    return isolation
 
 
 def gateway_stage(
@@ -90,16 +100,25 @@ def gateway_stage(
     app: RunningApp | None,
     emulator_url: str,
     clients: ClientFactory,
+    isolation: Isolation,
 ) -> Stage:
     """The stage of an environment whose faults go through a gateway (embedded, localstack)."""
+
+    def evidence() -> Evidence:
+        return Evidence(
+            gateway=tally_gateway(client, request.note),
+            egress=tuple(isolation.guard.attempts()),
+        )
+
     return Stage(
         injector=GatewayInjector(client, request.run_id),
         rules=tuple(request.plan.rules),
-        evidence=lambda: Evidence(gateway=tally_gateway(client, request.note)),
+        evidence=evidence,
         app=app,
         aws_endpoint_url=client.url,
         emulator_url=emulator_url,
         clients=clients,
+        probe_env=isolation.probe_environment(),
     )
 
 
@@ -108,19 +127,16 @@ async def start_app(
     stack: ExitStack,
     *,
     workdir: Path,
-    endpoint_url: str,
+    isolation: Isolation,
     alert_url: str | None,
     note: Note,
     extra_env: Mapping[str, str] | None = None,
 ) -> RunningApp | None:
-    """Start the scenario's app pointed at ``endpoint_url`` (the gateway) and wait until it
-    is ready; ``stack`` stops it. None when the scenario has no app."""
+    """Start the scenario's app in its isolated environment, pointed at the gateway, and wait
+    until it is ready; ``stack`` stops it. None when the scenario has no app."""
     if scenario.target.app is None:
         return None
-    env = app_environment(endpoint_url, scenario.target.home_region, alert_url)
-    # The app's temporary files (the demo's spool) live in the run's scratch folder, so they
-    # go with it even when the app is killed before it can clean up.
-    env["TMPDIR"] = str(workdir)
+    env = isolation.app_environment(alert_url)
     env.update(extra_env or {})
     process = AppProcess(
         scenario.target.app, env=env, workdir=workdir, regions=scenario.target.regions

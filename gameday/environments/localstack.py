@@ -24,7 +24,7 @@ from localstack_client.config import DEFAULT_EDGE_PORT, parse_localstack_host
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from gameday.demo.config import DEFAULT_ROLE_ARN
-from gameday.environments.embedded import gateway_stage, start_app
+from gameday.environments.embedded import gateway_stage, isolated, start_app
 from gameday.environments.localstack_coverage import (
     REFUSAL_HINT,
     ServedServices,
@@ -190,13 +190,16 @@ class LocalStackEnvironment:
         if scenario.target.app == "demo" or isinstance(scenario.target.app, DemoAppRef):
             home = scenario.target.home_region
             extra["GAMEDAY_DEMO_ROLE_ARN"] = await asyncio.to_thread(_demo_role_arn, clients, home)
+        isolation = await isolated(request, stack, gateway.url)
         app = await start_app(
             scenario,
             stack,
             workdir=workdir,
-            endpoint_url=gateway.url,
+            isolation=isolation,
             alert_url=alert_url,
             note=note,
             extra_env=extra,
         )
-        return gateway_stage(request, client, app=app, emulator_url=url, clients=clients)
+        return gateway_stage(
+            request, client, app=app, emulator_url=url, clients=clients, isolation=isolation
+        )

@@ -10,10 +10,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -43,11 +45,25 @@ ClientFactory = Callable[[str, str], Any]
 
 
 def boto3_clients(endpoint_url: str) -> ClientFactory:
-    """A cached client factory for ``endpoint_url`` with dummy credentials."""
+    """A cached client factory for ``endpoint_url`` with dummy credentials, blind to the
+    runner's own AWS profile, config files and proxies (``endpoint_url`` is the emulator)."""
+    # No environment variable names the profile, and instance variables outrank the
+    # environment: a runner's AWS_PROFILE naming a profile of its own config file is neither
+    # read nor a failure (ProfileNotFound).
+    core = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+    core.set_config_variable("config_file", os.devnull)
+    core.set_config_variable("credentials_file", os.devnull)
     session = boto3.session.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+        botocore_session=core,
     )
-    config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5)
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 3},
+        connect_timeout=5,
+        proxies={},  # straight to the emulator, never through the runner's HTTPS_PROXY
+    )
     cache: dict[tuple[str, str], Any] = {}
 
     # The stubs type `client` per literal service name; the service here is the scenario's.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 from gameday.environments.app import RunningApp
 from gameday.faults.rules import Rule
 from gameday.injectors.base import Injector
-from gameday.result import GatewayTally
+from gameday.result import EgressRecord, GatewayTally
 
 if TYPE_CHECKING:
     from contextlib import ExitStack
@@ -19,11 +19,7 @@ if TYPE_CHECKING:
     from gameday.faults.plan import Plan
 
 DUMMY_KEYS = ("testing", "testing")
-DUMMY_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-}
+"""(access key id, secret) of an isolated drill: what moto and LocalStack accept."""
 
 Note = Callable[[str, str], None]
 """(event kind, detail): how an environment reports progress while it comes up."""
@@ -36,6 +32,8 @@ class Evidence:
     gateway: GatewayTally = field(default_factory=GatewayTally)
     fis: dict[str, object] | None = None
     """The FIS experiment's record (ids, final state, reason) on a real account."""
+    egress: tuple[EgressRecord, ...] = ()
+    """Isolated drills: connections past loopback the egress guard refused."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +88,9 @@ class Stage:
     on a real account (the SDK's credential chain)."""
     app_url: str | None = None
     """The app's base URL when gameday did not start the app (a real account)."""
+    probe_env: Mapping[str, str] | None = None
+    """The probes' isolated environment (embedded, localstack: ``isolation.py``); None: the
+    runner's own (a real account)."""
 
     @property
     def base_url(self) -> str | None:

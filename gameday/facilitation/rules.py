@@ -13,6 +13,7 @@ from gameday.facilitation.marks_api import check_loopback
 from gameday.facilitation.session import FacilitationOptions, default_author
 from gameday.faults.plan import Plan
 from gameday.listen import parse_listen
+from gameday.redact import remember_secret
 from gameday.scenario.models import Environment
 
 
@@ -47,6 +48,7 @@ def facilitation_options(
         )
     host, port = parse_listen(marks_listen, "--marks-listen", "127.0.0.1:8765")
     check_loopback(host)
+    remember_secret(marks_token)  # redacted from the result and logs wherever it appears
     return FacilitationOptions(
         author=(author or "").strip() or default_author(),
         hold=hold,

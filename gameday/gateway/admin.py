@@ -2,7 +2,9 @@
 LocalStack's Chaos API shape under ``/_localstack/chaos/``.
 
 None of these paths is ever forwarded upstream. With a token set, every call here needs
-``Authorization: Bearer TOKEN`` or gets 401; a bad body gets 400 naming the field.
+``Authorization: Bearer TOKEN`` or gets 401; a bad body gets 400 naming the field. Bodies are
+bounded (size, depth, time to arrive), fault names are checked against botocore's models, and
+a Chaos API body is checked whole before any rule in force changes.
 
 >>> admin = AdminApi(store, log, metrics, upstream="http://127.0.0.1:5000", token=None)
 >>> response = await admin.handle(request)  # None: not an admin path, forward it
@@ -10,8 +12,10 @@ None of these paths is ever forwarded upstream. With a token set, every call her
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -24,18 +28,23 @@ from gameday.gateway.models import (
     FAULT_ID_PATTERN,
     ChaosEffects,
     ChaosRule,
+    FaultBody,
     FaultList,
     FaultSpec,
     Health,
     describe_validation_error,
 )
-from gameday.gateway.store import FaultStore, RequestLog
+from gameday.gateway.names import problem_in
+from gameday.gateway.store import CHAOS_TTL_S, MAX_FAULTS, FaultStore, RequestLog
 
 GAMEDAY_PREFIX = "/_gameday/"
 CHAOS_PREFIX = "/_localstack/chaos/"
 METRICS_PATH = "/metrics"
 
 MAX_ADMIN_BODY = 1024 * 1024
+
+MAX_JSON_DEPTH = 32
+"""A fault is 4 levels deep, a list of chaos rules 4; Python's parser recurses once a level."""
 
 _RULES = TypeAdapter(list[ChaosRule])
 
@@ -79,8 +88,10 @@ class AdminApi:
         *,
         upstream: str,
         token: str | None,
+        body_timeout_s: float = 10.0,
     ) -> None:
         self._store = store
+        self._body_timeout_s = body_timeout_s
         self._log = log
         self._metrics = metrics
         self._upstream = upstream
@@ -167,14 +178,25 @@ class AdminApi:
         return json_response(self._store_status(fault_id))
 
     async def _put(self, request: web.BaseRequest, fault_id: str) -> web.StreamResponse:
-        body = await _read_json(request)
+        body = await self._read_json(request)
         if not isinstance(body, dict):
             raise AdminError(400, "the body must be a JSON object {match, effect, ttl_seconds}")
         if "id" in body and body["id"] != fault_id:
             raise AdminError(400, f"id {body['id']!r} differs from the path's {fault_id!r}", "id")
         spec = _validate(FaultSpec, {**body, "id": fault_id})
-        _, created = self._store.put(spec)
-        return json_response(self._store_status(fault_id), status=201 if created else 200)
+        await _check_names([(spec, "match", False)])
+        if self._store.get(fault_id) is None:
+            self._check_room(1)
+        fault, created = self._store.put(spec)
+        return json_response(fault.status_now(self._store.now()), status=201 if created else 200)
+
+    def _check_room(self, adding: int) -> None:
+        if len(self._store) + adding > MAX_FAULTS:
+            raise AdminError(
+                400,
+                f"the gateway holds at most {MAX_FAULTS} faults; it has {len(self._store)} "
+                f"and this would add {adding}",
+            )
 
     async def _remove(self, request: web.BaseRequest, fault_id: str) -> web.StreamResponse:
         if not self._store.remove(fault_id):
@@ -182,10 +204,10 @@ class AdminApi:
         return json_response({"removed": 1})
 
     def _store_status(self, fault_id: str) -> object:
-        for status in self._store.statuses():
-            if status.id == fault_id:
-                return status
-        raise AdminError(404, f"no fault {fault_id!r}", "id")
+        fault = self._store.get(fault_id)
+        if fault is None:
+            raise AdminError(404, f"no fault {fault_id!r}", "id")
+        return fault.status_now(self._store.now())
 
     async def _requests(self, request: web.BaseRequest, _: str) -> web.StreamResponse:
         since = _int_param(request, "since") or 0
@@ -201,16 +223,77 @@ class AdminApi:
         return self._chaos_rules()
 
     async def _chaos_set(self, request: web.BaseRequest, _: str) -> web.StreamResponse:
-        self._store.set_chaos_rules(await _read_rules(request))
+        rules = await self._read_chaos_faults(request)
+        self._check_room(len(rules) - len(self._store.chaos_rules()))
+        self._store.set_chaos_rules(rules)
         return self._chaos_rules()
 
     async def _chaos_add(self, request: web.BaseRequest, _: str) -> web.StreamResponse:
-        self._store.add_chaos_rules(await _read_rules(request))
+        rules = await self._read_chaos_faults(request)
+        self._check_room(len(rules))
+        self._store.add_chaos_rules(rules)
         return self._chaos_rules()
 
     async def _chaos_remove(self, request: web.BaseRequest, _: str) -> web.StreamResponse:
-        self._store.remove_chaos_rules(await _read_rules(request))
+        self._store.remove_chaos_rules(await self._read_rules(request))
         return self._chaos_rules()
+
+    async def _read_chaos_faults(
+        self, request: web.BaseRequest
+    ) -> list[tuple[ChaosRule, FaultBody]]:
+        """Every rule of the body as the fault it stands for, all checked before any is used:
+        a bad rule anywhere leaves the rules in force untouched."""
+        rules = await self._read_rules(request)
+        faults: list[tuple[ChaosRule, FaultBody]] = []
+        for i, rule in enumerate(rules):
+            try:
+                faults.append((rule, rule.as_body(CHAOS_TTL_S)))
+            except ValidationError as error:
+                field, message = describe_validation_error(error)
+                raise AdminError(400, f"{i}.{field}: {message}", f"{i}.{field}") from None
+        await _check_names([(body, str(i), True) for i, (_, body) in enumerate(faults)])
+        return faults
+
+    async def _read_json(self, request: web.BaseRequest) -> object:
+        """The body as JSON: at most MAX_ADMIN_BODY bytes, received within the body timeout,
+        nested at most MAX_JSON_DEPTH deep; 400, 408 or 413 otherwise."""
+        length = request.content_length
+        if length is not None and length > MAX_ADMIN_BODY:
+            raise AdminError(413, f"the body is {length} bytes; the limit is {MAX_ADMIN_BODY}")
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async with asyncio.timeout(self._body_timeout_s):
+                while chunk := await request.content.readany():
+                    size += len(chunk)
+                    if size > MAX_ADMIN_BODY:
+                        raise AdminError(
+                            413, f"the body is over the limit of {MAX_ADMIN_BODY} bytes"
+                        )
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise AdminError(
+                408, f"the body did not arrive within {self._body_timeout_s:g} s"
+            ) from None
+        body = b"".join(chunks)
+        if json_depth_over(body, MAX_JSON_DEPTH):
+            raise AdminError(400, f"the body nests deeper than {MAX_JSON_DEPTH} levels", "body")
+        try:
+            return json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise AdminError(400, f"the body is not valid JSON: {error}", "body") from None
+        except RecursionError:  # not reached after the depth check; never a 500 if it is
+            raise AdminError(400, "the body nests too deeply", "body") from None
+
+    async def _read_rules(self, request: web.BaseRequest) -> list[ChaosRule]:
+        body = await self._read_json(request)
+        if isinstance(body, dict):
+            body = [body]  # one rule alone is taken as a list of one
+        try:
+            return _RULES.validate_python(body)
+        except ValidationError as error:
+            field, message = describe_validation_error(error)
+            raise AdminError(400, f"{field}: {message}", field) from None
 
     def _chaos_rules(self) -> web.Response:
         return json_response([rule.to_json() for rule in self._store.chaos_rules()])
@@ -219,7 +302,7 @@ class AdminApi:
         return json_response(self._store.effects)
 
     async def _effects_set(self, request: web.BaseRequest, _: str) -> web.StreamResponse:
-        self._store.set_effects(_validate(ChaosEffects, await _read_json(request)))
+        self._store.set_effects(_validate(ChaosEffects, await self._read_json(request)))
         return json_response(self._store.effects)
 
 
@@ -230,32 +313,54 @@ def _error(status: int, message: str, field: str | None = None) -> web.Response:
     return json_response(payload, status=status)
 
 
-async def _read_json(request: web.BaseRequest) -> object:
-    length = request.content_length
-    if length is not None and length > MAX_ADMIN_BODY:
-        raise AdminError(413, f"the body is {length} bytes; the limit is {MAX_ADMIN_BODY}")
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := await request.content.readany():
-        size += len(chunk)
-        if size > MAX_ADMIN_BODY:
-            raise AdminError(413, f"the body is over the limit of {MAX_ADMIN_BODY} bytes")
-        chunks.append(chunk)
-    try:
-        return json.loads(b"".join(chunks))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise AdminError(400, f"the body is not valid JSON: {error}", "body") from None
+async def _check_names(bodies: list[tuple[FaultBody, str, bool]]) -> None:
+    """400 for the first service or operation no request can be classified as. In a thread:
+    the first look at a service's operations reads its model (tens of milliseconds; every
+    model, about 1.5 s, for operations named without services), and the kill switch must not
+    wait for that."""
+
+    def first_problem() -> tuple[str, str] | None:
+        for body, field, singular in bodies:
+            match = body.match
+            problem = problem_in(
+                match.services,
+                match.exclude_services,
+                match.operations,
+                field=field,
+                singular=singular,
+            )
+            if problem is not None:
+                return problem
+        return None
+
+    if not any(b.match.services or b.match.exclude_services or b.match.operations
+               for b, _, _ in bodies):  # fmt: skip
+        return
+    problem = await asyncio.to_thread(first_problem)
+    if problem is not None:
+        field, message = problem
+        raise AdminError(400, f"{field}: {message}", field)
 
 
-async def _read_rules(request: web.BaseRequest) -> list[ChaosRule]:
-    body = await _read_json(request)
-    if isinstance(body, dict):
-        body = [body]  # one rule alone is taken as a list of one
-    try:
-        return _RULES.validate_python(body)
-    except ValidationError as error:
-        field, message = describe_validation_error(error)
-        raise AdminError(400, f"{field}: {message}", field) from None
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_INNERMOST = re.compile(rb"\[\]|\{\}")
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def json_depth_over(body: bytes, limit: int) -> bool:
+    """Whether a JSON text nests arrays and objects more than ``limit`` deep, found without
+    parsing it (Python's parser recurses once per level: 100,000 levels is a RecursionError).
+    Strings are cut out, then one level of empty pairs is removed per pass, at C speed."""
+    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKET)
+    for level in range(limit):
+        if not brackets:
+            return False
+        fewer = _INNERMOST.sub(b"", brackets)
+        if len(fewer) == len(brackets):
+            # Unbalanced: every opening bracket left could still be one more level.
+            return level + brackets.count(b"[") + brackets.count(b"{") > limit
+        brackets = fewer
+    return bool(brackets)
 
 
 def _validate(model: type[_M], value: object) -> _M:

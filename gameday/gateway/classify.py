@@ -157,6 +157,12 @@ def classify(
 REGISTRY_SERVICE = "registry"
 """The service name of registry (v2 API) traffic in fault matching (DESIGN.md registry-loss)."""
 
+REGISTRY_OPERATIONS = frozenset(
+    {"Ping", "Catalog", "GetManifest", "PutManifest", "DeleteManifest", "GetBlob", "DeleteBlob",
+     "InitiateBlobUpload", "UploadBlob", "ListTags", "ListReferrers"}
+)  # fmt: skip
+"""Every operation name ``_registry_operation`` gives."""
+
 _REGISTRY_HOST = re.compile(r"^\d{12}\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com")
 
 

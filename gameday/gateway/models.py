@@ -225,9 +225,9 @@ class ChaosRule(BaseModel):
 
     model_config = _FROZEN
 
-    service: str | None = None
-    region: str | None = None
-    operation: str | None = None
+    service: str | None = Field(default=None, max_length=64)
+    region: str | None = Field(default=None, max_length=64)
+    operation: str | None = Field(default=None, max_length=128)
     probability: float = Field(default=1.0, ge=0.0, le=1.0)
     error: ChaosError = ChaosError()
 

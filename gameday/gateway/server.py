@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import gc
 import os
+import posixpath
 import random
 import signal
 import socket
@@ -25,15 +26,26 @@ import time
 from collections.abc import Callable
 from time import perf_counter
 from types import TracebackType
+from typing import Any
+from urllib.parse import unquote
 
 import aiohttp
 from aiohttp import web
 from yarl import URL
 
-from gameday.errors import EnvironmentFailure, GameDayError
+from gameday.errors import EnvironmentFailure, GameDayError, InvalidInputError
 from gameday.faults.modes import Mode
 from gameday.gateway.admin import METRICS_PATH, AdminApi
 from gameday.gateway.classify import UNCLASSIFIED, RequestInfo, classify, needs_body, warm
+from gameday.gateway.guard import (
+    GuardedConnection,
+    GuardedServer,
+    RateLimitedLog,
+    ServerLimits,
+    close_all,
+    describe,
+    listen,
+)
 from gameday.gateway.metrics import GatewayMetrics
 from gameday.gateway.models import Outcome
 from gameday.gateway.store import DEFAULT_RING_SIZE, ActiveFault, FaultStore, RequestLog
@@ -67,6 +79,9 @@ _REQUEST_DROP = frozenset(
         b"trailer", b"transfer-encoding", b"upgrade", b"expect", b"host",
     }
 )  # fmt: skip
+# A header named in Connection is hop-by-hop too, but never the body's framing: dropping
+# Content-Length would leave the body's bytes to be read as the next request (smuggling).
+_FRAMING = frozenset({b"content-length", b"transfer-encoding"})
 _RESPONSE_DROP = frozenset(
     {b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer",
      b"transfer-encoding", b"upgrade"}
@@ -76,6 +91,11 @@ _SMALL_RESPONSE_DROP = _RESPONSE_DROP | {b"content-length"}
 
 _SHUTDOWN_TIMEOUT_S = 2.0
 _SWEEP_INTERVAL_S = 1.0
+
+_EMULATOR_ADMIN = frozenset({"moto-api", "_localstack"})
+"""First path segments of the emulators' own admin APIs (moto's reset, LocalStack's health,
+state and plugins): refused, so that whoever reaches the gateway cannot wipe or stop its
+upstream. gameday reaches them at the emulator's own URL."""
 
 
 class GatewayCore:
@@ -90,40 +110,56 @@ class GatewayCore:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         ring_size: int = DEFAULT_RING_SIZE,
+        limits: ServerLimits | None = None,
     ) -> None:
         self.upstream = normalize_upstream(upstream)
+        self.limits = limits or ServerLimits()
+        self.errors = RateLimitedLog()
         self.store = FaultStore(rng=random.Random(seed), clock=clock)
         self.log = RequestLog(ring_size, wall_clock=wall_clock)
         self.metrics = GatewayMetrics(lambda: len(self.store.active()))
         self.admin = AdminApi(
-            self.store, self.log, self.metrics, upstream=self.upstream, token=token
+            self.store,
+            self.log,
+            self.metrics,
+            upstream=self.upstream,
+            token=token,
+            body_timeout_s=self.limits.admin_body_timeout_s,
         )
         self._pool = UpstreamPool(self.upstream)
         self._upstream_path = URL(self.upstream).raw_path.rstrip("/").encode()
         self._runner: web.ServerRunner | None = None
+        self._server: GuardedServer | None = None
+        self._listeners: list[socket.socket] = []
+        self._accepting: list[asyncio.Task[None]] = []
         self._stopping: asyncio.Event | None = None
         self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
         """Listen on host:port (0: any free port); returns the bound address."""
         self._stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        # Errors the loop reports (a failed accept, a callback that raised): one line each,
+        # rate-limited, never a traceback per event.
+        loop.set_exception_handler(self._loop_error)
         # The model indexes take a few hundred ms to build: before the first request, not in it.
-        await asyncio.get_running_loop().run_in_executor(None, warm)
-        server = web.Server(
+        await loop.run_in_executor(None, warm)
+        server = GuardedServer(
             self.handle,
+            limits=self.limits,
+            log=self.errors,
             # A client that goes away cancels its handler: a held (blackhole) request or a
             # forwarded one stops at once instead of running to its end for nobody.
             handler_cancellation=True,
             access_log=None,
             auto_decompress=False,
-            max_line_size=64 * 1024,
-            max_field_size=64 * 1024,
         )
+        self._server = server
         self._runner = web.ServerRunner(server, shutdown_timeout=_SHUTDOWN_TIMEOUT_S)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port, backlog=1024)
-        await site.start()
-        bound_host, bound_port = self._runner.addresses[0][:2]
+        self._listeners = listen(host, port)
+        self._accepting = [asyncio.create_task(server.accept(sock)) for sock in self._listeners]
+        bound_host, bound_port = self._listeners[0].getsockname()[:2]
         self._sweeper = asyncio.create_task(self._sweep())
         return str(bound_host), int(bound_port)
 
@@ -131,18 +167,34 @@ class GatewayCore:
         """Release held requests, stop listening, finish in-flight ones, close the pool."""
         if self._stopping is not None:
             self._stopping.set()
-        if self._sweeper is not None:
-            self._sweeper.cancel()
+        for task in [*self._accepting, *([self._sweeper] if self._sweeper else [])]:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+                await task
+        close_all(self._listeners)
         if self._runner is not None:
             await self._runner.cleanup()
         await self._pool.close()
 
     async def _sweep(self) -> None:
+        interval_s = min(_SWEEP_INTERVAL_S, self.limits.header_timeout_s / 2)
         while True:
-            await asyncio.sleep(_SWEEP_INTERVAL_S)
+            await asyncio.sleep(interval_s)
             self.store.sweep()
+            if self._server is not None:
+                self._server.sweep()
+            self.errors.flush()
+
+    def _loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        error = context.get("exception")
+        message = str(context.get("message", "event loop error"))
+        detail = describe(error if isinstance(error, BaseException) else None)
+        self.errors.warning(f"{message}: {detail}")
+
+    @property
+    def open_connections(self) -> int:
+        """Client connections open now."""
+        return self._server.open_connections if self._server is not None else 0
 
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         """Every request: admin API, refused, or proxied."""
@@ -158,6 +210,22 @@ class GatewayCore:
             path = target.partition("?")[0]
             if self.admin.owns(request, path):
                 return await self.admin.handle(request, path)
+        connection = request.protocol
+        if isinstance(connection, GuardedConnection) and connection.admin_only:
+            cap = self._server.cap if self._server is not None else 0
+            return self._refuse(
+                request,
+                503,
+                f"the gateway is at its connection limit ({cap}); this connection takes "
+                "admin calls (/_gameday/) only",
+            )
+        if emulator_admin_path(target.partition("?")[0]):
+            return self._refuse(
+                request,
+                403,
+                f"{target.partition('?')[0][:100]} is the emulator's own admin API, not "
+                "forwarded by the gateway (gameday calls it at the emulator's URL)",
+            )
         return await self._proxy(request, target)
 
     async def _proxy(self, request: web.BaseRequest, target: str) -> web.StreamResponse:
@@ -278,8 +346,15 @@ class GatewayCore:
         drop = _REQUEST_DROP
         connection = request.headers.get("Connection")
         if connection:
-            # Headers named in Connection are hop-by-hop too (RFC 9110 7.6.1).
-            drop = drop | {token.strip().lower().encode() for token in connection.split(",")}
+            # Headers named in Connection are hop-by-hop too (RFC 9110 7.6.1), but for the
+            # framing: the body forwarded is exactly the one aiohttp framed by those headers.
+            named = {
+                token.strip().lower().encode("utf-8", "surrogateescape")
+                for token in connection.split(",")
+            }
+            drop = drop | (named - _FRAMING)
+        if chunked:
+            drop = drop | _FRAMING  # re-framed here, whatever the client sent
         parts = [
             request.method.encode(),
             b" ",
@@ -442,6 +517,19 @@ def origin_form(target: str) -> str | None:
     return tail if tail.startswith("/") else "/" + tail
 
 
+def emulator_admin_path(path: str) -> bool:
+    """Whether a request path reaches an emulator's own admin API (``/moto-api/``,
+    ``/_localstack/``) once the upstream decodes and normalizes it: percent-encoding, repeated
+    slashes, dot segments and case do not hide it."""
+    if "%" in path:
+        path = unquote(path)
+    lowered = path.lower()
+    if "moto-api" not in lowered and "_localstack" not in lowered:
+        return False
+    segments = [segment for segment in posixpath.normpath(lowered).split("/") if segment]
+    return bool(segments) and segments[0] in _EMULATOR_ADMIN
+
+
 def _url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
@@ -461,8 +549,10 @@ class Gateway:
         port: int = 0,
         token: str | None = None,
         seed: int | None = None,
+        limits: ServerLimits | None = None,
     ) -> None:
         self.upstream = normalize_upstream(upstream)
+        self._limits = limits
         self._host = host
         self._port = port
         self._token = token
@@ -473,6 +563,7 @@ class Gateway:
         self._stop: asyncio.Event | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
+        self._core: GatewayCore | None = None
 
     @property
     def url(self) -> str:
@@ -480,6 +571,11 @@ class Gateway:
         if self._url is None:
             raise RuntimeError("the gateway is not running: use it as a context manager")
         return self._url
+
+    @property
+    def open_connections(self) -> int:
+        """Client connections open now (read across threads: a snapshot)."""
+        return self._core.open_connections if self._core is not None else 0
 
     def start(self, timeout_s: float = 10.0) -> None:
         if self._thread is not None:
@@ -526,7 +622,8 @@ class Gateway:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        core = GatewayCore(self.upstream, token=self._token, seed=self._seed)
+        core = GatewayCore(self.upstream, token=self._token, seed=self._seed, limits=self._limits)
+        self._core = core
         try:
             host, port = await core.start(self._host, self._port)
         except Exception as error:  # reported by start() in the caller's thread
@@ -547,19 +644,33 @@ def run_gateway(
     listen: str = DEFAULT_LISTEN,
     token: str | None = None,
     seed: int | None = None,
+    *,
+    allow_unauthenticated: bool = False,
 ) -> None:
     """Serve until SIGINT or SIGTERM, then stop cleanly: ``gameday gateway``.
 
-    The token defaults to ``$GAMEDAY_GATEWAY_TOKEN``. Prints one line with the URL it listens
-    on once it is ready (a script or test can read the port from it when it asked for 0).
+    The token defaults to ``$GAMEDAY_GATEWAY_TOKEN``. Listening beyond loopback without a
+    token is refused (InvalidInputError) unless ``allow_unauthenticated``: anyone who reaches
+    the port could then inject faults. Prints one line with the URL it listens on once it is
+    ready (a script or test can read the port from it when it asked for 0).
     """
     host, port = parse_listen(listen, "--listen", "127.0.0.1:4567")
     if token is None:
         token = os.environ.get(TOKEN_ENV) or None
     if not is_loopback(host):
+        if not token and not allow_unauthenticated:
+            raise InvalidInputError(
+                f"--listen {listen}: the gateway would listen beyond this machine ({host}) "
+                "without a token, and anyone who reaches it could inject faults",
+                hint=f"set {TOKEN_ENV} (or --token), listen on 127.0.0.1, or add "
+                "--allow-unauthenticated if that is really meant",
+            )
+        if token:
+            detail = "its admin API needs the token; its data path is open to anyone"
+        else:
+            detail = "anyone who reaches it can inject faults (--allow-unauthenticated)"
         print(
-            f"warning: the gateway listens on {host}, beyond this machine: anyone who reaches "
-            "it can inject faults" + ("" if token else f" (set {TOKEN_ENV} to require a token)"),
+            f"warning: the gateway listens on {host}, beyond this machine: {detail}",
             file=sys.stderr,
             flush=True,
         )
@@ -605,9 +716,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--listen", default=DEFAULT_LISTEN)
     parser.add_argument("--token", default=None)
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--allow-unauthenticated", action="store_true")
     args = parser.parse_args(argv)
     try:
-        run_gateway(args.upstream, args.listen, args.token, args.seed)
+        run_gateway(
+            args.upstream,
+            args.listen,
+            args.token,
+            args.seed,
+            allow_unauthenticated=args.allow_unauthenticated,
+        )
     except GameDayError as error:
         print(f"error: {error.message}", file=sys.stderr)
         if error.hint:

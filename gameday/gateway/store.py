@@ -24,6 +24,7 @@ from gameday.gateway.classify import RequestInfo
 from gameday.gateway.models import (
     ChaosEffects,
     ChaosRule,
+    FaultBody,
     FaultSpec,
     FaultStatus,
     Outcome,
@@ -39,6 +40,10 @@ CHAOS_TTL_S = 3600.0
 CHAOS_ID_PREFIX = "localstack-chaos-"
 
 DEFAULT_RING_SIZE = 10_000
+
+MAX_FAULTS = 10_000
+"""Every request is matched against the faults in turn: a drill holds a handful, and ten
+thousand already cost about 1 ms a request."""
 
 
 @dataclass(slots=True, eq=False)
@@ -144,6 +149,10 @@ class FaultStore:
         self._next_expiry = min(self._next_expiry, fault.expires_at)
         return fault, created
 
+    def now(self) -> float:
+        """The store's clock (monotonic seconds), for ``ActiveFault.status_now``."""
+        return self._clock()
+
     def get(self, fault_id: str) -> ActiveFault | None:
         self._expire(self._clock())
         return self._faults.get(fault_id)
@@ -221,28 +230,30 @@ class FaultStore:
         """The LocalStack Chaos API rules in force, in order."""
         return [f.chaos_rule for f in self.active() if f.chaos_rule is not None]
 
-    def set_chaos_rules(self, rules: Iterable[ChaosRule]) -> None:
-        """LocalStack ``POST /_localstack/chaos/faults``: replace every chaos rule."""
+    def set_chaos_rules(self, rules: Iterable[tuple[ChaosRule, FaultBody]]) -> None:
+        """LocalStack ``POST /_localstack/chaos/faults``: replace every chaos rule. The rules
+        come already validated, with the fault each stands for, so nothing here can fail
+        half-way."""
         for fault in self.active():
             if fault.chaos_rule is not None:
                 self.remove(fault.id)
         self.add_chaos_rules(rules)
 
-    def add_chaos_rules(self, rules: Iterable[ChaosRule]) -> None:
+    def add_chaos_rules(self, rules: Iterable[tuple[ChaosRule, FaultBody]]) -> None:
         """LocalStack ``PATCH``: append rules; each becomes a fault with a generated id."""
         taken = set(self._faults)
         number = 0
-        for rule in rules:
+        for rule, body in rules:
             while f"{CHAOS_ID_PREFIX}{number}" in taken:
                 number += 1
             fault_id = f"{CHAOS_ID_PREFIX}{number}"
             taken.add(fault_id)
-            spec = FaultSpec(id=fault_id, **rule.as_body(CHAOS_TTL_S).model_dump())
-            self.put(spec, chaos_rule=rule)
+            self.put(FaultSpec.model_construct(id=fault_id, **dict(body)), chaos_rule=rule)
 
     def remove_chaos_rules(self, rules: Iterable[ChaosRule]) -> None:
-        """LocalStack ``DELETE``: remove every chaos rule equal to one of the given rules."""
-        doomed = list(rules)
+        """LocalStack ``DELETE``: remove every chaos rule equal to one of the given rules, in
+        one pass (frozen rules hash by value)."""
+        doomed = set(rules)
         for fault in self.active():
             if fault.chaos_rule is not None and fault.chaos_rule in doomed:
                 self.remove(fault.id)

@@ -22,10 +22,12 @@ from botocore.validate import validate_parameters
 
 from gameday.probes.base import Observation, ProbeContext, ProbeError, RetryPolicy, short
 from gameday.scenario.probe_models import AwsProbe as AwsProbeSpec
+from gameday.scenario.probe_models import ProbeCredentials
 
 
 class AwsProbe:
-    """``<service>.<call>(**params)`` against the context's endpoint, or AWS when it has none.
+    """``<service>.<call>(**params)`` against the context's endpoint, or AWS when it has none;
+    signed with the context's dummy keys unless the spec says ``credentials: runner``.
 
     >>> probe = AwsProbe(spec, ctx)  # spec: service=sts, call=get_caller_identity
     >>> await probe.sample()  # Observation(ok=True, latency_s=0.012, detail="ok")
@@ -110,13 +112,9 @@ def _client(spec: AwsProbeSpec, ctx: ProbeContext, region: str) -> BaseClient:
         # hidden ones, so that a sample records what one call saw.
         retries={"total_max_attempts": 1, "mode": "standard"},
     )
-    session = ctx.boto3_session()
-    # The stubs type `client` per literal service name; the service here is the scenario's.
-    make_client: Callable[..., BaseClient] = session.client
+    runner = spec.credentials is ProbeCredentials.RUNNER
     try:
-        client = make_client(
-            spec.service, region_name=region, endpoint_url=ctx.aws_endpoint_url, config=config
-        )
+        client = ctx.aws_client(spec.service, region=region, config=config, runner=runner)
     except BotoCoreError as error:
         raise ProbeError(
             f"probe {spec.name!r}: cannot make a {spec.service!r} client: {error}",

@@ -10,8 +10,9 @@ turns each outcome into a ``gameday.grading.timeline.Sample``::
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,6 +20,9 @@ from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
 import boto3
+import botocore.session
+from botocore.client import BaseClient
+from botocore.config import Config
 
 from gameday.errors import InvalidInputError
 
@@ -100,13 +104,46 @@ class ProbeContext:
     credentials: tuple[str, str] | None = None
     """(access key id, secret): the emulator's dummy keys in embedded and localstack, so a
     probe never looks further; None in a real account (the SDK's own credential chain)."""
+    environ: Mapping[str, str] | None = None
+    """The isolated environment of an embedded or localstack drill (no runner credentials,
+    the gateway, a proxy that refuses egress): what command probes run with and where
+    aws probes read their SDK settings. None: the runner's own (a real account)."""
 
-    def boto3_session(self) -> boto3.session.Session:
-        """A boto3 session for one client (boto3's default session is not thread-safe)."""
-        if self.credentials is None:
+    def boto3_session(self, *, runner: bool = False) -> boto3.session.Session:
+        """A boto3 session for one client (boto3's default session is not thread-safe):
+        signed with ``credentials`` and blind to the runner's profile, config and
+        credentials files; the runner's own chain when ``runner`` or on a real account."""
+        if runner or self.credentials is None:
             return boto3.session.Session()
+        # No environment variable names the profile, and instance variables outrank the
+        # environment: the runner's AWS_PROFILE, AWS_CONFIG_FILE and
+        # AWS_SHARED_CREDENTIALS_FILE are never read.
+        core = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+        environ = self.environ or {}
+        if environ.get("AWS_PROFILE"):
+            core.set_config_variable("profile", environ["AWS_PROFILE"])
+        core.set_config_variable("config_file", environ.get("AWS_CONFIG_FILE", os.devnull))
+        core.set_config_variable(
+            "credentials_file", environ.get("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+        )
         key, secret = self.credentials
-        return boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret)
+        return boto3.session.Session(
+            aws_access_key_id=key, aws_secret_access_key=secret, botocore_session=core
+        )
+
+    def aws_client(
+        self, service: str, *, region: str, config: Config | None = None, runner: bool = False
+    ) -> BaseClient:
+        """A client for a probe's AWS calls: the context's endpoint (the gateway), reached
+        directly (it is loopback: no proxy of the runner's in between); with ``runner``, the
+        runner's own credentials, endpoints and proxies, as outside gameday."""
+        session = self.boto3_session(runner=runner)
+        if not runner and self.credentials is not None:
+            config = (config or Config()).merge(Config(proxies={}))
+        # The stubs type `client` per literal service name; the service here is a scenario's.
+        make_client: Callable[..., BaseClient] = session.client
+        endpoint_url = None if runner else self.aws_endpoint_url
+        return make_client(service, region_name=region, endpoint_url=endpoint_url, config=config)
 
     def offset(self) -> float:
         """Seconds since the run start on the run clock."""
@@ -124,6 +161,7 @@ async def open_probe_context(
     region: str = "us-east-1",
     dns_server: tuple[str, int] | None = None,
     credentials: tuple[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> AsyncIterator[ProbeContext]:
     """A ``ProbeContext`` with one HTTP session and one thread pool, both closed on exit.
 
@@ -149,6 +187,7 @@ async def open_probe_context(
                 executor=executor,
                 dns_server=dns_server,
                 credentials=credentials,
+                environ=environ,
             )
     finally:
         # A call still hanging past its probe's timeout ends by its own socket timeout; the

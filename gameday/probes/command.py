@@ -10,13 +10,15 @@ import time
 
 from gameday.probes.base import Observation, ProbeContext, RetryPolicy, short
 from gameday.scenario.probe_models import CommandProbe as CommandProbeSpec
+from gameday.scenario.probe_models import ProbeCredentials
 
 # Keep only the end of stderr for the detail: a chatty command must not grow memory.
 _STDERR_TAIL_BYTES = 1024
 
 
 class CommandProbe:
-    """Runs ``command`` (no shell) in its own process group, stdout discarded.
+    """Runs ``command`` (no shell) in its own process group, stdout discarded, in the drill's
+    isolated environment (``ctx.environ``) unless the spec says ``credentials: runner``.
 
     On timeout or cancellation the whole process group is killed and reaped, so a command
     that forks (a shell script, ``curl`` under ``timeout``) leaves nothing behind.
@@ -25,7 +27,10 @@ class CommandProbe:
     """
 
     def __init__(self, spec: CommandProbeSpec, ctx: ProbeContext) -> None:
-        del ctx  # a command needs nothing from the run; the signature is the builders' one
+        # The isolated environment (no runner credentials, the gateway, egress refused),
+        # unless the scenario says this probe runs as the runner; None inherits gameday's.
+        runner = spec.credentials is ProbeCredentials.RUNNER
+        self._env = None if runner or ctx.environ is None else dict(ctx.environ)
         self.name = spec.name
         self.interval_s = spec.interval
         self.timeout_s = spec.timeout
@@ -42,6 +47,7 @@ class CommandProbe:
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.PIPE,
                 start_new_session=True,
+                env=self._env,
             )
         except OSError as error:
             latency_s = time.perf_counter() - start

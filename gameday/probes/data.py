@@ -154,9 +154,7 @@ def _log_scanner(ctx: ProbeContext, log_group: str, prefix: str) -> Callable[[],
     pattern = re.compile(rf"(?<![\w.-]){re.escape(prefix)}(\d+)(?!\d)")
 
     def scan() -> set[int]:
-        client: BaseClient = ctx.boto3_session().client(
-            "logs", region_name=ctx.region, endpoint_url=ctx.aws_endpoint_url
-        )
+        client: BaseClient = ctx.aws_client("logs", region=ctx.region)
         try:
             # A quoted term matches the exact text, hyphens included, so the service sends
             # only this run's marker lines instead of the whole audit log.

@@ -2,13 +2,56 @@
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Mapping
 
 import aiohttp
 from yarl import URL
 
-from gameday.probes.base import Observation, ProbeContext, RetryPolicy, expand_url, short
+from gameday.probes.base import (
+    Observation,
+    ProbeContext,
+    ProbeError,
+    RetryPolicy,
+    expand_url,
+    short,
+)
+from gameday.redact import REFERENCE, remember_secret, resolve_references, unset_references
+from gameday.scenario.models import Scenario
 from gameday.scenario.probe_models import HttpProbe as HttpProbeSpec
+
+
+def unset_header_variables(scenario: Scenario, environ: Mapping[str, str]) -> list[str]:
+    """One line per ``${NAME}`` an http probe's headers reference that ``environ`` does not
+    set (or sets empty): checked before a drill starts, so it never runs half-configured."""
+    return [
+        f"probe {probe.name!r}: headers.{header} references ${{{name}}}, which is not set"
+        for probe in scenario.probes
+        if isinstance(probe, HttpProbeSpec)
+        for header, value in probe.headers.items()
+        for name in unset_references([value], environ)
+    ]
+
+
+def resolve_headers(spec: HttpProbeSpec, environ: Mapping[str, str]) -> dict[str, str]:
+    """The probe's headers with each ``${NAME}`` replaced by its value from ``environ``;
+    every value read is remembered as a secret (``gameday.redact``). ProbeError when one is
+    unset."""
+    headers = {}
+    for header, value in spec.headers.items():
+        for match in REFERENCE.finditer(value):
+            remember_secret(environ.get(match.group(1)))
+        try:
+            headers[header] = resolve_references(value, environ)
+        except KeyError as error:
+            raise ProbeError(
+                f"probe {spec.name!r}: headers.{header} references ${{{error.args[0]}}}, "
+                "which is not set",
+                hint=f"export {error.args[0]} before gameday starts; the value is sent, "
+                "never stored",
+            ) from None
+    return headers
 
 
 class HttpProbe:
@@ -29,6 +72,7 @@ class HttpProbe:
         # Parsed once: aiohttp would parse a string URL again on every request.
         self._url = URL(self.url)
         self._method = spec.method
+        self._headers = resolve_headers(spec, os.environ)
         self._session = ctx.session
         self._statuses = frozenset(spec.expect.status)
         self._body_contains = spec.expect.body_contains
@@ -38,7 +82,7 @@ class HttpProbe:
         start = time.perf_counter()
         try:
             async with self._session.request(
-                self._method, self._url, allow_redirects=False
+                self._method, self._url, headers=self._headers, allow_redirects=False
             ) as response:
                 # Read the whole body even when it is not checked: a drained response lets
                 # the connection go back to the pool instead of being closed.

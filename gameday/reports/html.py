@@ -16,6 +16,7 @@ from pathlib import Path
 
 from gameday.grading import display_score, grade_for
 from gameday.kinds import Capability, MarkKind, ObjectiveKind
+from gameday.reports.egress import EGRESS_HEADING, egress_lines
 from gameday.reports.people import (
     MARK_HEAD,
     MARK_NUMERIC,
@@ -556,6 +557,11 @@ def _gateway_block(result: RunResult) -> str:
     return "".join(parts)
 
 
+def _egress_block(result: RunResult) -> str:
+    items = "".join(f"<li>{_e(line)}</li>" for line in egress_lines(result))
+    return f'<h3>{_e(EGRESS_HEADING)}</h3><ul class="egress">{items}</ul>' if items else ""
+
+
 def _events_block(result: RunResult) -> str:
     rows = [[_td(f"{ev.at:.2f}s", num=True), _td(ev.kind), _td(ev.detail)] for ev in result.events]
     return (
@@ -612,6 +618,7 @@ def _scenario_section(
         parts += [_probe_block(result, probe) for probe in result.probes]
     parts.append(_people_block(result))
     parts.append(_gateway_block(result))
+    parts.append(_egress_block(result))
     parts.append(_events_block(result))
     rules = rules_of(result)
     if rules != page_rules:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from gameday.grading import display_score, grade_for
 from gameday.kinds import MarkKind, ObjectiveKind
+from gameday.reports.egress import EGRESS_HEADING, egress_lines
 from gameday.reports.people import (
     MARK_HEAD,
     MARKS_CAPTION,
@@ -325,6 +326,11 @@ def _gateway(result: RunResult) -> list[str]:
     return lines
 
 
+def _egress(result: RunResult) -> list[str]:
+    lines = [f"- {_md(line)}" for line in egress_lines(result)]
+    return [f"### {EGRESS_HEADING}", "", *lines, ""] if lines else []
+
+
 def _events(result: RunResult) -> list[str]:
     if not result.events:
         return []
@@ -371,7 +377,7 @@ def _scenario(
         lines += ["### Faults", "", *_table(FAULT_HEAD, rows)]
     if result.faults or result.probes:
         lines += _timeline(result) + _probe_notes(result)
-    lines += _people(result) + _gateway(result) + _events(result)
+    lines += _people(result) + _gateway(result) + _egress(result) + _events(result)
     rules = rules_of(result)
     if rules != page_rules:
         lines += ["### Scoring rules of this run", ""] + [f"- {_md(r)}" for r in rules] + [""]

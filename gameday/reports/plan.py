@@ -8,6 +8,7 @@ from typing import Any
 from gameday.faults.plan import Plan
 from gameday.faults.rules import Rule
 from gameday.kinds import HUMAN_OBJECTIVES
+from gameday.redact import redact
 from gameday.reports.people import FACILITATED_ONLY, PEOPLE
 from gameday.scenario.durations import format_duration
 from gameday.scenario.models import (
@@ -17,6 +18,7 @@ from gameday.scenario.models import (
     ProbeVariant,
     SteadyObjective,
 )
+from gameday.scenario.probe_models import ProbeCredentials
 
 
 def _every(values: tuple[str, ...], word: str) -> str:
@@ -85,7 +87,18 @@ def _probe_line(probe: ProbeVariant) -> str:
         return "alerts posted to the runner's webhook sink" + (
             f" matching {match!r}" if match else ""
         )
-    return f"every {format_duration(probe.interval)}: {what[probe.kind.value](probe)}"
+    # A probe URL or command line may hold a credential: shown redacted, like everywhere.
+    line = redact(f"every {format_duration(probe.interval)}: {what[probe.kind.value](probe)}")
+    return line + (f"; {RUNNER_NOTE}" if _as_runner(probe) else "")
+
+
+RUNNER_NOTE = "credentials: runner (the runner's own AWS identity and network, not isolated)"
+"""How a plan marks a probe that the scenario lets out of isolation."""
+
+
+def _as_runner(probe: ProbeVariant) -> bool:
+    """Whether the scenario lets this probe out of isolation (``credentials: runner``)."""
+    return getattr(probe, "credentials", None) is ProbeCredentials.RUNNER
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
@@ -120,7 +133,13 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             for r in plan.rules
         ],
         "probes": [
-            {"name": p.name, "kind": p.kind.value, "interval_s": p.interval, "what": _probe_line(p)}
+            {
+                "name": p.name,
+                "kind": p.kind.value,
+                "interval_s": p.interval,
+                "what": _probe_line(p),
+                "credentials": "runner" if _as_runner(p) else "isolated",
+            }
             for p in scenario.probes
         ],
         "objectives": [

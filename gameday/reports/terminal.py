@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from gameday.grading import SuiteScore, describe_rules, display_score
 from gameday.kinds import ObjectiveKind
+from gameday.reports.egress import egress_lines
 from gameday.reports.people import (
     MARK_HEAD,
     MARKS_CAPTION,
@@ -135,6 +136,7 @@ def render_result(result: RunResult) -> str:
             if o.target_source:
                 lines.append(f"  - {o.name}: target from {o.target_source}")
     lines += [f"  caps: {cap}" for cap in result.caps]
+    lines += [f"  egress: {_printable(line)}" for line in egress_lines(result)]
     lines += _facilitation(result)
     return "\n".join(lines) + "\n"
 

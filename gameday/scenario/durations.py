@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
@@ -46,12 +47,73 @@ def _non_negative(seconds: float) -> float:
     return seconds
 
 
+_SCHEMA = WithJsonSchema(
+    {"type": "string", "pattern": DURATION_PATTERN, "examples": ["250ms", "30s", "5m", "1h"]}
+)
+_SERIALIZER = PlainSerializer(format_duration, return_type=str)
+
 Duration = Annotated[
     float,
     BeforeValidator(lambda v: _non_negative(parse_duration(v))),
-    PlainSerializer(format_duration, return_type=str),
-    WithJsonSchema(
-        {"type": "string", "pattern": DURATION_PATTERN, "examples": ["250ms", "30s", "5m", "1h"]}
-    ),
+    _SERIALIZER,
+    _SCHEMA,
 ]
 """Seconds, written in YAML with a unit and dumped back the same way."""
+
+
+@dataclass(frozen=True, slots=True)
+class Floor:
+    """The least a duration may be where a smaller one does harm, and why."""
+
+    seconds: float
+    what: str
+    why: str
+    zero: str | None = None
+    """The message for zero, where the field has always said it its own way."""
+
+    def check(self, written: object) -> float:
+        """The seconds in ``written``; refused below the floor, with the value as written."""
+        seconds = _non_negative(parse_duration(written))
+        if seconds >= self.seconds:
+            return seconds
+        if seconds == 0 and self.zero is not None:
+            raise ValueError(self.zero)
+        floor = format_duration(self.seconds)
+        raise ValueError(
+            f"{str(written).strip()} is below the {floor} floor for {self.what}: {self.why}; "
+            f"use {floor} or more"
+        )
+
+
+PROBE_INTERVAL = Floor(
+    0.010,
+    "a probe's interval",
+    "every tick is recorded, as a sample or as missed while the previous sample runs, so a "
+    "shorter interval fills memory faster than any probe answers",
+)
+PROBE_TIMEOUT = Floor(
+    0.010,
+    "a probe's timeout",
+    "no sample completes in less, so every one would fail and the drill would grade nothing",
+)
+FAULT_DURATION = Floor(
+    0.100,
+    "a fault's duration",
+    "a shorter fault ends before the calls it should fail can meet it (adding and removing "
+    "it takes longer)",
+    zero="a fault needs a duration above zero",
+)
+OBSERVE_MAX = Floor(
+    1.0,
+    "how long a drill is observed",
+    "a drill observed for less cannot take the samples its objectives are graded on",
+)
+FLOORS = (PROBE_INTERVAL, PROBE_TIMEOUT, FAULT_DURATION, OBSERVE_MAX)
+"""Every duration floor, in one place (docs/scenario.md "Limits" lists them)."""
+
+
+# Each a ``Duration`` refused below its floor: the same YAML, schema and dump.
+ProbeInterval = Annotated[float, BeforeValidator(PROBE_INTERVAL.check), _SERIALIZER, _SCHEMA]
+ProbeTimeout = Annotated[float, BeforeValidator(PROBE_TIMEOUT.check), _SERIALIZER, _SCHEMA]
+FaultDuration = Annotated[float, BeforeValidator(FAULT_DURATION.check), _SERIALIZER, _SCHEMA]
+ObserveMax = Annotated[float, BeforeValidator(OBSERVE_MAX.check), _SERIALIZER, _SCHEMA]

@@ -14,7 +14,7 @@ from pydantic import (
 
 from gameday.faults.modes import Mode
 from gameday.scenario.base import Model, Name, Probability, Region
-from gameday.scenario.durations import Duration, parse_duration
+from gameday.scenario.durations import Duration, FaultDuration, parse_duration
 
 
 class FaultKind(StrEnum):
@@ -55,19 +55,12 @@ class FaultBase(Model):
         default=None, description="Share of matched calls that fail (default 1); or use 'ramp'."
     )
     start_after: Duration = 0.0
-    duration: Duration
+    duration: FaultDuration
     ramp: tuple[RampStep, ...] = ()
     latency: str | None = Field(
         default=None, description="With mode latency: a duration or 'min..max', e.g. '1s..3s'."
     )
     error: ErrorOverride | None = None
-
-    @field_validator("duration")
-    @classmethod
-    def _positive(cls, value: float) -> float:
-        if value <= 0:
-            raise ValueError("a fault needs a duration above zero")
-        return value
 
     @model_validator(mode="after")
     def _mode_fields(self) -> FaultBase:

@@ -20,6 +20,7 @@ from gameday.errors import InvalidInputError, ScenarioError
 from gameday.scenario.checks import cross_check
 from gameday.scenario.locate import allowed_keys, did_you_mean, locate
 from gameday.scenario.models import API_VERSION, Scenario
+from gameday.scenario.yaml_bounds import MAX_BYTES, check_yaml_bounds, read_bounded
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")
 _QUOTED = re.compile(r"'([^']*)'")
@@ -56,10 +57,8 @@ def _yaml_problem(path: Path, error: Exception) -> str:
 
 
 def _read_text(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise InvalidInputError(f"{path}: cannot read: {error.strerror or error}") from None
+    """The UTF-8 text of ``path``; refused past ``MAX_BYTES`` (gameday.scenario.yaml_bounds)."""
+    raw = read_bounded(path)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -69,17 +68,22 @@ def _read_text(path: Path) -> str:
 
 def _parse_yaml(path: Path, text: str, *, positions: bool) -> Any:
     """Parse YAML 1.2. Without ``positions``: the fast C-backed safe loader, plain values.
-    With: the round-trip loader, whose nodes know their line and column (about 8x slower)."""
+    With: the round-trip loader, whose nodes know their line and column (about 8x slower).
+
+    Either way, the text is first held to the bounds of ``check_yaml_bounds`` (size, depth,
+    alias expansion): the composers recurse once per level and expand every alias.
+    """
     # Lazy: ruamel.yaml takes ~15 ms to import, and `gameday abort` imports this module
     # (environments -> fis.aws_config) without parsing anything.
     from ruamel.yaml import YAML  # noqa: PLC0415
     from ruamel.yaml.error import YAMLError  # noqa: PLC0415
 
+    check_yaml_bounds(path, text)
     try:
         if positions:
             return YAML(typ="rt", pure=True).load(text)
         return YAML(typ="safe").load(text)
-    except (YAMLError, RecursionError, ValueError) as error:
+    except (YAMLError, RecursionError, ValueError, ArithmeticError) as error:
         if not positions:
             # The pure parser words its errors better and places them as the editor does.
             return _parse_yaml(path, text, positions=True)
@@ -87,7 +91,11 @@ def _parse_yaml(path: Path, text: str, *, positions: bool) -> Any:
 
 
 def _plain(node: Any) -> Any:
-    """ruamel's round-trip nodes as plain dicts, lists and scalars, for pydantic."""
+    """ruamel's round-trip nodes as plain dicts, lists and scalars, for pydantic.
+
+    Recursive, which is safe only because ``_parse_yaml`` bounded the depth with aliases
+    expanded (and refused an alias inside its own anchor, which would never end).
+    """
     if isinstance(node, dict):
         return {str(key) if not isinstance(key, str) else key: _plain(v) for key, v in node.items()}
     if isinstance(node, list):
@@ -225,7 +233,8 @@ def find_scenario_files(paths: Sequence[Path]) -> list[Path]:
 def _looks_like_scenario(path: Path) -> bool:
     """Cheap test, without a full parse, that a file in a folder is not another document kind."""
     try:
-        head = path.read_text(encoding="utf-8", errors="replace")
+        with path.open("rb") as stream:  # a huge file is refused when it is loaded
+            head = stream.read(MAX_BYTES + 1).decode("utf-8", errors="replace")
     except OSError:
         return True
     for line in head.splitlines():

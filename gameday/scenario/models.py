@@ -27,7 +27,7 @@ from gameday.scenario.base import (
     Region,
     check_region,
 )
-from gameday.scenario.durations import Duration
+from gameday.scenario.durations import Duration, ObserveMax
 from gameday.scenario.fault_models import (
     ApiFault,
     ErrorOverride,
@@ -121,7 +121,7 @@ class Guardrails(Model):
 class Observe(Model):
     """How long to watch after the faults, and what counts as recovered."""
 
-    max: Duration = Field(default=300.0, description="Observation ends here, from first fault.")
+    max: ObserveMax = Field(default=300.0, description="Observation ends here, from first fault.")
     recovery_window: Duration = Field(
         default=30.0, description="Availability counts up to this long after the last fault."
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -12,7 +13,12 @@ from pydantic import (
 
 from gameday.kinds import ObjectiveKind
 from gameday.scenario.base import Model, Name, Probability, Region
-from gameday.scenario.durations import Duration
+from gameday.scenario.durations import Duration, ProbeInterval, ProbeTimeout
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+"""RFC 9110 "token": the characters a field name may have."""
+_REFERENCES_ONLY = re.compile(r"(?:[^$]|\$(?!\{)|\$\{[A-Za-z_][A-Za-z0-9_]*\})*")
+"""A value whose every '${' starts a well-formed ${NAME} reference."""
 
 
 class ProbeKind(StrEnum):
@@ -27,6 +33,21 @@ class ProbeKind(StrEnum):
     ALERT = "alert"
 
 
+class ProbeCredentials(StrEnum):
+    """Whose AWS identity and network a probe uses in embedded and localstack drills."""
+
+    ISOLATED = "isolated"
+    """The drill's: dummy keys, the gateway, no route past loopback (DESIGN.md "Isolation")."""
+    RUNNER = "runner"
+    """The runner's own environment, credentials and endpoints, unchanged: say so on purpose."""
+
+
+_CREDENTIALS_HELP = (
+    "'isolated' (default): dummy keys and the gateway, nothing past loopback; 'runner': the "
+    "runner's own AWS identity, endpoints and environment (shown by `gameday plan`)."
+)
+
+
 class Retries(Model):
     """Retry a failing sample before recording it unhealthy (tenacity-backed)."""
 
@@ -36,15 +57,9 @@ class Retries(Model):
 
 class ProbeBase(Model):
     name: Name
-    interval: Duration = 1.0
-    timeout: Duration = 2.0
+    interval: ProbeInterval = 1.0
+    timeout: ProbeTimeout = 2.0
     retries: Retries = Field(default_factory=Retries)
-
-    @model_validator(mode="after")
-    def _interval_positive(self) -> ProbeBase:
-        if self.interval <= 0:
-            raise ValueError("'interval' must be above zero")
-        return self
 
 
 class HttpExpect(Model):
@@ -57,7 +72,25 @@ class HttpProbe(ProbeBase):
     kind: Literal[ProbeKind.HTTP]
     url: str = Field(description="'{app}' is replaced by the app's base URL.")
     method: Literal["GET", "HEAD", "POST", "PUT"] = "GET"
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Request headers; '${NAME}' in a value is read from gameday's environment "
+        "when the run starts and is stored as written, never as its value.",
+    )
     expect: HttpExpect = Field(default_factory=HttpExpect)
+
+    @model_validator(mode="after")
+    def _headers_well_formed(self) -> HttpProbe:
+        for name, value in self.headers.items():
+            if not _HEADER_NAME.fullmatch(name):
+                raise ValueError(f"headers: {name!r} is not a header name")
+            if "\r" in value or "\n" in value:
+                raise ValueError(f"headers.{name}: a value must be one line")
+            if not _REFERENCES_ONLY.fullmatch(value):
+                raise ValueError(
+                    f"headers.{name}: write a variable as ${{NAME}} (letters, digits, _)"
+                )
+        return self
 
 
 class AwsExpect(Model):
@@ -72,6 +105,9 @@ class AwsProbe(ProbeBase):
     params: dict[str, object] = Field(default_factory=dict)
     region: Region | None = None
     expect: AwsExpect = Field(default_factory=AwsExpect)
+    credentials: ProbeCredentials = Field(
+        default=ProbeCredentials.ISOLATED, description=_CREDENTIALS_HELP
+    )
 
 
 class CommandExpect(Model):
@@ -82,6 +118,9 @@ class CommandProbe(ProbeBase):
     kind: Literal[ProbeKind.COMMAND]
     command: tuple[str, ...] = Field(min_length=1)
     expect: CommandExpect = Field(default_factory=CommandExpect)
+    credentials: ProbeCredentials = Field(
+        default=ProbeCredentials.ISOLATED, description=_CREDENTIALS_HELP
+    )
 
 
 class PrometheusExpect(Model):

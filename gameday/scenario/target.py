@@ -10,6 +10,7 @@ from pydantic import (
     Field,
     Tag,
     field_validator,
+    model_validator,
 )
 
 from gameday.scenario.base import Environment, Model, Region
@@ -39,6 +40,46 @@ class DemoAppRef(Model):
     demo: DemoApp
 
 
+DEFAULT_PROFILE = "default"
+"""gameday's own profile in the app's shared files: dummy keys, the gateway, the home region."""
+
+ProfileName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+=@-]{0,63}$")]
+
+
+class AwsProfile(Model):
+    """One of the app's own AWS profiles, written into the shared config file gameday gives
+    the app (DESIGN.md "Isolation"): the gateway is its endpoint, and a profile without
+    ``role_arn`` gets the dummy keys, so ``role_arn`` + ``source_profile`` assume the role
+    through the gateway as they do in production."""
+
+    role_arn: str | None = Field(
+        default=None,
+        max_length=600,
+        pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9_+=,.@/-]+$",
+    )
+    source_profile: ProfileName | None = Field(
+        default=None, description="Where the credentials to assume role_arn come from."
+    )
+    role_session_name: str | None = Field(
+        default=None, min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_+=,.@-]+$"
+    )
+    external_id: str | None = Field(
+        default=None, min_length=2, max_length=1224, pattern=r"^[A-Za-z0-9_+=,.@:/-]+$"
+    )
+    duration_seconds: int | None = Field(default=None, ge=900, le=43200)
+    region: Region | None = Field(default=None, description="Default: the home region.")
+
+    @model_validator(mode="after")
+    def _role_and_source(self) -> AwsProfile:
+        if (self.role_arn is None) != (self.source_profile is None):
+            raise ValueError("give 'role_arn' and 'source_profile' together, or neither")
+        if self.role_arn is None and (self.role_session_name or self.external_id):
+            raise ValueError("'role_session_name' and 'external_id' need a 'role_arn'")
+        if self.role_arn is None and self.duration_seconds is not None:
+            raise ValueError("'duration_seconds' needs a 'role_arn'")
+        return self
+
+
 class CommandApp(Model):
     """An app under test started from a command, pointed at the gateway."""
 
@@ -49,6 +90,44 @@ class CommandApp(Model):
         description="URL that answers 2xx when the app is ready; '{port}' is its port."
     )
     ready_timeout: Duration = 30.0
+    aws_profiles: dict[ProfileName, AwsProfile] = Field(
+        default_factory=dict,
+        description="The app's own AWS profiles (select one with env AWS_PROFILE); "
+        "'default' is gameday's (dummy keys, the gateway).",
+    )
+
+    @model_validator(mode="after")
+    def _profiles_resolve(self) -> CommandApp:
+        known = {DEFAULT_PROFILE, *self.aws_profiles}
+        if DEFAULT_PROFILE in self.aws_profiles:
+            raise ValueError(
+                "aws_profiles: 'default' is gameday's own profile (dummy keys, the gateway); "
+                "name the app's profile and select it with env AWS_PROFILE"
+            )
+        for name in self.aws_profiles:
+            seen = [name]
+            source = self.aws_profiles[name].source_profile
+            while source is not None:
+                if source not in known:
+                    raise ValueError(
+                        f"aws_profiles.{name}: source_profile {source!r} is not a profile "
+                        f"here (profiles: {', '.join(sorted(known))})"
+                    )
+                if source in seen:
+                    raise ValueError(
+                        f"aws_profiles.{name}: source_profile loops back to {source!r}"
+                    )
+                seen.append(source)
+                profile = self.aws_profiles.get(source)
+                source = profile.source_profile if profile is not None else None
+        for variable in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+            chosen = self.env.get(variable)
+            if chosen is not None and chosen not in known:
+                raise ValueError(
+                    f"env.{variable}: {chosen!r} is not a profile here "
+                    f"(profiles: {', '.join(sorted(known))}); declare it in aws_profiles"
+                )
+        return self
 
 
 def _app_form(value: object) -> str:

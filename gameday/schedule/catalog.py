@@ -16,6 +16,7 @@ from gameday.checks import CheckOutcome
 from gameday.engine.plan import make_plan
 from gameday.errors import InvalidInputError
 from gameday.faults.plan import Plan
+from gameday.probes.http import unset_header_variables
 from gameday.scenario.loader import SCENARIO_SUFFIXES, validate_files
 from gameday.scenario.models import Environment, Schedule
 from gameday.schedule.models import Blackout
@@ -92,6 +93,9 @@ def _refusal(plan: Plan) -> str | None:
             f"{path}: target.environment: aws: not scheduled: a drill on a real account "
             "needs an approval, and an unattended scheduler cannot give one"
         )
+    unset = unset_header_variables(plan.loaded.scenario, os.environ)
+    if unset:
+        return f"{path}: not scheduled: {'; '.join(unset)} in the scheduler's environment"
     failed = [check.name for check in plan.checks if check.outcome is CheckOutcome.FAIL]
     if failed:
         return (

@@ -1,5 +1,8 @@
 """One scheduler per history store: an exclusive ``flock`` on ``<store>.scheduler.lock``.
 
+The lock is named after the store's real path (symlinks resolved), so a store reached through
+a symlinked file or folder cannot run a second scheduler.
+
 The kernel releases a ``flock`` when its holder's file is closed, which happens on every exit
 of the process, SIGKILL included: a dead scheduler never leaves a stale lock behind. The file
 itself stays (removing it would let two schedulers lock two different files of one name).
@@ -21,8 +24,10 @@ class SchedulerLockedError(InvalidInputError):
 
 
 def lock_path(store: Path) -> Path:
-    """``<store>.scheduler.lock``, beside the store."""
-    return store.with_name(store.name + ".scheduler.lock")
+    """``<store>.scheduler.lock``, beside the store's real path: every symlink resolved (of
+    the store and of its folders), so that no alias of one store gets a lock of its own."""
+    real = store.resolve()
+    return real.with_name(real.name + ".scheduler.lock")
 
 
 def _holder(fd: int) -> str:

@@ -10,6 +10,7 @@ schedule moves on to the next fire time after it (never two drills at once, neve
 from __future__ import annotations
 
 import math
+import os
 import random
 import sqlite3
 import sys
@@ -34,12 +35,20 @@ from gameday.history import (
 )
 from gameday.kinds import RunStatus
 from gameday.recorder import Listener
+from gameday.redact import redact, remember_secret
 from gameday.result import RunResult, write_result
 from gameday.schedule.catalog import Catalog, Scheduled, Snapshot, check_folder, read_catalog
 from gameday.schedule.catalog import snapshot as take_snapshot
 from gameday.schedule.lock import scheduler_lock
 from gameday.schedule.models import Blackout
-from gameday.schedule.serve import Board, MetricsServer, Status, parse_listen
+from gameday.schedule.serve import (
+    TOKEN_ENV,
+    Board,
+    MetricsServer,
+    Status,
+    check_exposure,
+    parse_listen,
+)
 from gameday.schedule.timetable import STARTING_DEADLINE_S, draw_jitter, next_fire_time
 
 POLL_S = 1.0
@@ -56,6 +65,16 @@ Log = Callable[[str], None]
 def log_to_stderr(message: str) -> None:
     """One line on standard error, stamped with the UTC time."""
     print(f"{iso_utc(datetime.now(UTC))} {message}", file=sys.stderr, flush=True)
+
+
+def redacted(log: Log) -> Log:
+    """``log`` with credentials redacted from every line (a scenario error quoting a probe
+    URL, a drill's reason, a traceback): the scheduler's log is kept and shipped."""
+
+    def write(message: str) -> None:
+        log(redact(message))
+
+    return write
 
 
 def _utc(seconds: float) -> datetime:
@@ -342,6 +361,8 @@ def run_scheduler(
     *,
     store: Path | None = None,
     metrics_listen: str | None = "127.0.0.1:9464",
+    metrics_token: str | None = None,
+    allow_unauthenticated: bool = False,
     report_dir: Path | None = None,
     clock: Callable[[], float] = time.time,
     rng: random.Random | None = None,
@@ -355,13 +376,23 @@ def run_scheduler(
 
     One scheduler per history store (``<store>.scheduler.lock``: a second one raises
     ``SchedulerLockedError``, exit 2). ``metrics_listen`` is ``HOST:PORT`` for ``/metrics``
-    and ``/healthz`` (``off`` or None: no server); ``report_dir`` receives each run's
+    and ``/healthz`` (``off`` or None: no server), loopback unless ``metrics_token`` (default
+    ``$GAMEDAY_METRICS_TOKEN``: then every request needs it) or ``allow_unauthenticated``
+    (InvalidInputError, exit 2, otherwise); ``report_dir`` receives each run's
     ``<run-id>/result.json``; ``blackouts`` apply to every scenario, besides each schedule's
     own. Must be called from the main thread: a signal during a drill rolls it back and
     records it as aborted, then the scheduler returns 0.
     """
     check_folder(directory)
+    log = redacted(log)
     address = None if metrics_listen is None else parse_listen(metrics_listen)
+    token = metrics_token or os.environ.get(TOKEN_ENV) or None
+    remember_secret(token)
+    exposure = None
+    if address is not None and metrics_listen is not None:
+        exposure = check_exposure(
+            metrics_listen, address[0], token, allow_unauthenticated=allow_unauthenticated
+        )
     store_path = store or default_store_path()
     settings = SchedulerSettings(
         directory, report_dir, tuple(blackouts), tuple(listeners), clock, rng, log, on_result
@@ -374,7 +405,9 @@ def run_scheduler(
         board = Board(Status(started_at=clock(), last_loop=clock()))
         log(f"scheduler for {directory}: history {store_path}, lock {lock}")
         if address is not None:
-            server = stack.enter_context(MetricsServer(address, board, clock))
+            server = stack.enter_context(MetricsServer(address, board, clock, token))
             log(f"serving /metrics and /healthz on {server.url}")
+            if exposure is not None:
+                log(exposure)
         scheduler = Scheduler(settings, history, board, guard)
         return scheduler.serve(stop or threading.Event())

@@ -12,10 +12,14 @@ scenario's last run and ``gameday_runs_total`` by outcome) plus the scheduler's 
 - ``gameday_scheduler_up``, ``gameday_scheduler_last_loop_timestamp_seconds``,
   ``gameday_scheduler_busy`` (1 while a drill runs), ``gameday_scheduler_scheduled_scenarios``,
   ``gameday_scheduler_invalid_files`` (files not scheduled: invalid, or refused).
+
+Loopback by default; beyond it only with a bearer token (``--metrics-token`` /
+``$GAMEDAY_METRICS_TOKEN``, then every request needs it) or ``--allow-unauthenticated``.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import socket
 import threading
@@ -30,6 +34,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from gameday.errors import InvalidInputError
 from gameday.history import SkipReason
 from gameday.kinds import RunStatus
+from gameday.listen import is_loopback
 from gameday.listen import parse_listen as parse_address
 from gameday.reports.prom import results_registry
 from gameday.result import RunResult
@@ -156,6 +161,33 @@ def health(status: Status, now: float) -> tuple[bool, dict[str, object]]:
     return healthy, details
 
 
+TOKEN_ENV = "GAMEDAY_METRICS_TOKEN"
+"""The bearer token ``/metrics`` and ``/healthz`` require, when ``--metrics-token`` is not given."""
+
+
+def check_exposure(
+    listen: str, host: str, token: str | None, *, allow_unauthenticated: bool
+) -> str | None:
+    """None on loopback; a warning to log beyond it. InvalidInputError beyond loopback
+    without a token, unless ``allow_unauthenticated``: every drill's results (scenario
+    names, probe names, outcomes) would be open to anyone who reaches the port."""
+    if is_loopback(host):
+        return None
+    if not token and not allow_unauthenticated:
+        raise InvalidInputError(
+            f"--metrics-listen {listen}: /metrics would listen beyond this machine ({host}) "
+            "without a token, and anyone who reaches it could read every drill's results",
+            hint=f"set {TOKEN_ENV} (or --metrics-token), listen on 127.0.0.1, or add "
+            "--allow-unauthenticated if that is really meant",
+        )
+    if token:
+        return f"warning: /metrics listens on {host}, beyond this machine (bearer token required)"
+    return (
+        f"warning: /metrics listens on {host}, beyond this machine: anyone who reaches it can "
+        "read every drill's results (--allow-unauthenticated)"
+    )
+
+
 def parse_listen(text: str) -> tuple[str, int] | None:
     """``HOST:PORT`` (``[::1]:9464`` for IPv6) to (host, port); ``off`` or empty: None."""
     value = text.strip()
@@ -177,7 +209,24 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _authorized(self) -> bool:
+        expected = self.server.expected_authorization
+        if expected is None:
+            return True
+        given = self.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
+        # compare_digest: the time taken must not reveal how much of the token matched.
+        return hmac.compare_digest(given, expected)
+
     def do_GET(self) -> None:
+        if not self._authorized():
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Bearer realm="gameday-scheduler"')
+            body = b"missing or wrong bearer token (--metrics-token)\n"
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         path = self.path.split("?", 1)[0]
         status = self.server.board.status
         if path == "/metrics":
@@ -193,20 +242,34 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], board: Board, clock: Callable[[], float]):
+    def __init__(
+        self,
+        address: tuple[str, int],
+        board: Board,
+        clock: Callable[[], float],
+        token: str | None,
+    ):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
         self.board = board
         self.clock = clock
+        self.expected_authorization = f"Bearer {token}".encode() if token else None
 
 
 class MetricsServer:
-    """``/metrics`` and ``/healthz`` on ``address`` in a thread, for a ``with`` block."""
+    """``/metrics`` and ``/healthz`` on ``address`` in a thread, for a ``with`` block; with a
+    ``token``, every request must carry ``Authorization: Bearer <token>`` (401 otherwise)."""
 
-    def __init__(self, address: tuple[str, int], board: Board, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        board: Board,
+        clock: Callable[[], float],
+        token: str | None = None,
+    ) -> None:
         try:
-            self._server = _Server(address, board, clock)
+            self._server = _Server(address, board, clock, token)
         except OSError as error:
             raise InvalidInputError(
                 f"--metrics-listen: cannot listen on {address[0]}:{address[1]}: "

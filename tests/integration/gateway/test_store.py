@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from gameday.faults.modes import Mode
 from gameday.gateway.classify import Protocol, RequestInfo
 from gameday.gateway.models import ChaosRule, FaultSpec, Latency, Outcome
-from gameday.gateway.store import FaultStore, RequestLog
+from gameday.gateway.store import CHAOS_TTL_S, FaultStore, RequestLog
 from tests.integration.gateway.helpers import fault
 
 STS = RequestInfo(
@@ -126,11 +126,11 @@ def test_hits_are_counted(store: FaultStore) -> None:
 def test_chaos_rules_replace_add_and_remove(store: FaultStore) -> None:
     one = ChaosRule(service="sts")
     two = ChaosRule(service="logs", operation="PutLogEvents")
-    store.set_chaos_rules([one, two])
-    store.add_chaos_rules([one])
+    store.set_chaos_rules([(one, one.as_body(CHAOS_TTL_S)), (two, two.as_body(CHAOS_TTL_S))])
+    store.add_chaos_rules([(one, one.as_body(CHAOS_TTL_S))])
     assert store.chaos_rules() == [one, two, one]
 
-    store.remove_chaos_rules([one])
+    store.remove_chaos_rules([ChaosRule(service="sts")])
     assert store.chaos_rules() == [two]
     store.set_chaos_rules([])
     assert store.chaos_rules() == []

@@ -104,15 +104,38 @@ def test_sigterm_stops_the_gateway_cleanly(moto_url: str) -> None:
     assert (process.returncode, stdout, stderr) == (0, "", "")
 
 
-def test_listening_beyond_loopback_warns(moto_url: str) -> None:
-    process = subprocess.Popen(
+def test_listening_beyond_loopback_without_a_token_is_refused(moto_url: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "GAMEDAY_GATEWAY_TOKEN"}
+    process = subprocess.run(
         [sys.executable, "-m", "gameday.gateway.server", "--upstream", moto_url,
          "--listen", "0.0.0.0:0"],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        timeout=30,
+    )  # fmt: skip
+
+    assert (process.returncode, process.stdout) == (2, "")
+    assert process.stderr == (
+        "error: --listen 0.0.0.0:0: the gateway would listen beyond this machine (0.0.0.0) "
+        "without a token, and anyone who reaches it could inject faults\n"
+        "hint: set GAMEDAY_GATEWAY_TOKEN (or --token), listen on 127.0.0.1, or add "
+        "--allow-unauthenticated if that is really meant\n"
+    )
+
+
+def test_listening_beyond_loopback_unauthenticated_when_asked_warns(moto_url: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "GAMEDAY_GATEWAY_TOKEN"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gameday.gateway.server", "--upstream", moto_url,
+         "--listen", "0.0.0.0:0", "--allow-unauthenticated"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**env, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
     assert process.stdout is not None
     process.stdout.readline()
@@ -122,5 +145,5 @@ def test_listening_beyond_loopback_warns(moto_url: str) -> None:
     assert process.returncode == 0
     assert stderr == (
         "warning: the gateway listens on 0.0.0.0, beyond this machine: anyone who reaches it "
-        "can inject faults (set GAMEDAY_GATEWAY_TOKEN to require a token)\n"
+        "can inject faults (--allow-unauthenticated)\n"
     )

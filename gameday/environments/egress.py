@@ -1,0 +1,285 @@
+"""The egress guard: a loopback HTTP proxy that refuses every request and records its target.
+
+An isolated drill (embedded, localstack) sets ``HTTP_PROXY`` / ``HTTPS_PROXY`` of the app and
+of every probe to this proxy, and ``NO_PROXY`` to loopback. Calls to the gateway (loopback) go
+direct; anything else, such as an SDK that ignores ``AWS_ENDPOINT_URL`` or code that passes
+its own endpoint, reaches this proxy instead of the network, gets ``403`` (fail closed), and is
+recorded by host, port and who asked (DESIGN.md "Isolation"). Nothing is ever forwarded.
+
+>>> with EgressGuard(now=clock) as guard:
+...     env["HTTPS_PROXY"] = guard.proxy_url("app")   # http://app:gameday@127.0.0.1:PORT
+...     guard.attempts()                               # [EgressRecord(host='sts...', ...)]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from urllib.parse import urlsplit
+
+from gameday.errors import EnvironmentFailure
+from gameday.result import EgressRecord
+
+HEAD_LIMIT_BYTES = 16 * 1024
+"""A request head past this is refused unread: a proxy request needs a line and a few
+headers."""
+HEAD_TIMEOUT_S = 5.0
+"""A client that sends no complete head within this is dropped."""
+DRAIN_LIMIT_BYTES = 64 * 1024
+DRAIN_TIMEOUT_S = 1.0
+"""After the refusal, a request body is read and dropped for at most this long: closing with
+unread data would reset the connection and hide the 403 from the client."""
+MAX_CONNECTIONS = 128
+"""Connections served at once; more are closed unanswered (each still counts as dropped)."""
+MAX_TARGETS = 256
+"""Distinct (host, port, source) kept; attempts past it are counted in ``dropped``."""
+LABELS = frozenset({"app", "probe"})
+"""Who may say who they are, as the user name of the proxy URL (Proxy-Authorization)."""
+
+_HOST = re.compile(r"[A-Za-z0-9._:-]{1,253}")
+_REFUSAL = (
+    "gameday refused this connection: an isolated drill reaches only loopback (the gateway);\n"
+    "point the SDK at AWS_ENDPOINT_URL instead of a real endpoint.\n"
+)
+
+
+@dataclass
+class _Tally:
+    attempts: int
+    first_at: float
+
+
+def _target(method: str, target: str, host_header: str) -> tuple[str, int] | None:
+    """(host, port) a proxy request asks for: CONNECT's authority, an absolute URI, or Host."""
+    if method == "CONNECT":
+        authority, default = target, 443
+    elif "://" in target:
+        parts = urlsplit(target)
+        authority, default = parts.netloc.rpartition("@")[2], 443 if parts.scheme == "https" else 80
+    else:
+        authority, default = host_header, 80
+    try:
+        parts = urlsplit(f"//{authority}")
+        host, port = parts.hostname, parts.port or default
+    except ValueError:
+        return None
+    if not host or not _HOST.fullmatch(host):
+        return None
+    return host.lower(), port
+
+
+def _label(authorization: str) -> str:
+    """The user name of a ``Basic`` Proxy-Authorization, when it is one of ``LABELS``."""
+    scheme, _, encoded = authorization.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return ""
+    try:
+        user = base64.b64decode(encoded.strip(), validate=True).decode("ascii").partition(":")[0]
+    except (binascii.Error, UnicodeDecodeError):
+        return ""
+    return user if user in LABELS else ""
+
+
+def _parse(head: bytes) -> tuple[str, tuple[str, int] | None, str, int]:
+    """(method, target or None, label, body length) of a request head."""
+    lines = head.decode("latin-1").split("\r\n")
+    method, _, rest = lines[0].partition(" ")
+    target = rest.rpartition(" ")[0] or rest
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        if colon:
+            headers[name.strip().lower()] = value.strip()
+    try:
+        length = max(0, int(headers.get("content-length", "0")))
+    except ValueError:
+        length = 0
+    where = _target(method.upper(), target, headers.get("host", ""))
+    return method.upper(), where, _label(headers.get("proxy-authorization", "")), length
+
+
+class EgressGuard:
+    """The refusing proxy, in a background thread with its own event loop.
+
+    ``now`` is the run clock (offsets of the first attempts); ``attempts()`` may be read from
+    any thread. Stopping closes the listener and every connection, and joins the thread.
+    """
+
+    def __init__(self, *, now: Callable[[], float], host: str = "127.0.0.1") -> None:
+        self._now = now
+        self._host = host
+        self._port: int | None = None
+        self._lock = threading.Lock()
+        self._tallies: dict[tuple[str, int, str], _Tally] = {}
+        self.dropped = 0
+        """Attempts not kept by target: past MAX_TARGETS, MAX_CONNECTIONS, or unreadable."""
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._handlers: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    @property
+    def port(self) -> int:
+        """The port it listens on, once started."""
+        if self._port is None:
+            raise RuntimeError("the egress guard is not running: use it as a context manager")
+        return self._port
+
+    def proxy_url(self, label: str) -> str:
+        """``http://<label>:gameday@127.0.0.1:<port>``: clients send the label as the proxy
+        user, so that an attempt names who made it (``app`` or ``probe``). The password is
+        no secret: botocore sends Proxy-Authorization only when a URL has both parts."""
+        if label not in LABELS:
+            raise ValueError(f"unknown label {label!r}")
+        return f"http://{label}:gameday@{self._host}:{self.port}"
+
+    def attempts(self) -> list[EgressRecord]:
+        """Every refused target so far, first attempted first."""
+        with self._lock:
+            items = sorted(self._tallies.items(), key=lambda item: item[1].first_at)
+            return [
+                EgressRecord(
+                    host=host,
+                    port=port,
+                    source=source,
+                    attempts=tally.attempts,
+                    first_at=round(tally.first_at, 6),
+                )
+                for (host, port, source), tally in items
+            ]
+
+    def _record(self, where: tuple[str, int] | None, label: str) -> None:
+        with self._lock:
+            if where is None:
+                self.dropped += 1
+                return
+            key = (*where, label)
+            tally = self._tallies.get(key)
+            if tally is not None:
+                tally.attempts += 1
+            elif len(self._tallies) >= MAX_TARGETS:
+                self.dropped += 1
+            else:
+                self._tallies[key] = _Tally(attempts=1, first_at=self._now())
+
+    def start(self, timeout_s: float = 5.0) -> None:
+        """Listen on a free loopback port; EnvironmentFailure when it cannot."""
+        if self._thread is not None:
+            raise RuntimeError("the egress guard is already running")
+        self._thread = threading.Thread(target=self._run, name="gameday-egress", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout_s) or self._error is not None:
+            self.stop()
+            raise EnvironmentFailure(
+                f"the egress guard could not listen on {self._host}: {self._error or 'timeout'}"
+            )
+
+    def stop(self) -> None:
+        """Close the listener and every open connection, and join the thread; idempotent."""
+        thread, loop, stop = self._thread, self._loop, self._stop
+        if thread is None:
+            return
+        if loop is not None and stop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already ended
+                loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=10)
+        self._thread = None
+
+    def __enter__(self) -> EgressGuard:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        try:
+            server = await asyncio.start_server(self._accept, self._host, 0, limit=HEAD_LIMIT_BYTES)
+        except OSError as error:  # reported by start() in the caller's thread
+            self._error = error
+            self._ready.set()
+            return
+        self._port = int(server.sockets[0].getsockname()[1])
+        self._ready.set()
+        try:
+            await self._stop.wait()
+        finally:
+            server.close()
+            # Closing every client's connection ends its handler (its read fails at once);
+            # a handler that still hangs on is cancelled.
+            for writer in list(self._writers):
+                writer.transport.abort()
+            handlers = list(self._handlers)
+            if handlers:
+                _, pending = await asyncio.wait(handlers, timeout=1.0)
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+            await server.wait_closed()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None  # start_server runs each client in a task
+        if len(self._handlers) >= MAX_CONNECTIONS:
+            self._record(None, "")
+            writer.transport.abort()
+            return
+        self._handlers.add(task)
+        self._writers.add(writer)
+        try:
+            await self._refuse(reader, writer)
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
+            pass  # a client that went away or sent no proper head: nothing to answer
+        except asyncio.CancelledError:
+            # Only ``_serve`` cancels, when stopping. Python 3.11's start_server logs a
+            # cancelled client task as an error (fixed in 3.12): end it as a normal return.
+            pass
+        finally:
+            self._handlers.discard(task)
+            self._writers.discard(writer)
+            writer.transport.abort()
+
+    async def _refuse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT_S)
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
+            self._record(None, "")
+            raise
+        method, where, label, length = _parse(head)
+        self._record(where, label)
+        status = "403 Forbidden" if where is not None else "400 Bad Request"
+        body = _REFUSAL.encode()
+        writer.write(
+            f"HTTP/1.1 {status}\r\nContent-Type: text/plain\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+            + body
+        )
+        await asyncio.wait_for(writer.drain(), HEAD_TIMEOUT_S)
+        if method != "CONNECT" and length:
+            with contextlib.suppress(TimeoutError, asyncio.IncompleteReadError):
+                await asyncio.wait_for(
+                    reader.readexactly(min(length, DRAIN_LIMIT_BYTES)), DRAIN_TIMEOUT_S
+                )
+        # A graceful close sends what is buffered; ``_accept`` aborts whatever is left after.
+        writer.close()
+        await asyncio.wait_for(writer.wait_closed(), DRAIN_TIMEOUT_S)
