@@ -18,6 +18,7 @@ import base64
 import binascii
 import contextlib
 import re
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,7 +38,8 @@ DRAIN_TIMEOUT_S = 1.0
 """After the refusal, a request body is read and dropped for at most this long: closing with
 unread data would reset the connection and hide the 403 from the client."""
 MAX_CONNECTIONS = 128
-"""Connections served at once; more are closed unanswered (each still counts as dropped)."""
+"""Connections served at once (and the listen backlog); more are closed unanswered, each
+counted as dropped."""
 MAX_TARGETS = 256
 """Distinct (host, port, source) kept; attempts past it are counted in ``dropped``."""
 LABELS = frozenset({"app", "probe"})
@@ -126,7 +128,7 @@ class EgressGuard:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._handlers: set[asyncio.Task[None]] = set()
-        self._writers: set[asyncio.StreamWriter] = set()
+        self._connections: set[socket.socket] = set()
 
     @property
     def port(self) -> int:
@@ -213,57 +215,76 @@ class EgressGuard:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
-            server = await asyncio.start_server(self._accept, self._host, 0, limit=HEAD_LIMIT_BYTES)
+            listener.bind((self._host, 0))
+            listener.listen(MAX_CONNECTIONS)
+            listener.setblocking(False)
         except OSError as error:  # reported by start() in the caller's thread
+            listener.close()
             self._error = error
             self._ready.set()
             return
-        self._port = int(server.sockets[0].getsockname()[1])
+        self._port = int(listener.getsockname()[1])
         self._ready.set()
+        # Accepted here rather than by asyncio.start_server, so that every socket is known
+        # from its first moment and closed on stop, even one whose handler never started.
+        loop = asyncio.get_running_loop()
+        loop.add_reader(listener.fileno(), self._accept_ready, listener)
         try:
             await self._stop.wait()
         finally:
-            server.close()
-            # Closing every client's connection ends its handler (its read fails at once);
-            # a handler that still hangs on is cancelled.
-            for writer in list(self._writers):
-                writer.transport.abort()
+            loop.remove_reader(listener.fileno())
+            listener.close()
             handlers = list(self._handlers)
-            if handlers:
-                _, pending = await asyncio.wait(handlers, timeout=1.0)
-                for task in pending:
-                    task.cancel()
-                await asyncio.gather(*pending, return_exceptions=True)
-            await server.wait_closed()
+            for task in handlers:
+                task.cancel()
+            await asyncio.gather(*handlers, return_exceptions=True)
+            for connection in list(self._connections):
+                connection.close()
+            self._connections.clear()
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None  # start_server runs each client in a task
-        if len(self._handlers) >= MAX_CONNECTIONS:
-            self._record(None, "")
-            writer.transport.abort()
-            return
-        self._handlers.add(task)
-        self._writers.add(writer)
+    def _accept_ready(self, listener: socket.socket) -> None:
+        """Accept what the listener holds; each connection gets its handler task."""
+        for _ in range(MAX_CONNECTIONS):
+            try:
+                connection, _ = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:  # out of file descriptors: the next readiness tries again
+                return
+            if len(self._connections) >= MAX_CONNECTIONS:
+                self._record(None, "")
+                connection.close()
+                continue
+            connection.setblocking(False)
+            self._connections.add(connection)
+            task = asyncio.get_running_loop().create_task(self._serve_one(connection))
+            self._handlers.add(task)
+            task.add_done_callback(self._handlers.discard)
+
+    async def _serve_one(self, connection: socket.socket) -> None:
+        writer: asyncio.StreamWriter | None = None
         try:
+            reader, writer = await asyncio.open_connection(sock=connection, limit=HEAD_LIMIT_BYTES)
             await self._refuse(reader, writer)
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
             pass  # a client that went away or sent no proper head: nothing to answer
-        except asyncio.CancelledError:
-            # Only ``_serve`` cancels, when stopping. Python 3.11's start_server logs a
-            # cancelled client task as an error (fixed in 3.12): end it as a normal return.
-            pass
         finally:
-            self._handlers.discard(task)
-            self._writers.discard(writer)
-            writer.transport.abort()
+            if writer is not None:
+                writer.transport.abort()
+            self._connections.discard(connection)
+            connection.close()
 
     async def _refuse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT_S)
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
+        except asyncio.LimitOverrunError:
             self._record(None, "")
+            raise
+        except asyncio.IncompleteReadError as error:
+            if error.partial:  # half a request; a connection that said nothing is no attempt
+                self._record(None, "")
             raise
         method, where, label, length = _parse(head)
         self._record(where, label)
@@ -280,6 +301,6 @@ class EgressGuard:
                 await asyncio.wait_for(
                     reader.readexactly(min(length, DRAIN_LIMIT_BYTES)), DRAIN_TIMEOUT_S
                 )
-        # A graceful close sends what is buffered; ``_accept`` aborts whatever is left after.
+        # A graceful close sends what is buffered; ``_serve_one`` aborts whatever is left.
         writer.close()
         await asyncio.wait_for(writer.wait_closed(), DRAIN_TIMEOUT_S)
