@@ -13,8 +13,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The README's first command: the shipped suite, graded, its report in gameday-reports/report.html.
+# Missed objectives are the drills' findings, not a failed command (--exit-zero-on-miss); invalid
+# input (2), a drill that could not run (3), an abort (4) and a failed rollback (5) still fail.
+# SCENARIOS: another folder or file (the newcomer-path test runs a short one).
+# The drills run at once, gameday's default of 3 per CPU core (docs/running.md, "Parallel
+# runs": about 55 s for the shipped suite on 2 cores, against 216 s one after another);
+# PARALLEL=N sets another number, PARALLEL=1 runs them one after another.
+SCENARIOS ?= scenarios/
+PARALLEL ?=
 demo: $(STAMP)
-	$(BIN)/gameday run scenarios/
+	$(BIN)/gameday run $(SCENARIOS) --exit-zero-on-miss $(if $(PARALLEL),--parallel $(PARALLEL))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

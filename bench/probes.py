@@ -6,19 +6,31 @@ its due time on the fixed-rate grid) at most 5 ms. The server runs in its own pr
 app under test does in a drill; every probe runs in this process's one event loop, through
 `run_probes`, as in a run. Other work on the machine shows up as outliers: the load average
 is printed next to the figures.
+
+`--drills N` measures the same while N real drills run beside it (`gameday run --parallel N`
+over the shipped scenarios, each drill in its own process with its emulator, gateway, app and
+probes): the probes here stand for one more drill's. The measurement starts once every drill
+has injected its faults, and the drills are stopped (Ctrl-C: rolled back) after it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import gc
+import os
 import pstats
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,9 +156,10 @@ def report(run: Run, args: argparse.Namespace, load_before: str) -> bool:
         f"load average before {load_before}, after {load()}; this process used "
         f"{run.cpu_s / run.elapsed_s:.0%} of one core"
     )
+    beside = f", {args.drills} drill(s) running beside" if args.drills else ""
     print(
         f"{args.probes} http probes every {args.interval_ms:g} ms for {args.seconds:g} s"
-        f"{' (aligned)' if args.aligned else ''}: {len(late)} ticks, "
+        f"{' (aligned)' if args.aligned else ''}{beside}: {len(late)} ticks, "
         f"{len(observed) / run.elapsed_s:.0f} samples/s, "
         f"{len(run.samples) - len(observed)} missed, {sum(s.unhealthy for s in observed)} "
         f"unhealthy, sample latency p50 {percentile(latencies, 50):.2f} ms"
@@ -157,6 +170,58 @@ def report(run: Run, args: argparse.Namespace, load_before: str) -> bool:
         f"goal p99 <= {GOAL_P99_MS:g} ms: {'ok' if p99 <= GOAL_P99_MS else 'OVER GOAL'}"
     )
     return p99 <= GOAL_P99_MS
+
+
+DRILLS_READY_S = 180.0
+"""How long the background drills have to reach their fault window."""
+
+
+@contextlib.contextmanager
+def drills_running(count: int, scenarios: Path) -> Iterator[None]:
+    """``count`` drills in their fault window for the ``with`` block (none for 0): the
+    shipped scenarios in turn, run by `gameday run --parallel COUNT`, then Ctrl-C."""
+    if count == 0:
+        yield
+        return
+    shipped = sorted(p for p in scenarios.glob("*.yaml") if "example" not in p.name)
+    with tempfile.TemporaryDirectory(prefix="gameday-bench-probes-") as folder:
+        suite = Path(folder) / "suite"
+        suite.mkdir()
+        # The scenarios name their runbooks as ../runbooks/NAME.md.
+        (Path(folder) / "runbooks").symlink_to(scenarios.resolve().parent / "runbooks")
+        for i in range(count):
+            source = shipped[i % len(shipped)]
+            shutil.copy(source, suite / f"{i:02d}-{source.name}")
+        argv = [sys.executable, "-m", "gameday", "run", str(suite), "--parallel", str(count)]
+        argv += ["--report-dir", str(Path(folder) / "out"), "--store", f"{folder}/history.db"]
+        runner = subprocess.Popen(
+            argv,
+            cwd=scenarios.parent,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "NO_COLOR": "1"},
+        )
+        injecting = threading.Event()
+
+        def follow() -> None:
+            # Read every line, so that the runner never blocks on a full pipe.
+            assert runner.stderr is not None
+            seen = 0
+            for line in runner.stderr:
+                seen += ": phase    drill" in line
+                if seen >= count:
+                    injecting.set()
+
+        threading.Thread(target=follow, daemon=True).start()
+        try:
+            if not injecting.wait(DRILLS_READY_S) or runner.poll() is not None:
+                raise SystemExit(f"the {count} background drills did not reach their drill phase")
+            time.sleep(6.0)  # past start_after (5 s in every shipped scenario): faults in force
+            yield
+        finally:
+            runner.send_signal(signal.SIGINT)
+            runner.wait(timeout=120)
 
 
 def load() -> str:
@@ -178,11 +243,24 @@ def main() -> int:
         "--no-gc-freeze", action="store_true", help="leave set-up objects to the collector"
     )
     parser.add_argument("--profile", action="store_true", help="print the top of a cProfile")
+    parser.add_argument(
+        "--drills",
+        type=int,
+        default=0,
+        help="measure while this many real drills run beside (gameday run --parallel N)",
+    )
+    parser.add_argument("--scenarios", type=Path, default=ROOT / "scenarios")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve()
         return 0
+    with drills_running(args.drills, args.scenarios):
+        return measure(args)
+
+
+def measure(args: argparse.Namespace) -> int:
+    """Start the server, run the probes for ``args.seconds``, print the figures."""
     load_before = load()
     server = subprocess.Popen(
         [sys.executable, __file__, "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE

@@ -231,13 +231,16 @@ class ReportChoice(StrEnum):
     JUNIT = "junit"
     JSON = "json"
     PROM = "prom"
+    IAM = "iam"
 
 
 StoreOption = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--store",
-        help="History store (default: $GAMEDAY_STORE, else .gameday/history.db).",
+        help="History store: a SQLite file, or postgresql://USER@HOST/DB for a fleet (the "
+        "password from PGPASSWORD or ~/.pgpass) (default: $GAMEDAY_STORE, else "
+        ".gameday/history.db).",
         show_default=False,
     ),
 ]
@@ -253,17 +256,50 @@ def run(
     ] = None,
     report_dir: Annotated[
         Path,
-        typer.Option("--report-dir", help="Each run writes REPORT_DIR/<run-id>/result.json."),
+        typer.Option(
+            "--report-dir",
+            help="Each drill writes REPORT_DIR/<run-id>/result.json; the suite report goes to "
+            "REPORT_DIR/report.html.",
+        ),
     ] = Path("gameday-reports"),
     seed: Annotated[
         int | None, typer.Option(help="Seed for fault probability draws, for reproducible runs.")
     ] = None,
+    parallel: Annotated[
+        int | None,
+        typer.Option(
+            "--parallel",
+            "-j",
+            min=1,
+            help="Drills run at once, each in its own process with its own emulator, gateway, "
+            "app and ports (default: 3 per CPU core; 1 with --facilitate). Results, history "
+            "and exit code are those of a run one after another.",
+            show_default=False,
+        ),
+    ] = None,
     formats: Annotated[
         list[ReportChoice] | None,
         typer.Option(
-            "--format", "-f", help="Also write the suite report in REPORT_DIR (repeatable)."
+            "--format",
+            "-f",
+            help="The suite report's formats, written in REPORT_DIR (repeatable; default: html, "
+            "REPORT_DIR/report.html). Given, they replace the default.",
         ),
     ] = None,
+    no_report: Annotated[
+        bool,
+        typer.Option(
+            "--no-report", help="Write no suite report (each drill's result.json still is)."
+        ),
+    ] = False,
+    exit_zero_on_miss: Annotated[
+        bool,
+        typer.Option(
+            "--exit-zero-on-miss",
+            help="Exit 0, not 1, when the drills ran and were graded but missed objectives "
+            "(make demo). Codes 2, 3, 4 and 5 are kept.",
+        ),
+    ] = False,
     junit: Annotated[
         Path | None, typer.Option(help="Write JUnit XML here (a test case per objective).")
     ] = None,
@@ -321,19 +357,25 @@ def run(
 ) -> None:
     """Run drills: bring the environment up, hold steady, inject, observe, roll back, grade.
 
-    One scenario, or a folder (a suite, run one after another). Prints each objective's target,
-    measured value and credit, each scenario's score and grade, and the suite score with its
-    roll-up per capability. Every run is recorded in the history store. Ctrl-C or SIGTERM rolls
-    everything back and records the run as aborted.
+    One scenario, or a folder (a suite: up to --parallel drills at once, each isolated).
+    Prints each objective's target, measured value and credit with the reasons for misses,
+    then the score (a suite's with its roll-up per capability), the report's path
+    (REPORT_DIR/report.html unless --no-report or --format says otherwise) and the `gameday
+    explain` command that shows how the score was computed. Every run is recorded in the
+    history store. Ctrl-C or SIGTERM rolls every running drill back and records it as aborted.
 
-    Exit codes: 0 every objective met; 1 an objective missed; 2 invalid input; 3 the drill
-    could not run (environment, not steady, an injector's API failed); 4 aborted (guardrail or
-    signal); 5 rollback failed: a fault may still be in force (it overrides every other code).
-    A suite exits with its most serious outcome.
+    Exit codes: 0 every objective met; 1 an objective missed (0 with --exit-zero-on-miss); 2
+    invalid input; 3 the drill could not run (environment, not steady, an injector's API
+    failed); 4 aborted (guardrail or signal); 5 rollback failed: a fault may still be in force
+    (it overrides every other code). A suite exits with its most serious outcome.
 
     Examples:
 
         gameday run scenarios/
+
+        gameday run scenarios/ --exit-zero-on-miss      # what make demo runs
+
+        gameday run scenarios/ --parallel 1             # one drill after another
 
         gameday run scenarios/identity-loss.yaml --format html --junit junit.xml --seed 7
 
@@ -343,21 +385,31 @@ def run(
     from contextlib import nullcontext
     from dataclasses import replace
 
-    from gameday.engine.run import RunRequest
+    from gameday.engine.run import RunRequest, command_exit_code
     from gameday.engine.run import run as run_drills
     from gameday.facilitation.rules import facilitation_options
     from gameday.redact import redact
     from gameday.reports.live import live_view, plain_listener
-    from gameday.reports.terminal import render_result, render_suite
+    from gameday.reports.terminal import render_closing, render_result
     from gameday.result import RunResult
     from gameday.scenario.models import Environment
 
     def report(result: RunResult, path: Path) -> None:
-        typer.echo(render_result(result) + f"  result: {path}\n")
+        typer.echo(render_result(result, result_path=path) + f"  result: {path}\n")
 
     def warn(message: str) -> None:
         typer.secho(redact(f"warning: {message}"), err=True, fg="yellow")
 
+    from gameday.engine.parallel import check_parallel, default_parallel
+
+    drills_at_once = parallel or (1 if facilitate else default_parallel())
+    check_parallel(drills_at_once, facilitated=facilitate)
+    if no_report and formats:
+        raise InvalidInputError(
+            "--no-report and --format were both given",
+            hint="--format chooses the suite report's formats; --no-report writes none",
+        )
+    report_formats = [] if no_report else [f.value for f in formats or [ReportChoice.HTML]]
     if env is EnvChoice.AWS and not approve and sys.stdin.isatty() and sys.stderr.isatty():
         # Asked here, before the live view takes the terminal and before any network call;
         # never implied without a terminal (the drill refuses then).
@@ -386,7 +438,7 @@ def run(
             report_dir=report_dir,
             seed=seed,
             store=store,
-            formats=[f.value for f in formats or []],
+            formats=report_formats,
             junit=junit,
             metrics_textfile=metrics_textfile,
             pushgateway=pushgateway,
@@ -394,18 +446,53 @@ def run(
             aws_config=aws_config,
             listeners=[listener],
             facilitation=facilitation,
+            parallel=drills_at_once,
         )
-        outcome = run_drills(request, on_result=report, on_warning=warn)
-    typer.echo(render_suite(outcome.suite, outcome.results))
-    raise typer.Exit(int(outcome.exit_code))
+        written: list[Path] = []
+        outcome = run_drills(request, on_result=report, on_warning=warn, on_reports=written.extend)
+    typer.echo(
+        render_closing(
+            outcome.suite,
+            outcome.results,
+            report=_shown_path(_main_report(written)) if written else None,
+            explain=_explain_command(outcome.paths, report_dir),
+        ),
+        nl=False,
+    )
+    raise typer.Exit(int(command_exit_code(outcome, exit_zero_on_miss=exit_zero_on_miss)))
+
+
+def _main_report(written: list[Path]) -> Path:
+    """The report people open: the HTML one when it was written, else the first."""
+    return next((p for p in written if p.suffix == ".html"), written[0])
+
+
+def _shown_path(path: Path) -> str:
+    """A path as the terminal shows it: relative to the working folder when under it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _explain_command(results: list[Path], report_dir: Path) -> str:
+    """``gameday explain`` for what this run wrote: its one result, or the report folder."""
+    from shlex import quote
+
+    source = results[0] if len(results) == 1 else report_dir
+    return f"gameday explain {quote(_shown_path(source))}"
 
 
 @app.command()
 @guarded
 def report(
     source: Annotated[
-        str, typer.Argument(help="A run id (from history), a result.json, or a folder of them.")
-    ],
+        str | None,
+        typer.Argument(
+            help="A run id (from history), a result.json, or a folder of them.",
+            show_default=False,
+        ),
+    ] = None,
     output: Annotated[
         ReportChoice, typer.Option("--format", "-f", help="The report's format.")
     ] = ReportChoice.MD,
@@ -413,8 +500,35 @@ def report(
         Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")
     ] = None,
     store: StoreOption = None,
+    posture: Annotated[
+        bool,
+        typer.Option(
+            "--posture",
+            help="The fleet's posture from the history store instead of SOURCE: per "
+            "capability and owner, last drill, drills, RTO/RPO/TTD, trend, staleness "
+            "(html, md or json).",
+        ),
+    ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="With --posture: the period, from a date (2026-01-01) or an age (90d, 12w); "
+            "default 90d.",
+            show_default=False,
+        ),
+    ] = None,
+    stale_after: Annotated[
+        str | None,
+        typer.Option(
+            help="With --posture: not drilled within this age (30d, 2w) is stale and its "
+            "score decays; default 30d.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Render a report from results: HTML, Markdown, JUnit XML, JSON or Prometheus text.
+    """Render a report from results: HTML, Markdown, JUnit XML, JSON, Prometheus text, or
+    the least-privilege IAM policy of the app's calls (iam); or, with --posture, the posture
+    of every capability and owner from the history store.
 
     A folder renders the suite report (every result.json under it); a run id is looked up in
     the history store.
@@ -424,18 +538,105 @@ def report(
         gameday report gameday-reports/ --format html --out report.html
 
         gameday report 20261122T074501Z-identity-loss-3f9a --format junit
+
+        gameday report --posture --since 90d --stale-after 30d --format html --out posture.html
     """
     from gameday.history import past_runs, stored_result
     from gameday.reports.render import TREND_RUNS, ReportFormat, load_results, produce_report
 
-    results = load_results(source, lambda run_id: stored_result(run_id, store))
-    past = past_runs(store, [r.scenario.name for r in results], TREND_RUNS)
-    fmt = ReportFormat(output.value)
-    text = produce_report(results, fmt, out=out, history=past.trend, run_counts=past.run_counts)
+    if posture:
+        text = _posture_report(source, output, out, store, since, stale_after)
+    else:
+        if source is None:
+            raise InvalidInputError(
+                "gameday report needs SOURCE, or --posture",
+                hint="give a result.json, a report folder or a run id, or --posture",
+            )
+        if since is not None or stale_after is not None:
+            raise InvalidInputError(
+                "--since and --stale-after go with --posture",
+                hint="gameday report --posture --since 90d --stale-after 30d",
+            )
+        results = load_results(source, lambda run_id: stored_result(run_id, store))
+        past = past_runs(store, [r.scenario.name for r in results], TREND_RUNS)
+        fmt = ReportFormat(output.value)
+        text = produce_report(results, fmt, out=out, history=past.trend, run_counts=past.run_counts)
     if out is None:
         typer.echo(text, nl=False)
     else:
         typer.echo(f"wrote {out}", err=True)
+
+
+def _posture_report(
+    source: str | None,
+    output: ReportChoice,
+    out: Path | None,
+    store: str | None,
+    since: str | None,
+    stale_after: str | None,
+) -> str:
+    """``gameday report --posture``: every run of the store, its posture in ``output``."""
+    from datetime import UTC, datetime
+
+    from gameday.history import parse_age, parse_since, read_finished_runs
+    from gameday.reports.posture import (
+        DEFAULT_SINCE,
+        DEFAULT_STALE_AFTER,
+        POSTURE_KINDS,
+        PostureRules,
+        build_posture,
+        format_age,
+    )
+    from gameday.reports.posture_render import PostureFormat, produce_posture
+
+    if source is not None:
+        raise InvalidInputError(
+            f"--posture reads the whole history store, not {source!r}",
+            hint="drop SOURCE, or drop --posture to report on it",
+        )
+    if output.value not in {f.value for f in PostureFormat}:
+        raise InvalidInputError(
+            f"--posture renders html, md or json, not {output.value}",
+            hint="gameday report --posture --format html --out posture.html",
+        )
+    now = datetime.now(UTC)
+    start = parse_since(since or format_age(DEFAULT_SINCE), now)
+    stale = DEFAULT_STALE_AFTER if stale_after is None else parse_age(stale_after, "--stale-after")
+    runs = read_finished_runs(store, POSTURE_KINDS)
+    found = build_posture(runs, now=now, since=start, rules=PostureRules(stale))
+    return produce_posture(found, PostureFormat(output.value), out)
+
+
+@app.command()
+@guarded
+def explain(
+    source: Annotated[
+        str, typer.Argument(help="A run id (from history), a result.json, or a folder of them.")
+    ],
+    store: StoreOption = None,
+) -> None:
+    """Explain a score: each objective's credit with its formula and numbers, the score
+    written out, the grade and its caps; for a folder of several scenarios, the suite score and
+    each capability's roll-up; then the scoring rules the result was graded with.
+
+    SOURCE is resolved as `gameday report` resolves it: a result.json, a folder (every
+    result.json under it, the latest run of each scenario counting for the suite), or a run id
+    looked up in the history store.
+
+    Examples:
+
+        gameday explain gameday-reports/
+
+        gameday explain gameday-reports/20261122T074501Z-identity-loss-3f9a/result.json
+
+        gameday explain 20261122T074501Z-identity-loss-3f9a
+    """
+    from gameday.history import stored_result
+    from gameday.reports.explain import render_explanation
+    from gameday.reports.render import load_results
+
+    results = load_results(source, lambda run_id: stored_result(run_id, store))
+    typer.echo(render_explanation(results), nl=False)
 
 
 class HistoryChoice(StrEnum):
@@ -445,9 +646,14 @@ class HistoryChoice(StrEnum):
     JSON = "json"
 
 
-@app.command()
+history_app = typer.Typer()
+app.add_typer(history_app, name="history")
+
+
+@history_app.callback(invoke_without_command=True)
 @guarded
 def history(
+    ctx: typer.Context,
     scenario: Annotated[
         str | None, typer.Option(help="Only runs of this scenario.", show_default=False)
     ] = None,
@@ -463,19 +669,65 @@ def history(
     store: StoreOption = None,
 ) -> None:
     """List past runs with score, grade, key measurements and the trend against the
-    previous run of the same scenario.
+    previous run of the same scenario. `gameday history copy` moves a history between stores.
 
     Examples:
 
         gameday history
 
         gameday history --scenario identity-loss --since 30d --format json
+
+        gameday history --store postgresql://drills@db.internal/gameday
     """
+    if ctx.invoked_subcommand is not None:
+        return
     from gameday.history import read_runs
     from gameday.reports.history_table import HistoryFormat, render_history
 
     rows = read_runs(store, scenario, since)
     typer.echo(render_history(rows, HistoryFormat(output.value)), nl=False)
+
+
+@history_app.command("copy")
+@guarded
+def history_copy(
+    target: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            help="The store to copy into: a SQLite file or a postgresql:// URL.",
+            show_default=False,
+        ),
+    ],
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="The store to copy from (default: $GAMEDAY_STORE, else .gameday/history.db).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Copy the finished runs and skipped fire times of one history store into another:
+    a laptop's SQLite file into the fleet's PostgreSQL store, or back. Runs the target has
+    already are left as they are, so copying twice adds nothing; runs still running are
+    left out (docs/fleet.md).
+
+    Examples:
+
+        gameday history copy --to postgresql://drills@db.internal/gameday
+
+        gameday history copy --from postgresql://drills@db.internal/gameday --to fleet.db
+    """
+    from gameday.history.copy import copy_history
+    from gameday.history.location import store_location
+
+    counts = copy_history(source, target)
+    typer.echo(
+        f"copied {counts.runs} run(s) and {counts.skips} skipped fire time(s) into "
+        f"{store_location(target)}; {counts.present} run(s) were there already"
+        + (f"; {counts.running} still running, left out" if counts.running else "")
+    )
 
 
 def _abort_aws(region: str | None, aws_config: Path | None) -> None:
@@ -823,6 +1075,14 @@ def schedule_export(
         str | None,
         typer.Option(help="PersistentVolumeClaim for reports and history (default: emptyDir)."),
     ] = None,
+    store_secret: Annotated[
+        str | None,
+        typer.Option(
+            help="Secret whose GAMEDAY_STORE key (and optional PGPASSWORD) is the fleet's "
+            "PostgreSQL store: every CronJob records its runs there (docs/fleet.md).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Write a Kubernetes CronJob per scheduled scenario.
 
@@ -834,6 +1094,8 @@ def schedule_export(
         gameday schedule export --k8s scenarios/ --out k8s/
 
         gameday schedule export --k8s scenarios/ --out k8s/ --pushgateway http://pgw:9091
+
+        gameday schedule export --k8s scenarios/ --out k8s/ --store-secret gameday-store
     """
     from gameday.schedule.k8s import export_k8s
 
@@ -842,7 +1104,10 @@ def schedule_export(
             "give --k8s: Kubernetes CronJobs are the one export format",
             hint="gameday schedule export --k8s DIR --out DIR2",
         )
-    for path in export_k8s(directory, out, image, pushgateway, reports_pvc=reports_pvc):
+    written = export_k8s(
+        directory, out, image, pushgateway, reports_pvc=reports_pvc, store_secret=store_secret
+    )
+    for path in written:
         typer.echo(f"wrote {path}")
 
 

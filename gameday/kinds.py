@@ -20,6 +20,8 @@ class ObjectiveKind(StrEnum):
     STEADY = "steady"
     HUMAN_TTD = "human_ttd"
     HUMAN_TTM = "human_ttm"
+    DESTRUCTIVE_CALLS = "destructive_calls"
+    """How many destructive calls the app made from T0 to the end of observation."""
 
 
 HUMAN_OBJECTIVES: frozenset[ObjectiveKind] = frozenset(
@@ -33,6 +35,10 @@ TIME_OBJECTIVES: frozenset[ObjectiveKind] = frozenset(
     | HUMAN_OBJECTIVES
 )
 """Objectives whose target is a duration; a miss earns partial credit (DESIGN.md "Score")."""
+
+AT_MOST_OBJECTIVES: frozenset[ObjectiveKind] = TIME_OBJECTIVES | {ObjectiveKind.DESTRUCTIVE_CALLS}
+"""Objectives met at or under their target (the others: at or over it). A count of
+destructive calls is met at or under it, but a miss earns no partial credit."""
 
 
 class MarkKind(StrEnum):
@@ -54,6 +60,15 @@ HUMAN_MARKS: dict[ObjectiveKind, MarkKind] = {
 """The mark each human objective is measured to, from the first injection."""
 
 
+class CallClass(StrEnum):
+    """What one AWS call does to the account (DESIGN.md "Safety" 8; docs/audit.md)."""
+
+    READ = "read"
+    WRITE = "write"
+    DESTRUCTIVE = "destructive"
+    """Deletes, terminates, detaches, disables, revokes...: something is gone or cut off."""
+
+
 class Capability(StrEnum):
     """What a drill takes away; the suite score rolls up per capability."""
 
@@ -71,6 +86,15 @@ class RunStatus(StrEnum):
     ABORTED = "aborted"
     ERROR = "error"
     NOT_STEADY = "not-steady"
+    INCONCLUSIVE = "inconclusive"
+    """The drill ran but tested nothing: a fault matched none of the app's calls."""
+
+
+UNSCORED: frozenset[RunStatus] = frozenset(
+    {RunStatus.ERROR, RunStatus.NOT_STEADY, RunStatus.INCONCLUSIVE}
+)
+"""Runs with no score and no grade, left out of the suite score: they could not start, or
+they tested nothing (DESIGN.md "One run")."""
 
 
 class Grade(StrEnum):

@@ -17,7 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gameday.errors import GameDayError, InvalidInputError
-from gameday.kinds import Capability, Grade, MarkKind, ObjectiveKind, RunStatus
+from gameday.kinds import CallClass, Capability, Grade, MarkKind, ObjectiveKind, RunStatus
 
 SCHEMA_VERSION = 1
 
@@ -91,6 +91,16 @@ class FaultRecord(_Record):
     """Set only when its removal succeeded."""
     not_removed: str | None = None
     """Why it may still be in force: its removal failed for good (see ``rollback``)."""
+    exclude_services: tuple[str, ...] = ()
+    """Services it spared (a region loss that leaves the global services up)."""
+    matched_calls: int | None = None
+    """How many calls it acted on while in force (failed, delayed, dropped), from the
+    gateway's counters; None when nobody counted them, and ``matched_calls_unknown`` says
+    why (FIS reports no matches; a result from before matched calls were counted)."""
+    matched_calls_unknown: str | None = None
+    expect_calls: bool = True
+    """The scenario's ``expect_calls``: False for a drill that proves the app does *not*
+    depend on a service, so matching nothing is no reason to call the run inconclusive."""
 
 
 class Event(_Record):
@@ -108,11 +118,31 @@ class ProbeRecord(_Record):
     name: str
     kind: str
     interval_s: float
+    timeout_s: float | None = None
+    """The probe's timeout, default or given: a sample not answered within it is unhealthy."""
     samples: list[tuple[float, bool, float | None]] = Field(default_factory=list)
     missed: list[float] = Field(default_factory=list)
     failures: list[tuple[float, str]] = Field(default_factory=list)
     markers: list[tuple[int, float, bool, bool | None]] = Field(default_factory=list)
+    """(seq, written_at, acknowledged, found): found is null when not read back."""
     alerts: list[tuple[float, bool]] = Field(default_factory=list)
+    read_back: ReadBackRecord | None = None
+    """A data probe's read-back; None for other probes and a run that never read back."""
+
+
+class ReadBackRecord(_Record):
+    """What a data probe's read-back found among the acknowledged markers, and how it waited.
+
+    ``read`` were found, ``lost`` were missing, ``unverified`` could not be read by the
+    deadline: neither lost nor kept, counted apart (docs/measurements.md)."""
+
+    read: int = 0
+    lost: int = 0
+    unverified: int = 0
+    settle_s: float = 0.0
+    deadline_s: float = 0.0
+    flushed: bool | None = None
+    """None without a ``read.flush_url``; else whether the flush was answered with a 2xx."""
 
 
 class Mark(_Record):
@@ -161,6 +191,81 @@ class GatewayTally(_Record):
     total: int = 0
     calls: list[tuple[str, str, str, int]] = Field(default_factory=list)
     """(service, operation, outcome, count)"""
+    first_upstream_error_at: float | None = None
+    """Offset in seconds of the first call the gateway could not forward (``upstream-error``:
+    the emulator or upstream refused the connection, broke off, or did not answer)."""
+    read_error: str | None = None
+    """Why what the gateway saw could not be read (its admin API did not answer)."""
+
+    @property
+    def upstream_errors(self) -> int:
+        """Calls the gateway could not forward to its upstream: the tool failed, not the app."""
+        return sum(count for _, _, outcome, count in self.calls if outcome == "upstream-error")
+
+
+class CallCount(_Record):
+    """How many calls of one service, operation, outcome and class the app made."""
+
+    service: str
+    """botocore service model name; ``unclassified`` when the gateway could not tell."""
+    operation: str
+    """botocore operation name; ``-`` when the gateway could not tell."""
+    outcome: str
+    """What the gateway did: ``forwarded``, ``error`` (a fault), ``denied`` (deny_destructive)..."""
+    call_class: CallClass
+    count: int
+
+
+class DestructiveCall(_Record):
+    """One destructive call (docs/audit.md)."""
+
+    at: float | None
+    """Offset in seconds from the run's start; None when it could not be placed."""
+    service: str
+    operation: str
+    resource: str | None = None
+    """What the request named (a table, a function, a bucket/key, ARNs); None if nothing."""
+    outcome: str
+    """``forwarded`` (it reached the emulator), ``denied`` (refused by deny_destructive)..."""
+    region: str | None = None
+
+
+class CallAudit(_Record):
+    """What the app called through the gateway, by service, operation, outcome and class
+    (DESIGN.md ``calls``), and every destructive call. Exact: the gateway's own counts, not
+    its ring of recent requests. ``gateway.calls`` holds the same counts without the class,
+    for readers of results written before calls were classed."""
+
+    counted: bool = False
+    """False where nobody counted (a real account through FIS; an older result)."""
+    counts: list[CallCount] = Field(default_factory=list)
+    destructive: list[DestructiveCall] = Field(default_factory=list)
+    destructive_dropped: int = 0
+    """Destructive calls the gateway no longer held when they were read (counted above)."""
+    deny_destructive: bool = False
+    """The target's ``deny_destructive``: destructive calls were answered AccessDenied."""
+    read_error: str | None = None
+    """Why the calls could not be read (the gateway's admin API did not answer)."""
+
+    def by_class(self) -> dict[CallClass, int]:
+        """Calls per class, every class present (0 for none)."""
+        totals = dict.fromkeys(CallClass, 0)
+        for row in self.counts:
+            totals[row.call_class] += row.count
+        return totals
+
+    def by_operation(self) -> dict[tuple[str, str], int]:
+        """Calls per (service, operation), every outcome together."""
+        totals: dict[tuple[str, str], int] = {}
+        for row in self.counts:
+            key = (row.service, row.operation)
+            totals[key] = totals.get(key, 0) + row.count
+        return totals
+
+    @property
+    def refused(self) -> list[DestructiveCall]:
+        """The destructive calls deny_destructive answered AccessDenied."""
+        return [call for call in self.destructive if call.outcome == "denied"]
 
 
 class EgressRecord(_Record):
@@ -174,6 +279,19 @@ class EgressRecord(_Record):
     attempts: int
     first_at: float | None = None
     """Offset in seconds of the first attempt."""
+
+
+class AppExit(_Record):
+    """The app under test exited by itself during the run (DESIGN.md "One run")."""
+
+    at: float
+    """Offset in seconds when the runner saw its process tree end (within 50 ms of it)."""
+    code: int
+    """Its exit code; negative when a signal ended it (-9: SIGKILL)."""
+    before_faults: bool
+    """No fault had been injected yet: the drill tested nothing, the run is an error."""
+    fault: str | None = None
+    """The fault in force when it exited, if any."""
 
 
 class Rollback(_Record):
@@ -211,6 +329,8 @@ class RunResult(_Record):
     events: list[Event] = Field(default_factory=list)
     probes: list[ProbeRecord] = Field(default_factory=list)
     gateway: GatewayTally = Field(default_factory=GatewayTally)
+    calls: CallAudit = Field(default_factory=CallAudit)
+    """What the app called, by class, and its destructive calls (docs/audit.md)."""
     egress: list[EgressRecord] = Field(default_factory=list)
     """Isolated drills: attempts to reach a non-loopback address, refused (fail closed)."""
     fis_experiments: list[str] = Field(default_factory=list)
@@ -221,6 +341,11 @@ class RunResult(_Record):
     """Set for ``run --facilitate``; None for an unattended run."""
     marks: list[Mark] = Field(default_factory=list)
     """People's marks, in time order (a facilitated run only)."""
+    app_log: str | None = None
+    """The app's output (capped, redacted), relative to this result's folder: ``app.log``;
+    None when no app was started or its output was not kept (no report folder)."""
+    app_exit: AppExit | None = None
+    """Set when the app exited by itself during the run."""
 
 
 def write_result(result: RunResult, path: Path) -> None:

@@ -1,9 +1,10 @@
-"""Retry one call of an injector's API while its failure is transient, within bounds.
+"""Retry one call while its failure is transient, within bounds.
 
-Every injector API (FIS, the gateway's admin API) goes through ``retry_call``: a failure the
-``transient`` predicate accepts is retried with exponential backoff and full jitter, until the
-call succeeds, the deadline passes or the attempts run out; then the last error is raised as
-it was. Anything else is raised at once.
+Every injector API (FIS, the gateway's admin API) goes through ``retry_call``, and the data
+probe's read-back through ``retry_async``: a failure the ``transient`` predicate accepts is
+retried with exponential backoff and full jitter, until the call succeeds, the deadline passes
+or the attempts run out; then the last error is raised as it was. Anything else is raised at
+once.
 
 >>> retry_call(lambda: fis.stop_experiment(id=experiment_id), transient=is_transient_aws,
 ...            backoff=Backoff(deadline_s=30), sleep=time.sleep, clock=time.monotonic)
@@ -14,18 +15,19 @@ run in milliseconds; nothing is patched.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 # tenacity, not a loop of our own: it is already a dependency (probe retries,
 # gameday/probes/schedule.py), and its stop/wait/retry strategies compose the three bounds we
 # need (predicate, deadline, attempts) with tested attempt accounting and ``reraise``. Its own
 # stop_after_delay and wait_random_exponential read time.monotonic and the global random
 # module, so the deadline and the jitter below are ours, on the injected clock and rng.
-from tenacity import RetryCallState, Retrying, retry_if_exception
+from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception
 
 T = TypeVar("T")
 
@@ -65,6 +67,42 @@ def retry_call(
     on_retry: OnRetry | None = None,
 ) -> T:
     """``call()``, retried while ``transient(error)``; the last error is raised unchanged."""
+    retrying = Retrying(sleep=sleep, **_strategies(transient, backoff, clock, rng, on_retry))
+    return retrying(call)
+
+
+async def retry_async(
+    call: Callable[[], Awaitable[T]],
+    *,
+    transient: Transient,
+    backoff: Backoff = Backoff(),
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    rng: random.Random | None = None,
+    on_retry: OnRetry | None = None,
+) -> T:
+    """``await call()``, retried as ``retry_call`` retries, sleeping without blocking the loop.
+
+    >>> await retry_async(lambda: read(marker), transient=is_unreadable,
+    ...                   backoff=Backoff(deadline_s=10), clock=ctx.clock)
+    """
+
+    async def attempt() -> T:
+        # tenacity awaits only what a coroutine function returns; ``call`` may be a lambda.
+        return await call()
+
+    retrying = AsyncRetrying(sleep=sleep, **_strategies(transient, backoff, clock, rng, on_retry))
+    return await retrying(attempt)
+
+
+def _strategies(
+    transient: Transient,
+    backoff: Backoff,
+    clock: Callable[[], float],
+    rng: random.Random | None,
+    on_retry: OnRetry | None,
+) -> dict[str, Any]:
+    """tenacity's retry, wait, stop and before_sleep for one call under ``backoff``."""
     draw = rng or random.Random()
     deadline = None if backoff.deadline_s is None else clock() + backoff.deadline_s
 
@@ -89,12 +127,10 @@ def retry_call(
             if error is not None:
                 on_retry(error, state.attempt_number, state.upcoming_sleep)
 
-    retrying = Retrying(
-        retry=retry_if_exception(transient),
-        wait=wait,
-        stop=stop,
-        sleep=sleep,
-        before_sleep=before_sleep,
-        reraise=True,
-    )
-    return retrying(call)
+    return {
+        "retry": retry_if_exception(transient),
+        "wait": wait,
+        "stop": stop,
+        "before_sleep": before_sleep,
+        "reraise": True,
+    }

@@ -7,6 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+# A real PostgreSQL for the fleet store's tests (skips without the server; see the module).
+from tests.postgresql import postgresql_server, postgresql_url  # noqa: F401
+
 # Set before any boto3 client exists. A client a test forgets to point at the emulator goes
 # to the discard port on loopback and fails at once, instead of reaching a real endpoint.
 _SAFE_ENV = {

@@ -108,6 +108,9 @@ def _describe(config: DemoConfig) -> dict[str, object]:
         "image_cache": config.image_cache,
         "failover_region": config.failover_region,
         "alerts": config.alert_url is not None,
+        "alert_topic": config.alert_topic_arn,
+        "alert_fallback": config.alert_fallback,
+        "self_heal": config.self_heal.value,
     }
 
 

@@ -17,7 +17,7 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, cast
 
 import boto3
 import botocore.session
@@ -103,6 +103,17 @@ class DaemonExecutor(Executor):
                 future.set_result(result)
 
 
+class SnsClient(Protocol):
+    """The SNS calls the alert path makes: boto3's SNS client, typed here because the project
+    installs no SNS stubs."""
+
+    def subscribe(
+        self, *, TopicArn: str, Protocol: str, Endpoint: str, ReturnSubscriptionArn: bool
+    ) -> dict[str, Any]: ...
+
+    def publish(self, *, TopicArn: str, Message: str, Subject: str) -> dict[str, Any]: ...
+
+
 class LiveCredentials(Credentials):
     """Credentials read afresh for each signature from ``current``; none there: no call."""
 
@@ -166,6 +177,8 @@ class AwsClients:
             "logs", region_name=home, config=client_config
         )
         self.ecr: ECRClient = assumed.client("ecr", region_name=home, config=client_config)
+        sns = assumed.client("sns", region_name=home, config=client_config)
+        self.sns = cast(SnsClient, sns)
 
     def dynamodb(self, region: str) -> DynamoDBClient:
         return self._dynamodb[region]

@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
 from gameday.errors import InvalidInputError
 
@@ -23,8 +24,22 @@ _REGION = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+-\d+$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
 
 
+_TOPIC_NAME = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+
 class DemoConfigError(InvalidInputError):
     """An environment variable of the demo service has a value it cannot use."""
+
+
+class SelfHeal(StrEnum):
+    """What the demo's automation does when its DynamoDB calls keep failing."""
+
+    OFF = "off"
+    """Nothing: the orders path fails and its alert is all that happens."""
+    NAIVE = "naive"
+    """Deletes and recreates its table, as automation that "fixes" an outage by rebuilding."""
+    RESILIENT = "resilient"
+    """Checks the table with reads, backs off between checks, and pages a person."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +60,23 @@ class DemoConfig:
     ship_s: float = 0.5
     sdk_timeout_s: float = 1.0
     alert_url: str | None = None
+    self_heal: SelfHeal = SelfHeal.OFF
+    alert_topic: str | None = None
+    """An SNS topic in the home region: the primary alert path when set (the webhook at
+    ``alert_url`` is subscribed to it, standing in for the paging service)."""
+    alert_fallback: bool = True
+    """With ``alert_topic``: post to ``alert_url`` directly when publishing fails."""
+
+    @property
+    def account(self) -> str:
+        """The account of the role the service assumes, where its resources live."""
+        return self.role_arn.split(":")[4]
+
+    @property
+    def alert_topic_arn(self) -> str | None:
+        if self.alert_topic is None:
+            return None
+        return f"arn:aws:sns:{self.home_region}:{self.account}:{self.alert_topic}"
 
     @property
     def home_region(self) -> str:
@@ -70,6 +102,12 @@ class DemoConfig:
                 f"GAMEDAY_DEMO_ROLE_ARN={role_arn!r} is not an IAM role ARN",
                 hint="e.g. arn:aws:iam::123456789012:role/demo-app",
             )
+        alert_topic = env.text("GAMEDAY_DEMO_ALERT_TOPIC", "") or None
+        if alert_topic is not None and not _TOPIC_NAME.match(alert_topic):
+            raise DemoConfigError(
+                f"GAMEDAY_DEMO_ALERT_TOPIC={alert_topic!r} is not an SNS topic name",
+                hint="1-256 letters, digits, '-' or '_', e.g. demo-pager",
+            )
         return cls(
             regions=regions,
             cache_credentials=env.flag("GAMEDAY_DEMO_CACHE_CREDENTIALS", cls.cache_credentials),
@@ -85,6 +123,9 @@ class DemoConfig:
             ship_s=env.seconds("GAMEDAY_DEMO_SHIP_S", cls.ship_s),
             sdk_timeout_s=env.seconds("GAMEDAY_DEMO_SDK_TIMEOUT_S", cls.sdk_timeout_s),
             alert_url=env.text("GAMEDAY_ALERT_URL", "") or None,
+            self_heal=env.choice("GAMEDAY_DEMO_SELF_HEAL", SelfHeal, cls.self_heal),
+            alert_topic=alert_topic,
+            alert_fallback=env.flag("GAMEDAY_DEMO_ALERT_FALLBACK", cls.alert_fallback),
         )
 
 
@@ -111,6 +152,16 @@ class _Env:
         if value in ("1", "0"):
             return value == "1"
         raise DemoConfigError(f"{name}={value!r} is not a switch", hint="use 1 (on) or 0 (off)")
+
+    def choice(self, name: str, kind: type[SelfHeal], default: SelfHeal) -> SelfHeal:
+        value = self._environ.get(name, "").strip()
+        if not value:
+            return default
+        try:
+            return kind(value)
+        except ValueError:
+            choices = ", ".join(member.value for member in kind)
+            raise DemoConfigError(f"{name}={value!r} is not one of {choices}") from None
 
     def seconds(self, name: str, default: float) -> float:
         value = self._environ.get(name, "").strip()

@@ -20,18 +20,17 @@ from typing import TYPE_CHECKING
 
 from gameday.demo.alerts import AlertSink
 from gameday.demo.aws import AWS_ERRORS, AwsClients, describe_error
+from gameday.demo.breaker import BREAKER_OPEN_S, CircuitBreaker
 from gameday.demo.config import DemoConfig
 from gameday.demo.health import ComponentHealth, DependencyWatch, ServingWindow
 from gameday.demo.logs import fields
+from gameday.demo.self_heal import SelfHealer
 from gameday.demo.timing import Clock
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 log = logging.getLogger(__name__)
-
-BREAKER_FAILURES = 2
-BREAKER_OPEN_S = 5.0
 
 
 class NoRegionAvailableError(Exception):
@@ -46,39 +45,6 @@ class Order:
 
     def to_json(self) -> dict[str, str]:
         return {"id": self.id, "created_at": self.created_at, "region": self.region}
-
-
-class CircuitBreaker:
-    """Opens after ``failures`` consecutive failures; lets a trial call through after
-    ``open_s``; closes on the first success."""
-
-    def __init__(
-        self, clock: Clock, failures: int = BREAKER_FAILURES, open_s: float = BREAKER_OPEN_S
-    ) -> None:
-        self._clock = clock
-        self._failures = failures
-        self._open_s = open_s
-        self._consecutive = 0
-        self._open_until: float | None = None
-
-    @property
-    def open_for_s(self) -> float:
-        """Seconds until a trial call is let through; 0 when closed or ready for a trial."""
-        if self._open_until is None:
-            return 0.0
-        return max(0.0, self._open_until - self._clock())
-
-    def succeeded(self) -> None:
-        self._consecutive = 0
-        self._open_until = None
-
-    def failed(self) -> bool:
-        """Count a failure; True when this one opened (or re-opened) the breaker."""
-        self._consecutive += 1
-        if self._consecutive >= self._failures and self.open_for_s == 0.0:
-            self._open_until = self._clock() + self._open_s
-            return True
-        return False
 
 
 def _put(dynamodb: DynamoDBClient, table: str, order_id: str, created_at: str) -> None:
@@ -100,8 +66,16 @@ def _get(dynamodb: DynamoDBClient, table: str, order_id: str) -> str | None:
 class Orders:
     """Writes and reads orders, in the home region first unless the breaker is open."""
 
-    def __init__(self, config: DemoConfig, alerts: AlertSink, *, clock: Clock = time.monotonic):
+    def __init__(
+        self,
+        config: DemoConfig,
+        alerts: AlertSink,
+        *,
+        healer: SelfHealer | None = None,
+        clock: Clock = time.monotonic,
+    ):
         self._config = config
+        self._healer = healer
         self._home = config.home_region
         self._failover = config.failover_region
         self._breaker = CircuitBreaker(clock)
@@ -161,11 +135,15 @@ class Orders:
         if region == self._home:
             self._breaker.succeeded()
             self.watch.succeeded()
+            if self._healer is not None:
+                self._healer.succeeded()
 
     def _failed(self, region: str, call: str, error: BaseException) -> str:
         description = f"{call} failed: {describe_error(error)}"
         if region == self._home:
             self.watch.failed(description)
+            if self._healer is not None:
+                self._healer.failed(description)
             if self._failover is not None and self._breaker.failed():
                 log.warning(
                     "home region breaker open: writing to the failover region",

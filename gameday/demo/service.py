@@ -26,6 +26,7 @@ from gameday.demo.health import ComponentHealth
 from gameday.demo.logs import fields
 from gameday.demo.orders import Orders
 from gameday.demo.registry import Registry
+from gameday.demo.self_heal import SelfHealer
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,8 @@ class DemoService:
         )
         self.audit = AuditLog(config, self.alerts, self.spool_dir)
         self.registry = Registry(config, self.alerts)
-        self.orders = Orders(config, self.alerts)
+        self.healer = SelfHealer(config, self.alerts)
+        self.orders = Orders(config, self.alerts, healer=self.healer)
         self.clients = clients
         self._executor = executor
         self._stop = asyncio.Event()
@@ -93,7 +95,9 @@ class DemoService:
     async def create(cls, config: DemoConfig) -> DemoService:
         """Make the boto3 clients in a worker thread (loading service models takes a while)."""
         executor = DaemonExecutor()
-        alerts = AlertSink(config.alert_url)
+        alerts = AlertSink(
+            config.alert_url, topic_arn=config.alert_topic_arn, fallback=config.alert_fallback
+        )
         credentials = CredentialKeeper(config, alerts)
         clients = await asyncio.get_running_loop().run_in_executor(
             executor, AwsClients, config, credentials.current, executor
@@ -107,6 +111,8 @@ class DemoService:
 
     async def _boot(self) -> None:
         await self.credentials.start(self.clients, self._stop)
+        await self.alerts.attach(self.clients)
+        self._spawn(self.healer.run(self.clients, self._stop), "self-heal")
         # Only now: before credentials exist every call would fail and page someone for nothing.
         self._shipper = self._spawn(self.audit.run(self.clients, self._stop), "audit-shipper")
         if self.credentials.current() is not None:

@@ -22,14 +22,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gameday.engine.guard import check_guardrails
+from gameday.engine.causes import describe_app_exit
+from gameday.engine.guard import (
+    check_guardrails,
+    describe_call,
+    destructive_guard,
+    watches_calls,
+)
 from gameday.engine.injection import FaultSchedule
 from gameday.engine.pace import Pace, PlannedPace
 from gameday.engine.probing import ProbeSet
 from gameday.engine.signals import SignalGuard
 from gameday.engine.verdict import Outcome, assemble_result
 from gameday.environments import Environment, Stage, StageRequest, open_environment
-from gameday.environments.workdir import run_workdir
+from gameday.environments.app import RunningApp
+from gameday.environments.app_log import app_secrets, keep_app_log
+from gameday.environments.workdir import APP_LOG_FILE, run_workdir
 from gameday.errors import AbortedError, EnvironmentFailure, GameDayError
 from gameday.facilitation.hold import FacilitatedPace
 from gameday.facilitation.keys import read_keys
@@ -40,13 +48,18 @@ from gameday.faults.rules import Rule
 from gameday.fis.resilience_hub import resolve_policy_targets
 from gameday.recorder import FaultWindowRecord, Listener, Recorder
 from gameday.redact import redact
-from gameday.result import RunResult
+from gameday.result import AppExit, DestructiveCall, RunResult
 from gameday.scenario.models import HumanObjective
 
 if TYPE_CHECKING:
     from gameday.fis.aws_config import AwsEnvironment
 
 OBSERVE_TICK_S = 0.1
+CALLS_POLL_S = 0.05
+"""How often the drill asks the gateway for new destructive calls: the bound on how late a
+``destructive_calls`` guardrail fires, beyond the gateway's own answer."""
+APP_WATCH_S = 0.05
+"""How often the drill looks whether the app has exited: the bound on an exit's time."""
 
 
 def new_run_id(name: str, now: datetime | None = None) -> str:
@@ -73,6 +86,9 @@ class RunOptions:
     """Where to run instead of the plan's environment (an embedding program, a test)."""
     log: Callable[[str], None] | None = None
     """Where a bug's traceback goes (default: stderr); the run still ends with a result."""
+    report_dir: Path | None = None
+    """Where each run's folder goes (``report_dir/<run id>/``): the app's output is kept
+    there as ``app.log``, beside the result; None: not kept."""
 
 
 class Drill:
@@ -92,6 +108,9 @@ class Drill:
         self._list_faults(plan.rules)  # from the start: a run that never injects says so
         self.abort_reason: str | None = None
         self._abort = asyncio.Event()
+        self.app_exit: AppExit | None = None
+        self.destructive: list[DestructiveCall] = []
+        """The app's destructive calls as the gateway reported them (``watches_calls``)."""
 
     def _list_faults(self, rules: list[Rule]) -> None:
         self.recorder.faults.clear()
@@ -120,12 +139,17 @@ class Drill:
             )
         outcome = Outcome(facilitator=self.facilitator)
         try:
-            with run_workdir() as workdir, ExitStack() as stack:
-                async with AsyncExitStack() as astack:
-                    if self.facilitator is not None:
-                        await self._facilitate(self.facilitator, stack, astack)
-                    await self._run_in(workdir, stack, astack, outcome)
-                self.recorder.enter("environment down")
+            with run_workdir() as workdir:
+                try:
+                    with ExitStack() as stack:
+                        async with AsyncExitStack() as astack:
+                            if self.facilitator is not None:
+                                await self._facilitate(self.facilitator, stack, astack)
+                            await self._run_in(workdir, stack, astack, outcome)
+                        self.recorder.enter("environment down")
+                finally:
+                    # The app has stopped; its log goes with the scratch folder next.
+                    outcome.app_log = self._keep_app_log(workdir / APP_LOG_FILE)
         except AbortedError as error:
             outcome.aborted = error.message
         except GameDayError as error:
@@ -171,9 +195,25 @@ class Drill:
         schedule = FaultSchedule(
             self.pace.rules(stage.rules), stage.injector, recorder, self.pace.end
         )
+        watches: list[asyncio.Task[None]] = []
+        if stage.app is not None:
+            watches.append(asyncio.create_task(self._watch_app(stage.app, outcome), name="app"))
+        if watches_calls(self.scenario):
+            if stage.watch_calls is None:
+                raise GameDayError(
+                    "this scenario counts or refuses destructive calls, and on "
+                    f"{self.plan.environment.value} no gateway sees the app's calls",
+                    hint="run it embedded or with localstack, or drop the destructive_calls "
+                    "guardrail, objective and target.deny_destructive",
+                )
+            watch_calls = stage.watch_calls
+            watches.append(asyncio.create_task(self._watch_calls(watch_calls), name="calls"))
         try:
             await self._steady_and_drill(stage, probes, schedule, outcome)
         finally:
+            for watch in watches:  # before the environment stops the app on purpose
+                watch.cancel()
+            await asyncio.gather(*watches, return_exceptions=True)
             # Covers every way out after the environment came up; a no-op when the drill's
             # own rollback already ran.
             outcome.rollback = await schedule.rollback()
@@ -261,8 +301,10 @@ class Drill:
                     raise failed
             if recorder.failure is not None:
                 raise EnvironmentFailure(recorder.failure)
-            reason = check_guardrails(self.scenario, recorder, start)
-            if reason is not None:
+            if self.app_exit is not None and self.app_exit.before_faults:
+                raise EnvironmentFailure(describe_app_exit(self.app_exit))
+            reason = check_guardrails(self.scenario, recorder, start, self.destructive)
+            if reason is not None and self.abort_reason is None:
                 self.request_abort(reason)
             if self._abort.is_set() or now >= limit:
                 return min(now, limit)
@@ -271,6 +313,61 @@ class Drill:
                 return now
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._abort.wait(), OBSERVE_TICK_S)
+
+    async def _watch_calls(self, poll: Callable[[], list[DestructiveCall]]) -> None:
+        """Until cancelled: each destructive call the gateway reports becomes an event, and a
+        ``destructive_calls`` guardrail aborts the drill the moment it is reached."""
+        recorder = self.recorder
+        while True:
+            try:
+                seen = await asyncio.to_thread(poll)
+            except GameDayError as error:
+                recorder.fail(f"could not read the app's calls from the gateway: {error.message}")
+                return
+            for call in seen:
+                self.destructive.append(call)
+                recorder.event("destructive", describe_call(call))
+            if seen:
+                reason = destructive_guard(self.scenario, recorder.t0, self.destructive)
+                if reason is not None and self.abort_reason is None:
+                    self.request_abort(reason)
+            await asyncio.sleep(CALLS_POLL_S)
+
+    async def _watch_app(self, app: RunningApp, outcome: Outcome) -> None:
+        """Until cancelled, or the app exits by itself: then an ``app-exit`` event. Before
+        any fault, the drill stops (``_observe``): it can test nothing any more."""
+        while (code := app.exit_code()) is None:
+            await asyncio.sleep(APP_WATCH_S)
+        recorder = self.recorder
+        at = round(recorder.now(), 6)
+        in_force = [
+            w.rule.id
+            for w in recorder.faults.values()
+            if w.injected_at is not None and w.injected_at <= at and w.removed_at is None
+        ]
+        self.app_exit = outcome.app_exit = AppExit(
+            at=at,
+            code=code,
+            before_faults=recorder.t0 is None,
+            fault=in_force[0] if in_force else None,
+        )
+        recorder.event("app-exit", describe_app_exit(self.app_exit))
+
+    def _keep_app_log(self, log: Path) -> str | None:
+        """The app's log copied beside the result; its path relative to the result's folder,
+        or None when there is none or no report folder (a failure to copy is an event)."""
+        if self.options.report_dir is None:
+            return None
+        destination = self.options.report_dir / self.run_id / APP_LOG_FILE
+        secrets = app_secrets(self.scenario.target.app)
+        try:
+            kept = keep_app_log(log, destination, secrets=secrets)
+        except OSError as error:
+            self.recorder.event(
+                "note", f"could not keep the app's log in {destination}: {error.strerror or error}"
+            )
+            return None
+        return APP_LOG_FILE if kept else None
 
 
 def _log_bug(options: RunOptions, plan: Plan, reason: str) -> None:

@@ -9,7 +9,9 @@ from gameday.grading import (
     Alert,
     Marker,
     Sample,
+    count_destructive,
     describe_human,
+    format_seconds,
     grade_objective,
     measure_availability,
     measure_human,
@@ -18,10 +20,12 @@ from gameday.grading import (
     measure_rpo,
     measure_ttd,
 )
+from gameday.grading.timeouts import timeout_note
 from gameday.kinds import HUMAN_MARKS, MarkKind, ObjectiveKind
-from gameday.result import ObjectiveResult
+from gameday.result import CallAudit, ObjectiveResult
 from gameday.scenario.models import (
     AvailabilityObjective,
+    DestructiveCallsObjective,
     HumanObjective,
     LatencyObjective,
     ObjectiveVariant,
@@ -47,14 +51,18 @@ def grade_objectives(
     observe_end: float,
     steady: Mapping[str, bool],
     marks: Mapping[MarkKind, Sequence[float]] | None = None,
+    calls: CallAudit | None = None,
 ) -> list[ObjectiveResult]:
     """Measure and grade every objective of ``scenario`` on the recorded timeline, each with
     the evidence its measurement leaves (impact, recovery) for the result.
 
     ``marks``: when each kind of mark was made, for a facilitated run; None for an unattended
     one, whose human objectives are left out (nobody was there to mark, so a miss would grade
-    the tool's mode, not the team)."""
-    evidence = _Evidence(samples, markers, alerts, t0, tend, observe_end, steady, marks or {})
+    the tool's mode, not the team). ``calls``: what the gateway saw the app call, for a
+    destructive_calls objective (not measured when nobody counted)."""
+    evidence = _Evidence(
+        samples, markers, alerts, t0, tend, observe_end, steady, marks or {}, calls or CallAudit()
+    )
     return [
         _grade_one(name, objective, scenario, evidence)
         for name, objective in zip(scenario.objective_names(), scenario.objectives, strict=True)
@@ -74,6 +82,7 @@ class _Evidence:
     observe_end: float
     steady: Mapping[str, bool]
     marks: Mapping[MarkKind, Sequence[float]]
+    calls: CallAudit
 
 
 def _grade_one(
@@ -98,12 +107,16 @@ def _grade_one(
         target = objective.target
         measured = measure_human(evidence.marks.get(mark, ()), t0, evidence.observe_end)
         detail = describe_human(mark.value, measured)
+    elif isinstance(objective, DestructiveCallsObjective):
+        target, measured, detail = _destructive(objective, evidence)
     elif isinstance(objective, LatencyObjective):
         stats = measure_latency(samples.get(probe, ()), t0, tend)
         target, measured = objective.target, _percentile(stats, objective.percentile)
         detail = f"{objective.percentile} over {stats.count} samples in the fault window"
     else:
         target, measured, detail, extra = _time_objective(objective, scenario, evidence)
+    note = _timeout_note(objective, scenario, evidence)
+    detail = f"{detail}; {note}" if note else detail
     graded = grade_objective(
         name,
         objective.kind,
@@ -117,6 +130,42 @@ def _grade_one(
     return graded.model_copy(update=extra) if extra else graded
 
 
+def _destructive(
+    objective: DestructiveCallsObjective, evidence: _Evidence
+) -> tuple[float, float | None, str]:
+    calls = evidence.calls
+    if not calls.counted:
+        why = calls.read_error or "no gateway saw the app's calls (a real account)"
+        return objective.target, None, f"not counted: {why}"
+    t0, end = evidence.t0, evidence.observe_end
+    # Calls the gateway no longer held cannot be placed in time: they count, like None.
+    seen = count_destructive((c.at for c in calls.destructive), t0, end)
+    seen += calls.destructive_dropped
+    refused = count_destructive((c.at for c in calls.refused), t0, end)
+    detail = f"{seen} destructive call(s) from the first injection to the end of observation"
+    if refused:
+        detail += f", {refused} refused (deny_destructive)"
+    return objective.target, float(seen), detail
+
+
+def _timeout_note(
+    objective: ObjectiveVariant, scenario: Scenario, evidence: _Evidence
+) -> str | None:
+    """For an objective graded on healthy samples: whether the probe's timeout decided it."""
+    if objective.kind not in (ObjectiveKind.RTO, ObjectiveKind.AVAILABILITY):
+        return None
+    names = [p.name for p in scenario.probes]
+    if objective.probe not in names:
+        return None
+    index = names.index(objective.probe)
+    end = evidence.observe_end
+    if objective.kind is ObjectiveKind.AVAILABILITY:
+        end = evidence.tend + scenario.observe.recovery_window
+    samples = evidence.samples.get(objective.probe, ())
+    timeout_s = scenario.probes[index].timeout
+    return timeout_note(samples, evidence.t0, end, timeout_s, f"probes[{index}]")
+
+
 def _time_objective(
     objective: TimeObjective, scenario: Scenario, evidence: _Evidence
 ) -> tuple[float, float | None, str, dict[str, float | bool | None]]:
@@ -125,11 +174,15 @@ def _time_objective(
         raise ValueError(f"{objective.kind.value} target_from was not resolved before grading")
     if objective.kind is ObjectiveKind.RPO:
         loss = measure_rpo(evidence.markers.get(probe, ()))
-        if loss.unverified:
-            # Writes that could not be read back are neither kept nor lost: claiming an RPO
-            # over them would be a number nobody measured.
-            return objective.target, None, f"not measured: {loss.detail}", {}
-        return objective.target, loss.rpo_s, loss.detail, {}
+        if loss.rpo_s is not None:
+            return objective.target, loss.rpo_s, loss.detail, {}
+        if loss.most_s <= objective.target:
+            # Met however the unverified writes went: the worst case is a measured bound.
+            detail = f"{loss.detail}; at most {format_seconds(loss.most_s)}: met either way"
+            return objective.target, loss.most_s, detail, {}
+        # Writes that could not be read back are neither kept nor lost: claiming an RPO over
+        # them would be a number nobody measured.
+        return objective.target, None, f"not measured: {loss.detail}", {}
     if objective.kind is ObjectiveKind.TTD:
         ttd = measure_ttd(evidence.alerts.get(probe, ()), t0)
         detail = "no matching alert" if ttd is None else "first matching alert"

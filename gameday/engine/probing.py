@@ -16,7 +16,7 @@ from gameday.grading import Alert, Marker, measure_recovery, measure_ttd
 from gameday.kinds import ObjectiveKind
 from gameday.probes.alert import AlertSink
 from gameday.probes.base import Probe, ProbeContext, open_probe_context
-from gameday.probes.data import DataProbe
+from gameday.probes.data import DataProbe, ReadBack
 from gameday.probes.factory import build_probe
 from gameday.probes.schedule import run_probes, take_sample
 from gameday.recorder import Recorder
@@ -40,6 +40,7 @@ class ProbeSet:
     probes: dict[str, Probe] = field(default_factory=dict)
     steady_before: dict[str, bool] = field(default_factory=dict)
     steady_after: dict[str, bool] = field(default_factory=dict)
+    read_backs: dict[str, ReadBack] = field(default_factory=dict)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
@@ -157,11 +158,13 @@ class ProbeSet:
 
     async def read_back(self) -> None:
         """Read every data probe's markers back, after the drill."""
-        for probe in self.probes.values():
-            if isinstance(probe, DataProbe):
-                result = await probe.read_back()
-                for problem in result.problems:
-                    self.recorder.event("read-back", f"{probe.name}: {problem}")
+        data = [p for p in self.probes.values() if isinstance(p, DataProbe)]
+        # At once: each waits out its own settle, and those waits need not add up.
+        results = await asyncio.gather(*(probe.read_back() for probe in data))
+        for probe, result in zip(data, results, strict=True):
+            self.read_backs[probe.name] = result
+            for said in (*result.notes, *result.problems):
+                self.recorder.event("read-back", f"{probe.name}: {said}")
 
     def markers(self) -> dict[str, tuple[Marker, ...]]:
         """Each data probe's markers."""

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gameday.engine.drill import RunOptions
+from gameday.engine.parallel import check_parallel
 from gameday.engine.plan import load_all, plan_scenarios
 from gameday.engine.suite import SuiteOutcome, run_suite
 from gameday.environments.localstack_coverage import REFUSAL_HINT
-from gameday.errors import EnvironmentFailure, GameDayError, InvalidInputError
+from gameday.errors import EnvironmentFailure, ExitCode, GameDayError, InvalidInputError
 from gameday.facilitation.rules import check_facilitation
 from gameday.faults.plan import Plan
 from gameday.fis.aws_config import load_aws_environment
@@ -46,7 +47,8 @@ class RunRequest:
     environment: Environment | None = None
     report_dir: Path = Path("gameday-reports")
     seed: int | None = None
-    store: Path | None = None
+    store: Path | str | None = None
+    """The history store: a SQLite path or a PostgreSQL URL (``history.store_location``)."""
     formats: Sequence[str] = ()
     junit: Path | None = None
     metrics_textfile: Path | None = None
@@ -55,6 +57,8 @@ class RunRequest:
     aws_config: Path | None = None
     listeners: list[Listener] = field(default_factory=list)
     facilitation: FacilitationOptions | None = None
+    parallel: int = 1
+    """Drills run at once, each in a worker process of its own (``engine.parallel``)."""
 
 
 def _refused_on_aws(plans: Sequence[Plan], aws_environment: AwsEnvironment | None) -> list[str]:
@@ -117,16 +121,32 @@ def plan_all(
     return plans
 
 
+def command_exit_code(outcome: SuiteOutcome, *, exit_zero_on_miss: bool = False) -> ExitCode:
+    """The exit code of ``gameday run``: DESIGN.md's (``SuiteOutcome.exit_code``), except that
+    with ``exit_zero_on_miss`` a suite that ran and was graded with objectives missed exits 0.
+
+    Only exit 1 becomes 0: a drill that could not run (3), an abort (4), a failed rollback (5)
+    stay as they are, since a suite exits with its most serious outcome.
+    """
+    code = outcome.exit_code
+    if exit_zero_on_miss and code is ExitCode.OBJECTIVE_MISSED:
+        return ExitCode.OK
+    return code
+
+
 def run(
     request: RunRequest,
     on_result: Callable[[RunResult, Path], None],
     on_warning: Callable[[str], None],
+    on_reports: Callable[[Sequence[Path]], None] | None = None,
 ) -> SuiteOutcome:
     """Run every scenario of the request; history, reports and metrics as asked.
 
-    A metrics export that fails is reported through ``on_warning`` and does not change the
-    drills' outcome: the drills ran and were recorded.
+    ``on_reports`` gets the suite report files written (``request.formats``), none when no
+    drill finished. A metrics export that fails is reported through ``on_warning`` and does
+    not change the drills' outcome: the drills ran and were recorded.
     """
+    check_parallel(request.parallel, facilitated=request.facilitation is not None)
     aws_environment = None
     if request.aws_config is not None:
         aws_environment = load_aws_environment(request.aws_config)
@@ -153,17 +173,27 @@ def run(
             on_start=history.start_run,
             facilitation=request.facilitation,
         )
-        outcome = run_suite(plans, options, report_dir, clock=time.monotonic, on_result=finished)
+        outcome = run_suite(
+            plans,
+            options,
+            report_dir,
+            clock=time.monotonic,
+            on_result=finished,
+            parallel=request.parallel,
+        )
         counts = history.outcome_counts()
-        if request.formats:
+        # A signal before the first drill finished leaves nothing to report on.
+        if request.formats and outcome.results:
             names = [r.scenario.name for r in outcome.results]
-            write_reports(
+            written = write_reports(
                 outcome.results,
                 report_dir,
                 [ReportFormat(f) for f in request.formats],
                 history=history.trend(names, limit=TREND_RUNS),
                 run_counts=counts,
             )
+            if on_reports is not None:
+                on_reports(written)
         if request.junit is not None:
             write_junit(outcome.results, request.junit)
         if request.metrics_textfile is not None:

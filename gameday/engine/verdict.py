@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from gameday.engine.causes import exit_before_faults, tool_failure, with_app_exit
 from gameday.engine.grade import grade_objectives
 from gameday.environments.stage import Evidence
 from gameday.faults.plan import Plan
@@ -13,21 +15,26 @@ from gameday.grading import (
     describe_rules,
     grade_aborted,
     grade_not_run,
+    measure_rpo,
     score_scenario,
 )
 from gameday.kinds import Grade, RunStatus
 from gameday.recorder import Recorder
 from gameday.redact import current_redactor
+from gameday.reports.fault_calls import by_fault, expected_calls
 from gameday.result import (
+    AppExit,
     Event,
     FaultRecord,
     ObjectiveResult,
     ProbeRecord,
+    ReadBackRecord,
     Rollback,
     RunResult,
     ScenarioInfo,
 )
 from gameday.scenario.models import Scenario
+from gameday.scenario.probe_models import DataProbe, ProbeVariant
 
 if TYPE_CHECKING:
     from gameday.engine.probing import ProbeSet
@@ -53,6 +60,10 @@ class Outcome:
     """The scenario as graded, when it differs from the plan's (targets read from policies)."""
     target_sources: dict[str, str] = field(default_factory=dict)
     facilitator: Facilitator | None = None
+    app_exit: AppExit | None = None
+    """Set when the app exited by itself during the run."""
+    app_log: str | None = None
+    """The kept app log, relative to the result's folder."""
     """A facilitated run's marks, checklist and hold."""
 
 
@@ -73,7 +84,14 @@ def _scenario_info(plan: Plan) -> ScenarioInfo:
     )
 
 
-def _faults(recorder: Recorder) -> list[FaultRecord]:
+def _faults(plan: Plan, recorder: Recorder, outcome: Outcome) -> list[FaultRecord]:
+    scenario = plan.loaded.scenario
+    expects = {
+        name: fault.expect_calls
+        for name, fault in zip(scenario.fault_names(), scenario.faults, strict=True)
+    }
+    counted = outcome.evidence.matched_calls
+    unknown = outcome.evidence.matched_calls_unknown if counted is None else None
     return [
         FaultRecord(
             id=w.rule.id,
@@ -89,9 +107,38 @@ def _faults(recorder: Recorder) -> list[FaultRecord]:
             injected_at=w.injected_at,
             removed_at=w.removed_at,
             not_removed=w.not_removed,
+            exclude_services=w.rule.exclude_services,
+            matched_calls=None if counted is None else counted.get(w.rule.id),
+            matched_calls_unknown=unknown,
+            expect_calls=expects.get(w.rule.fault, True),
         )
         for w in recorder.faults.values()
     ]
+
+
+def inconclusive_reason(faults: Sequence[FaultRecord]) -> str | None:
+    """Why a drill that ran to its end tested nothing, or None when it tested something.
+
+    A fault tested nothing when it was injected, its calls were counted, and none of its rules
+    matched a call while in force, unless it says ``expect_calls: false`` (DESIGN.md "One
+    run"). A fault whose calls nobody counted (FIS) is never the reason.
+    """
+    untested = []
+    for name, records in by_fault(faults).items():
+        injected = [r for r in records if r.injected_at is not None]
+        if not injected or not all(r.expect_calls for r in injected):
+            continue
+        if any(r.matched_calls is None or r.matched_calls > 0 for r in injected):
+            continue
+        untested.append(f"{name!r} (it waited for calls to {expected_calls(injected)})")
+    if not untested:
+        return None
+    which = f"fault {untested[0]}" if len(untested) == 1 else f"faults {', '.join(untested)}"
+    return (
+        f"{which} matched no call while in force, so the drill tested nothing; make the app "
+        "call what the fault breaks during its window, or set 'expect_calls: false' on a "
+        "fault the app is meant not to depend on"
+    )
 
 
 def _probe_records(plan: Plan, recorder: Recorder, outcome: Outcome) -> list[ProbeRecord]:
@@ -104,14 +151,32 @@ def _probe_records(plan: Plan, recorder: Recorder, outcome: Outcome) -> list[Pro
                 name=probe.name,
                 kind=probe.kind.value,
                 interval_s=probe.interval,
+                timeout_s=probe.timeout,
                 samples=[(s.offset_s, s.ok, s.latency_s) for s in samples if not s.missed],
                 missed=[s.offset_s for s in samples if s.missed],
                 failures=[(s.offset_s, s.detail) for s in samples if not s.ok and not s.missed],
                 markers=[(m.seq, m.written_at_s, m.acknowledged, m.found) for m in extras[0]],
                 alerts=[(a.received_at_s, a.matched) for a in extras[1]],
+                read_back=_read_back(probe, outcome),
             )
         )
     return records
+
+
+def _read_back(probe: ProbeVariant, outcome: Outcome) -> ReadBackRecord | None:
+    """A data probe's read-back counts; None for other probes or when it never read back."""
+    done = outcome.probes.read_backs.get(probe.name) if outcome.probes else None
+    if done is None or not isinstance(probe, DataProbe):
+        return None
+    loss = measure_rpo(done.markers)
+    return ReadBackRecord(
+        read=loss.read,
+        lost=loss.lost,
+        unverified=loss.unverified,
+        settle_s=probe.read.settle,
+        deadline_s=probe.read.deadline,
+        flushed=done.flushed,
+    )
 
 
 def _graded(
@@ -131,6 +196,7 @@ def _graded(
         observe_end=outcome.observe_end,
         steady=outcome.probes.steady_verdicts(),
         marks=outcome.facilitator.times() if outcome.facilitator is not None else None,
+        calls=outcome.evidence.calls,
     )
     score = score_scenario(graded, steady_after_ok=bool(outcome.steady_after))
     grade = score.grade.value if score.grade else None
@@ -151,8 +217,16 @@ def assemble_result(
     """The result of the run, whatever way it ended, credentials redacted (``redact_result``)."""
     objectives: list[ObjectiveResult] = []
     caps: tuple[str, ...] = ()
+    faults = _faults(plan, recorder, outcome)
     reason: str | None
-    if outcome.error is not None:
+    # The tool failing, or an app gone before any fault, explains whatever came after it (a
+    # guardrail abort, an error, not steady): the run tested the tool, not the app.
+    not_the_app = tool_failure(outcome.evidence.gateway) or exit_before_faults(
+        outcome.app_exit, outcome.app_log
+    )
+    if not_the_app is not None:
+        status, score, grade, reason = RunStatus.ERROR, None, None, not_the_app
+    elif outcome.error is not None:
         verdict = grade_not_run(RunStatus.ERROR, outcome.error)
         status, score, grade, reason = verdict.status, None, None, outcome.error
     elif outcome.not_steady is not None:
@@ -168,6 +242,12 @@ def assemble_result(
     else:
         objectives, status, score, grade, caps = _graded(plan, recorder, outcome)
         reason = None if status is not RunStatus.ERROR else "the drill did not complete"
+        untested = inconclusive_reason(faults) if status is not RunStatus.ERROR else None
+        if untested is not None:
+            # Grades of a drill that broke nothing the app used would certify what was
+            # never tested (issue 15): the objectives stay as evidence, ungraded.
+            status, score, grade, reason, caps = RunStatus.INCONCLUSIVE, None, None, untested, ()
+    reason = with_app_exit(reason, outcome.app_exit, outcome.app_log)
     fis = outcome.evidence.fis
     result = RunResult(
         run_id=run_id,
@@ -185,17 +265,20 @@ def assemble_result(
         steady_before=outcome.steady_before,
         steady_after=outcome.steady_after,
         objectives=objectives,
-        faults=_faults(recorder),
+        faults=faults,
         events=[Event(at=at, kind=kind, detail=detail) for at, kind, detail in recorder.events],
         probes=_probe_records(plan, recorder, outcome),
         rollback=outcome.rollback,
         gateway=outcome.evidence.gateway,
+        calls=outcome.evidence.calls,
         egress=list(outcome.evidence.egress),
         fis_experiments=[str(fis["experiment_id"])] if fis and fis.get("experiment_id") else [],
         fis=fis,
         scoring_rules=describe_rules(),
         facilitation=outcome.facilitator.record() if outcome.facilitator is not None else None,
         marks=list(outcome.facilitator.marks) if outcome.facilitator is not None else [],
+        app_log=outcome.app_log,
+        app_exit=outcome.app_exit,
     )
     return redact_result(result)
 

@@ -9,7 +9,6 @@ that started it, a daemon that double-forked into its own session.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import select
 import socket
@@ -18,18 +17,23 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from gameday.environments import supervisor
+from gameday.environments.workdir import APP_LOG_FILE
 from gameday.errors import EnvironmentFailure
 from gameday.scenario.target import AppSpec, CommandApp, DemoApp, DemoAppRef
 
 DEMO_READY_TIMEOUT_S = 20.0
 REPORT_TIMEOUT_S = 30.0
 """How long the supervisor has to start and report the app's pid (it takes ~20 ms)."""
+
+
+def _still_running() -> int | None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,9 @@ class RunningApp:
     url: str
     pid: int
     log: Path
+    exit_code: Callable[[], int | None] = _still_running
+    """None while the app runs; once its whole process tree has ended, its exit code
+    (negative: the signal that ended it), as the supervisor reports it."""
 
 
 def _free_port() -> int:
@@ -57,6 +64,9 @@ def demo_environment(demo: DemoApp, regions: tuple[str, ...]) -> dict[str, str]:
         "GAMEDAY_DEMO_LOG_SPOOL": "1" if demo.log_spool else "0",
         "GAMEDAY_DEMO_IMAGE_CACHE": "1" if demo.image_cache else "0",
         "GAMEDAY_DEMO_FAILOVER_REGION": demo.failover_region or "",
+        "GAMEDAY_DEMO_SELF_HEAL": demo.self_heal,
+        "GAMEDAY_DEMO_ALERT_TOPIC": demo.alert_topic or "",
+        "GAMEDAY_DEMO_ALERT_FALLBACK": "1" if demo.alert_fallback else "0",
     }
 
 
@@ -83,11 +93,52 @@ def _tail(log: Path, lines: int = 8) -> str:
     return "\n".join(text[-lines:])
 
 
+HEALTH_TIMEOUT_S = 1.0
+"""How long one health check waits for an answer; the next starts 50 ms later."""
+
+
+def _excerpt(body: bytes, limit: int = 120) -> str:
+    text = " ".join(body.decode("utf-8", errors="replace").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _check_health(target: str) -> str | None:
+    """None when ``target`` answers 2xx; else what went wrong, in words a person can act on.
+
+    Raises EnvironmentFailure for a URL that can never answer (a scheme urllib cannot open):
+    waiting out the ready timeout would only hide it."""
+    try:
+        with urllib.request.urlopen(target, timeout=HEALTH_TIMEOUT_S) as response:
+            if 200 <= response.status < 300:
+                return None
+            return f"HTTP {response.status}: {_excerpt(response.read(4096))!r}"
+    except urllib.error.HTTPError as error:
+        body = _excerpt(error.read(4096)) if error.fp is not None else ""
+        return f"HTTP {error.code} {error.reason}" + (f": {body!r}" if body else "")
+    except urllib.error.URLError as error:
+        reason = error.reason
+        if isinstance(reason, str) and reason.startswith("unknown url type"):
+            raise EnvironmentFailure(
+                f"the app's health URL {target!r} cannot be opened: {reason}",
+                hint="write an absolute URL, e.g. http://127.0.0.1:{port}/health",
+            ) from None
+        if isinstance(reason, ConnectionRefusedError):
+            return f"connection refused (nothing listening at {urlsplit(target).netloc})"
+        if isinstance(reason, TimeoutError):
+            return f"no answer within {HEALTH_TIMEOUT_S:g} s"
+        return str(reason)
+    except TimeoutError:
+        return f"no answer within {HEALTH_TIMEOUT_S:g} s"
+    except (OSError, ValueError) as error:
+        return f"{type(error).__name__}: {error}"
+
+
 def _wait_ready(
     process: subprocess.Popen[bytes], health: str | None, port_file: Path, timeout_s: float
 ) -> str:
     deadline = time.monotonic() + timeout_s
     url = None
+    last = "the app did not report its address" if health is None else "no answer yet"
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise EnvironmentFailure(f"the app exited with code {process.returncode} at start")
@@ -95,17 +146,15 @@ def _wait_ready(
             url = port_file.read_text().strip()
         target = health or (f"{url}/health" if url else None)
         if target is not None:
-            with (
-                contextlib.suppress(OSError, urllib.error.URLError),
-                urllib.request.urlopen(target, timeout=1.0) as response,
-            ):
-                if 200 <= response.status < 300:
-                    parts = urlsplit(target)
-                    return url or f"{parts.scheme}://{parts.netloc}"
+            problem = _check_health(target)
+            if problem is None:
+                parts = urlsplit(target)
+                return url or f"{parts.scheme}://{parts.netloc}"
+            last = problem
         time.sleep(0.05)
     raise EnvironmentFailure(
         f"the app was not ready within {timeout_s:g} s"
-        + (f" (health URL {health})" if health else ""),
+        + (f" (health URL {health}; last check: {last})" if health else f" ({last})"),
         hint="raise target.app.ready_timeout, or check the app's log below",
     )
 
@@ -147,7 +196,7 @@ class AppProcess:
         )
         self._env = {**env, **extra}
         self._port_file = workdir / "app.url"
-        self.log = workdir / "app.log"
+        self.log = workdir / APP_LOG_FILE
         self._process: subprocess.Popen[bytes] | None = None
         self._app_pid: int | None = None
         self._control: int | None = None
@@ -214,7 +263,14 @@ class AppProcess:
             raise EnvironmentFailure(
                 error.message + (f"; the app's last output:\n{tail}" if tail else ""), error.hint
             ) from None
-        return RunningApp(url=url, pid=self._app_pid, log=self.log)
+        return RunningApp(url=url, pid=self._app_pid, log=self.log, exit_code=self.exit_code)
+
+    def exit_code(self) -> int | None:
+        """None while the app's process tree lives (or before ``start``); its exit code after.
+
+        The supervisor exits when the app's last process has, with the app's own code or
+        re-raising the signal that ended it (``supervisor.py``)."""
+        return None if self._process is None else self._process.poll()
 
     def stop(self) -> None:
         """Stop the app's whole process tree: SIGTERM, then SIGKILL after 3 s."""

@@ -49,7 +49,10 @@ class RealAccountEnvironment:
         return Stage(
             injector=injector,
             rules=tuple(injector.rules),
-            evidence=lambda: Evidence(fis=injector.record),
+            evidence=lambda: Evidence(
+                fis=injector.record,
+                matched_calls_unknown="FIS does not report which calls a fault matched",
+            ),
             app=None,
             aws_endpoint_url=None,
             emulator_url=None,

@@ -4,20 +4,23 @@ front of it, the scenario's setup resources, and the app under test, all on 127.
 from __future__ import annotations
 
 import asyncio
+import time
 import urllib.request
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from pathlib import Path
 
 from gameday.environments.app import AppProcess, RunningApp
+from gameday.environments.call_audit import CallWatch, read_call_audit
 from gameday.environments.emulator import running_emulator
 from gameday.environments.isolation import Isolation, isolate
-from gameday.environments.setup import ClientFactory, boto3_clients, create_setup
+from gameday.environments.setup import AccessKey, ClientFactory, boto3_clients, create_setup
 from gameday.environments.stage import Evidence, Note, Stage, StageRequest
 from gameday.environments.workdir import GATEWAY_URL_FILE
 from gameday.errors import GameDayError
 from gameday.gateway.client import GatewayClient
+from gameday.gateway.models import Outcome
 from gameday.injectors.gateway import GatewayInjector
 from gameday.result import GatewayTally
 from gameday.scenario.models import Scenario
@@ -44,8 +47,9 @@ class EmbeddedEnvironment:
         # moto keeps its state per process: each run starts from an empty account.
         await asyncio.to_thread(reset_emulator, emulator.url)
         note("environment", f"emulator at {emulator.url}")
+        deny = scenario.target.deny_destructive
         gateway = await asyncio.to_thread(
-            stack.enter_context, Gateway(emulator.url, seed=request.seed)
+            stack.enter_context, Gateway(emulator.url, seed=request.seed, deny_destructive=deny)
         )
         client = GatewayClient(gateway.url)
         await asyncio.to_thread(client.wait_ready, 5.0)
@@ -53,9 +57,9 @@ class EmbeddedEnvironment:
         (request.workdir / GATEWAY_URL_FILE).write_text(gateway.url)
         note("environment", f"gateway at {gateway.url}")
         clients = boto3_clients(emulator.url)
-        count = await asyncio.to_thread(create_setup, scenario, clients)
-        note("environment", f"{count} setup resource(s) created")
-        isolation = await isolated(request, stack, gateway.url)
+        setup = await asyncio.to_thread(create_setup, scenario, clients)
+        note("environment", f"{setup.count} setup resource(s) created")
+        isolation = await isolated(request, stack, gateway.url, setup.keys)
         app = await start_app(
             scenario,
             stack,
@@ -74,9 +78,15 @@ class EmbeddedEnvironment:
         )
 
 
-async def isolated(request: StageRequest, stack: ExitStack, endpoint_url: str) -> Isolation:
+async def isolated(
+    request: StageRequest,
+    stack: ExitStack,
+    endpoint_url: str,
+    keys: Mapping[str, AccessKey] | None = None,
+) -> Isolation:
     """The run's isolation (DESIGN.md "Isolation"): the egress guard (``stack`` stops it) and
-    the SDKs' shared files in the scratch folder, for the app and every probe."""
+    the SDKs' shared files in the scratch folder, for the app and every probe, with the
+    setup users' access keys (``keys``) under their profiles."""
     isolation = await asyncio.to_thread(
         isolate,
         request.plan.loaded.scenario,
@@ -84,6 +94,7 @@ async def isolated(request: StageRequest, stack: ExitStack, endpoint_url: str) -
         endpoint_url=endpoint_url,
         stack=stack,
         now=request.now,
+        keys=keys,
     )
     request.note(
         "environment",
@@ -103,15 +114,20 @@ def gateway_stage(
     isolation: Isolation,
 ) -> Stage:
     """The stage of an environment whose faults go through a gateway (embedded, localstack)."""
+    injector = GatewayInjector(client, request.run_id)
 
     def evidence() -> Evidence:
+        matched, unknown = matched_calls(injector, request)
         return Evidence(
-            gateway=tally_gateway(client, request.note),
+            gateway=tally_gateway(client, request.note, now=request.now),
             egress=tuple(isolation.guard.attempts()),
+            matched_calls=matched,
+            matched_calls_unknown=unknown,
+            calls=read_call_audit(client, request.note, now=request.now),
         )
 
     return Stage(
-        injector=GatewayInjector(client, request.run_id),
+        injector=injector,
         rules=tuple(request.plan.rules),
         evidence=evidence,
         app=app,
@@ -119,6 +135,7 @@ def gateway_stage(
         emulator_url=emulator_url,
         clients=clients,
         probe_env=isolation.probe_environment(),
+        watch_calls=CallWatch(client, now=request.now).poll,
     )
 
 
@@ -148,29 +165,52 @@ async def start_app(
     return app
 
 
-def tally_gateway(client: GatewayClient, note: Note | None = None) -> GatewayTally:
-    """What the gateway saw during the run: calls by service, operation and outcome; an
-    empty tally, said through ``note``, when its admin API does not answer."""
+def matched_calls(
+    injector: GatewayInjector, request: StageRequest
+) -> tuple[dict[str, int] | None, str]:
+    """(calls each rule matched, by rule id; or None and why they are unknown)."""
     try:
-        return _tally(client)
+        return injector.matched_calls(request.plan.rules), ""
+    except GameDayError as error:
+        why = f"could not read the gateway's counters: {error.message}"
+        request.note("note", why)
+        return None, why
+
+
+def tally_gateway(
+    client: GatewayClient, note: Note | None = None, *, now: Callable[[], float] | None = None
+) -> GatewayTally:
+    """What the gateway saw during the run: calls by service, operation and outcome, and
+    when (``now``: the run clock) it first failed to forward one; an empty tally with its
+    ``read_error``, said through ``note``, when its admin API does not answer."""
+    try:
+        return _tally(client, now)
     except GameDayError as error:
         if note is None:
             raise
         note("note", f"could not read what the gateway saw: {error.message}")
-        return GatewayTally()
+        return GatewayTally(read_error=f"could not read what it saw: {error.message}")
 
 
-def _tally(client: GatewayClient) -> GatewayTally:
+def _tally(client: GatewayClient, now: Callable[[], float] | None) -> GatewayTally:
     counts: Counter[tuple[str, str, str]] = Counter()
     since, total = 0, 0
+    first_upstream_error: float | None = None
     while True:
         page = client.requests(since=since)
         for record in page.requests:
             key = (record.service or "unclassified", record.operation or "-", record.outcome)
             counts[key] += 1
+            if record.outcome is Outcome.UPSTREAM_ERROR and first_upstream_error is None:
+                first_upstream_error = record.time
         total += len(page.requests)
         if not page.requests or page.last_seq == since:
             break
         since = page.last_seq
     calls = [(s, o, str(out), n) for (s, o, out), n in sorted(counts.items())]
-    return GatewayTally(total=total, calls=calls)
+    first_at = None
+    if first_upstream_error is not None and now is not None:
+        # The gateway stamps its records on the wall clock; the run's offsets are on the
+        # monotonic one: map through how long ago it was.
+        first_at = round(now() - (time.time() - first_upstream_error), 3)
+    return GatewayTally(total=total, calls=calls, first_upstream_error_at=first_at)

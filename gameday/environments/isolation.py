@@ -28,7 +28,9 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+from gameday.child_env import without_gameday_variables
 from gameday.environments.egress import EgressGuard
+from gameday.environments.setup import AccessKey
 from gameday.environments.stage import DUMMY_KEYS
 from gameday.scenario.models import Scenario
 from gameday.scenario.target import DEFAULT_PROFILE, AwsProfile, CommandApp
@@ -71,10 +73,11 @@ NO_PROXY_VARIABLES = ("NO_PROXY", "no_proxy")
 
 
 def allowed_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """The variables of ``environ`` on the allow-list; everything else stays behind."""
+    """The variables of ``environ`` on the allow-list; everything else stays behind, and
+    gameday's own variables always do (``gameday.child_env``, whatever the list says)."""
     return {
         name: value
-        for name, value in environ.items()
+        for name, value in without_gameday_variables(environ).items()
         if name in ALLOWED_NAMES or name.startswith(ALLOWED_PREFIXES)
     }
 
@@ -91,11 +94,18 @@ def _section(header: str, values: Mapping[str, object | None]) -> list[str]:
     return [*lines, ""]
 
 
-def render_aws_config(endpoint_url: str, region: str, profiles: Mapping[str, AwsProfile]) -> str:
-    """The shared config file: ``[default]`` and each app profile, all with the gateway as
-    their endpoint (a profile's own ``endpoint_url`` is what botocore reads for it, and for
-    the STS client that assumes its role)."""
+def render_aws_config(
+    endpoint_url: str,
+    region: str,
+    profiles: Mapping[str, AwsProfile],
+    keys: Mapping[str, AccessKey] | None = None,
+) -> str:
+    """The shared config file: ``[default]``, each app profile and each setup user's profile
+    (``keys``), all with the gateway as their endpoint (a profile's own ``endpoint_url`` is
+    what botocore reads for it, and for the STS client that assumes its role)."""
     lines = _section(DEFAULT_PROFILE, {"region": region, "endpoint_url": endpoint_url})
+    for name in keys or {}:
+        lines += _section(f"profile {name}", {"region": region, "endpoint_url": endpoint_url})
     for name, profile in profiles.items():
         lines += _section(
             f"profile {name}",
@@ -112,17 +122,34 @@ def render_aws_config(endpoint_url: str, region: str, profiles: Mapping[str, Aws
     return "\n".join(lines)
 
 
-def render_aws_credentials(profiles: Mapping[str, AwsProfile]) -> str:
+def render_aws_credentials(
+    profiles: Mapping[str, AwsProfile], keys: Mapping[str, AccessKey] | None = None
+) -> str:
     """The shared credentials file: the dummy keys for ``default`` and for every app profile
-    that has no ``role_arn`` (a source of credentials, like a static-key profile)."""
+    that has no ``role_arn`` (a source of credentials, like a static-key profile); each setup
+    user's own long-term key under its profile (``keys``)."""
     key, secret = DUMMY_KEYS
-    keys = {"aws_access_key_id": key, "aws_secret_access_key": secret}
+    dummy = {"aws_access_key_id": key, "aws_secret_access_key": secret}
     names = [DEFAULT_PROFILE, *(n for n, p in profiles.items() if p.role_arn is None)]
-    return "\n".join(line for name in names for line in _section(name, keys))
+    lines = [line for name in names for line in _section(name, dummy)]
+    for name, user_key in (keys or {}).items():
+        lines += _section(
+            name,
+            {
+                "aws_access_key_id": user_key.access_key_id,
+                "aws_secret_access_key": user_key.secret_access_key,
+            },
+        )
+    return "\n".join(lines)
 
 
 def write_aws_files(
-    home: Path, *, endpoint_url: str, region: str, profiles: Mapping[str, AwsProfile]
+    home: Path,
+    *,
+    endpoint_url: str,
+    region: str,
+    profiles: Mapping[str, AwsProfile],
+    keys: Mapping[str, AccessKey] | None = None,
 ) -> tuple[Path, Path]:
     """Write ``home/.aws/config`` and ``home/.aws/credentials``; returns both paths.
 
@@ -132,9 +159,9 @@ def write_aws_files(
     folder = home / ".aws"
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     config, credentials = folder / "config", folder / "credentials"
-    config.write_text(render_aws_config(endpoint_url, region, profiles))
+    config.write_text(render_aws_config(endpoint_url, region, profiles, keys))
     credentials.touch(mode=0o600)
-    credentials.write_text(render_aws_credentials(profiles))
+    credentials.write_text(render_aws_credentials(profiles, keys))
     return config, credentials
 
 
@@ -194,15 +221,21 @@ def isolate(
     stack: ExitStack,
     now: Callable[[], float],
     environ: Mapping[str, str] | None = None,
+    keys: Mapping[str, AccessKey] | None = None,
 ) -> Isolation:
     """Start the egress guard (``stack`` stops it) and write the shared files into
-    ``workdir``; ``environ`` is the runner's environment (default ``os.environ``)."""
+    ``workdir``; ``environ`` is the runner's environment (default ``os.environ``); ``keys``
+    are the setup users' access keys, by profile."""
     guard = stack.enter_context(EgressGuard(now=now))
     home = workdir / "home"
     home.mkdir(mode=0o700, exist_ok=True)
     region = scenario.target.home_region
     config, credentials = write_aws_files(
-        home, endpoint_url=endpoint_url, region=region, profiles=app_profiles(scenario)
+        home,
+        endpoint_url=endpoint_url,
+        region=region,
+        profiles=app_profiles(scenario),
+        keys=keys,
     )
     return Isolation(
         base=allowed_environment(os.environ if environ is None else environ),

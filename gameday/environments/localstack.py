@@ -47,8 +47,8 @@ PLAN_TIMEOUT_S = 1.0
 
 HEALTH_PATH = "/_localstack/health"
 _START_HINT = (
-    "start LocalStack (`docker compose up -d`, or `scripts/localstack.sh start` without "
-    "Docker) or point LOCALSTACK_HOST at it, e.g. LOCALSTACK_HOST=localhost:4566"
+    "start LocalStack (`LOCALSTACK_AUTH_TOKEN=... docker compose up -d localstack`, or "
+    "`scripts/localstack.sh start` without Docker) or point LOCALSTACK_HOST at it, e.g. LOCALSTACK_HOST=localhost:4566"
 )
 
 
@@ -179,18 +179,21 @@ class LocalStackEnvironment:
         coverage = check_coverage(scenario, served)
         if not coverage.ok:
             raise EnvironmentFailure(refusal_message(scenario, coverage, served), hint=REFUSAL_HINT)
-        gateway = await asyncio.to_thread(stack.enter_context, Gateway(url, seed=seed))
+        deny = scenario.target.deny_destructive
+        gateway = await asyncio.to_thread(
+            stack.enter_context, Gateway(url, seed=seed, deny_destructive=deny)
+        )
         client = GatewayClient(gateway.url)
         await asyncio.to_thread(client.wait_ready, 5.0)
         note("environment", f"gateway at {gateway.url}")
         clients = boto3_clients(url)
-        count = await asyncio.to_thread(create_setup, scenario, clients)
-        note("environment", f"{count} setup resource(s) created or already there")
+        setup = await asyncio.to_thread(create_setup, scenario, clients)
+        note("environment", f"{setup.count} setup resource(s) created or already there")
         extra: dict[str, str] = {}
         if scenario.target.app == "demo" or isinstance(scenario.target.app, DemoAppRef):
             home = scenario.target.home_region
             extra["GAMEDAY_DEMO_ROLE_ARN"] = await asyncio.to_thread(_demo_role_arn, clients, home)
-        isolation = await isolated(request, stack, gateway.url)
+        isolation = await isolated(request, stack, gateway.url, setup.keys)
         app = await start_app(
             scenario,
             stack,

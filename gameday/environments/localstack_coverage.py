@@ -31,6 +31,7 @@ from gameday.scenario.target import (
     RoleSetup,
     SetupResource,
     TableSetup,
+    UserSetup,
 )
 
 SERVING_STATES = frozenset({"available", "running", "starting"})
@@ -129,7 +130,7 @@ def _setup_service(resource: SetupResource) -> str:
         return "s3"
     if isinstance(resource, TableSetup):
         return "dynamodb"
-    if isinstance(resource, RoleSetup):
+    if isinstance(resource, RoleSetup | UserSetup):
         return "iam"
     return resource.service
 

@@ -3,6 +3,9 @@
 Used by the embedded and localstack environments, straight against the emulator (not through
 the gateway): setup is not part of the drill. Creating what already exists is not an error, so
 a LocalStack that outlives runs can be reused.
+
+A ``user`` item's access key comes back in ``Setup.keys``: the environment writes it into the
+drill's shared credentials file under the item's profile.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ import functools
 import hashlib
 import json
 import os
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import boto3
 import botocore.session
@@ -28,6 +32,7 @@ from gameday.scenario.target import (
     RepositorySetup,
     RoleSetup,
     TableSetup,
+    UserSetup,
 )
 
 _ALREADY = {
@@ -39,6 +44,25 @@ _ALREADY = {
     "EntityAlreadyExists",
     "ImageAlreadyExistsException",
 }
+
+
+@dataclass(frozen=True)
+class AccessKey:
+    """A long-term IAM access key made by setup; the secret never shows in a repr."""
+
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What setup made: how many items, and the access keys of ``user`` items by profile."""
+
+    count: int
+    keys: Mapping[str, AccessKey] = field(default_factory=dict)
+
+
+_T = TypeVar("_T")
 
 ClientFactory = Callable[[str, str], Any]
 """(service, region) -> a boto3 client pointed at the environment's endpoint."""
@@ -109,7 +133,12 @@ def _trust_policy(service: str) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
 
 
-def _create(resource: object, home: str, regions: tuple[str, ...], client: ClientFactory) -> None:
+def _create(
+    resource: object, home: str, regions: tuple[str, ...], client: ClientFactory
+) -> AccessKey | None:
+    """Create one item; a ``user``'s new access key, else None."""
+    if isinstance(resource, UserSetup):
+        return _create_user(client("iam", "us-east-1"), resource)
     if isinstance(resource, LogGroupSetup):
         client("logs", resource.region or home).create_log_group(logGroupName=resource.name)
     elif isinstance(resource, RepositorySetup):
@@ -139,6 +168,18 @@ def _create(resource: object, home: str, regions: tuple[str, ...], client: Clien
         if method is None:
             raise EnvironmentFailure(f"boto3 {resource.service} has no method {resource.call!r}")
         method(**resource.params)
+    return None
+
+
+def _create_user(iam: Any, user: UserSetup) -> AccessKey:
+    # A user that outlives runs (LocalStack) keeps its old keys: IAM never shows a secret
+    # again, so each run makes a key of its own (a user holds at most two: the oldest goes).
+    _tolerate(lambda: iam.create_user(UserName=user.name))
+    existing = iam.list_access_keys(UserName=user.name)["AccessKeyMetadata"]
+    for old in sorted(existing, key=lambda key: key["CreateDate"])[: max(0, len(existing) - 1)]:
+        iam.delete_access_key(UserName=user.name, AccessKeyId=old["AccessKeyId"])
+    key = iam.create_access_key(UserName=user.name)["AccessKey"]
+    return AccessKey(key["AccessKeyId"], key["SecretAccessKey"])
 
 
 def _create_table(dynamodb: Any, table: TableSetup) -> None:
@@ -150,25 +191,29 @@ def _create_table(dynamodb: Any, table: TableSetup) -> None:
     )
 
 
-def _tolerate(call: Callable[[], object]) -> None:
+def _tolerate(call: Callable[[], _T]) -> _T | None:
+    """``call()``; None when what it creates already exists."""
     try:
-        call()
+        return call()
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") not in _ALREADY:
             raise
+        return None
 
 
-def create_setup(scenario: Scenario, client: ClientFactory) -> int:
-    """Create every setup resource; returns how many. EnvironmentFailure names the item."""
+def create_setup(scenario: Scenario, client: ClientFactory) -> Setup:
+    """Create every setup resource; EnvironmentFailure names the item that failed."""
     target = scenario.target
+    keys: dict[str, AccessKey] = {}
     for index, resource in enumerate(target.setup):
+        create = functools.partial(_create, resource, target.home_region, target.regions, client)
         try:
-            _tolerate(
-                functools.partial(_create, resource, target.home_region, target.regions, client)
-            )
+            key = _tolerate(create)
         except (ClientError, BotoCoreError, TypeError) as error:
             raise EnvironmentFailure(
                 f"setup[{index}] ({resource.kind.value}): {error}",
                 hint="check the resource's fields against docs/scenario.md",
             ) from None
-    return len(target.setup)
+        if isinstance(resource, UserSetup) and key is not None:
+            keys[resource.profile_name] = key
+    return Setup(len(target.setup), keys)

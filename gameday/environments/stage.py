@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 from gameday.environments.app import RunningApp
 from gameday.faults.rules import Rule
 from gameday.injectors.base import Injector
-from gameday.result import EgressRecord, GatewayTally
+from gameday.result import CallAudit, DestructiveCall, EgressRecord, GatewayTally
 
 if TYPE_CHECKING:
     from contextlib import ExitStack
@@ -34,6 +34,12 @@ class Evidence:
     """The FIS experiment's record (ids, final state, reason) on a real account."""
     egress: tuple[EgressRecord, ...] = ()
     """Isolated drills: connections past loopback the egress guard refused."""
+    matched_calls: Mapping[str, int] | None = None
+    """How many calls each rule acted on while in force, by rule id; None when they were not
+    counted, and ``matched_calls_unknown`` says why."""
+    matched_calls_unknown: str = "this environment does not count them"
+    calls: CallAudit = field(default_factory=CallAudit)
+    """What the app called, by class, and its destructive calls (a gateway counts them)."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,9 @@ class Stage:
     probe_env: Mapping[str, str] | None = None
     """The probes' isolated environment (embedded, localstack: ``isolation.py``); None: the
     runner's own (a real account)."""
+    watch_calls: Callable[[], list[DestructiveCall]] | None = None
+    """The app's destructive calls since the last ask, as they happen (it blocks on the
+    backend's API); None where nobody sees the app's calls (a real account)."""
 
     @property
     def base_url(self) -> str | None:

@@ -14,6 +14,9 @@ from pathlib import Path
 RUN_PREFIX = "gameday-run-"
 GATEWAY_URL_FILE = "gateway.url"
 """In a run's scratch folder: its gateway's URL, for `gameday abort` in another terminal."""
+APP_LOG_FILE = "app.log"
+"""In a run's scratch folder: the app's output; the drill keeps a capped, redacted copy beside
+the result (``app_log.keep_app_log``) before the folder is removed."""
 
 
 def alive(pid: int) -> bool:

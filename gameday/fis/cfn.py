@@ -20,7 +20,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from gameday.errors import InvalidInputError, ScenarioError
+from gameday.scenario.json_bounds import check_json_depth
 from gameday.scenario.loader import _read_text
+from gameday.scenario.yaml_bounds import MAX_DEPTH, check_yaml_bounds
 
 FIS_RESOURCE = "AWS::FIS::ExperimentTemplate"
 _REFERENCE = re.compile(r"\$\{([^}!]+)\}")
@@ -116,14 +118,22 @@ def _from_cloudformation(properties: Mapping[str, Any]) -> dict[str, Any]:
     return body
 
 
+_NEEDS = "an FIS template needs about eight"
+
+
 def _parse(path: Path, text: str) -> Any:
+    """The document in ``text``, held first to the bounds of scenario files (DESIGN.md
+    "Safety" 7): size (read by ``_read_text``), depth, and for YAML alias expansion. Both
+    parsers and ``_Resolver.plain`` recurse once per level."""
     if path.suffix.lower() == ".json":
+        check_json_depth(path, text, MAX_DEPTH, needs=_NEEDS)
         try:
             return json.loads(text)
         except json.JSONDecodeError as error:
             raise ScenarioError(
                 [f"{path}:{error.lineno}:{error.colno}: invalid JSON: {error.msg}"]
             ) from None
+    check_yaml_bounds(path, text)
     try:
         # The round-trip loader keeps CloudFormation's short-form tags (!Sub, !Ref, !GetAtt).
         return YAML(typ="rt", pure=True).load(text)

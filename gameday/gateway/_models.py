@@ -25,6 +25,8 @@ from urllib.parse import unquote
 from botocore.exceptions import DataNotFoundError, UnknownServiceError
 from botocore.loaders import JSONFileLoader, Loader, create_loader
 
+from gameday.scenario.service_names import SIGNING_NAME_ALIASES, signing_name
+
 REST_PROTOCOLS = ("rest-json", "rest-xml")
 QUERY_PROTOCOLS = ("query", "ec2")
 
@@ -36,15 +38,6 @@ _PRIORITY = ("json", "rest-json", "rest-xml", "smithy-rpc-v2-cbor", "query", "ec
 UNSIGNED_SERVICES = ("cognito-identity", "cognito-idp", "signin", "sso", "sso-oidc", "sts")
 """Services with operations the SDKs send without a signature (``authtype: none`` or
 ``smithy.api#noAuth`` in the model). A test checks this list against the installed botocore."""
-
-SIGNING_NAME_ALIASES: Mapping[str, tuple[str, ...]] = {
-    "s3express": ("s3", "s3control"),
-    "s3-object-lambda": ("s3",),
-    "s3-outposts": ("s3", "s3control"),
-}
-"""Signing names that endpoint rule sets give some S3 requests (``authSchemes`` in
-botocore/data/s3*/*/endpoint-rule-set-1.json: directory buckets, Object Lambda, Outposts)
-instead of the model's own signing name. A test checks them against the installed botocore."""
 
 _HEAD_BYTES = 16384
 """service-2.json starts with ``version`` and ``metadata``: the first bytes hold the metadata."""
@@ -342,7 +335,7 @@ def _meta(name: str, metadata: Mapping[str, Any]) -> ServiceMeta:
     protocols = metadata.get("protocols") or [metadata.get("protocol", "")]
     return ServiceMeta(
         name=name,
-        signing_name=str(metadata.get("signingName") or metadata.get("endpointPrefix") or name),
+        signing_name=signing_name(name, metadata),
         protocols=tuple(str(p) for p in protocols if p),
         api_version=metadata.get("apiVersion"),
         target_prefix=metadata.get("targetPrefix"),

@@ -15,13 +15,13 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from gameday.gateway.ledger import CallLedger
 from gameday.gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from gameday.gateway.metrics import GatewayMetrics
 from gameday.gateway.models import (
@@ -34,8 +34,9 @@ from gameday.gateway.models import (
     Health,
     describe_validation_error,
 )
-from gameday.gateway.names import problem_in
 from gameday.gateway.store import CHAOS_TTL_S, MAX_FAULTS, FaultStore, RequestLog
+from gameday.scenario.json_bounds import json_depth_over
+from gameday.scenario.service_names import problem_in
 
 GAMEDAY_PREFIX = "/_gameday/"
 CHAOS_PREFIX = "/_localstack/chaos/"
@@ -89,8 +90,10 @@ class AdminApi:
         upstream: str,
         token: str | None,
         body_timeout_s: float = 10.0,
+        ledger: CallLedger | None = None,
     ) -> None:
         self._store = store
+        self._ledger = ledger or CallLedger()
         self._body_timeout_s = body_timeout_s
         self._log = log
         self._metrics = metrics
@@ -100,6 +103,7 @@ class AdminApi:
             "/_gameday/health": {"GET": self._health},
             "/_gameday/faults": {"GET": self._list, "DELETE": self._clear},
             "/_gameday/requests": {"GET": self._requests},
+            "/_gameday/calls": {"GET": self._calls},
             METRICS_PATH: {"GET": self._metrics_text},
             "/_localstack/chaos/faults": {
                 "GET": self._chaos_get,
@@ -213,6 +217,9 @@ class AdminApi:
         since = _int_param(request, "since") or 0
         limit = _int_param(request, "limit")
         return json_response(self._log.page(since, limit))
+
+    async def _calls(self, request: web.BaseRequest, _: str) -> web.StreamResponse:
+        return json_response(self._ledger.page(_int_param(request, "since") or 0))
 
     async def _metrics_text(self, request: web.BaseRequest, _: str) -> web.StreamResponse:
         response = web.Response(body=self._metrics.render())
@@ -340,27 +347,6 @@ async def _check_names(bodies: list[tuple[FaultBody, str, bool]]) -> None:
     if problem is not None:
         field, message = problem
         raise AdminError(400, f"{field}: {message}", field)
-
-
-_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
-_INNERMOST = re.compile(rb"\[\]|\{\}")
-_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
-
-
-def json_depth_over(body: bytes, limit: int) -> bool:
-    """Whether a JSON text nests arrays and objects more than ``limit`` deep, found without
-    parsing it (Python's parser recurses once per level: 100,000 levels is a RecursionError).
-    Strings are cut out, then one level of empty pairs is removed per pass, at C speed."""
-    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKET)
-    for level in range(limit):
-        if not brackets:
-            return False
-        fewer = _INNERMOST.sub(b"", brackets)
-        if len(fewer) == len(brackets):
-            # Unbalanced: every opening bracket left could still be one more level.
-            return level + brackets.count(b"[") + brackets.count(b"{") > limit
-        brackets = fewer
-    return bool(brackets)
 
 
 def _validate(model: type[_M], value: object) -> _M:

@@ -27,6 +27,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from gameday.gateway import _models
 from gameday.gateway._models import QUERY_PROTOCOLS, ServiceMeta
+from gameday.scenario.service_names import REGISTRY_SERVICE, SIGNING_NAME_ALIASES
 
 
 class Protocol(StrEnum):
@@ -106,7 +107,7 @@ class _Scope(NamedTuple):
 
 _NO_SCOPE = _Scope(None, None, None)
 
-_S3_SIGNING_NAMES = frozenset({"s3", *_models.SIGNING_NAME_ALIASES})
+_S3_SIGNING_NAMES = frozenset({"s3", *SIGNING_NAME_ALIASES})
 
 
 def needs_body(method: str, headers: Mapping[str, str]) -> bool:
@@ -153,15 +154,6 @@ def classify(
         return _classify_registry(method, path, h)
     return _classify_rest(method, path, query_string, h, scope)
 
-
-REGISTRY_SERVICE = "registry"
-"""The service name of registry (v2 API) traffic in fault matching (DESIGN.md registry-loss)."""
-
-REGISTRY_OPERATIONS = frozenset(
-    {"Ping", "Catalog", "GetManifest", "PutManifest", "DeleteManifest", "GetBlob", "DeleteBlob",
-     "InitiateBlobUpload", "UploadBlob", "ListTags", "ListReferrers"}
-)  # fmt: skip
-"""Every operation name ``_registry_operation`` gives."""
 
 _REGISTRY_HOST = re.compile(r"^\d{12}\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com")
 
@@ -465,7 +457,7 @@ def _match_signed(
 ) -> _models.Route | None:
     table = _models.signing_routes(lookup_name)
     if lookup_name in _S3_SIGNING_NAMES:
-        bucket = _s3_virtual_host_bucket(h.get("host", ""))
+        bucket = s3_virtual_host_bucket(h.get("host", ""))
         if bucket is not None:
             found = table.match(method, [bucket, *segments], params, h)
             if found is not None and found.service == "s3":
@@ -474,7 +466,7 @@ def _match_signed(
     return table.match(method, segments, params, h)
 
 
-def _s3_virtual_host_bucket(host: str) -> str | None:
+def s3_virtual_host_bucket(host: str) -> str | None:
     """The bucket of a virtual-hosted S3 request (``bucket.s3.amazonaws.com``,
     ``bucket.s3.localhost.localstack.cloud``, ``bucket.localhost``), else None."""
     host = host.lower()

@@ -25,7 +25,14 @@ from urllib.parse import quote, urlsplit
 from pydantic import BaseModel, ValidationError
 
 from gameday.errors import EnvironmentFailure, InvalidInputError
-from gameday.gateway.models import FaultList, FaultSpec, FaultStatus, Health, RequestPage
+from gameday.gateway.models import (
+    CallsPage,
+    FaultList,
+    FaultSpec,
+    FaultStatus,
+    Health,
+    RequestPage,
+)
 from gameday.retrying import Backoff, retry_call
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -119,10 +126,20 @@ class GatewayClient:
     def list(self) -> builtins.list[FaultStatus]:
         return list(self._call("GET", "/_gameday/faults", FaultList).faults)
 
+    def metrics(self) -> str:
+        """``GET /metrics``: the gateway's counters in Prometheus text format (see
+        ``gateway.metrics.calls_by_fault``)."""
+        return str(self._request("GET", "/metrics", text=True))
+
     def requests(self, since: int = 0, limit: int | None = None) -> RequestPage:
         """Requests after sequence number ``since``; pass ``page.last_seq`` next time."""
         query = f"?since={int(since)}" + (f"&limit={int(limit)}" if limit is not None else "")
         return self._call("GET", f"/_gameday/requests{query}", RequestPage)
+
+    def calls(self, since: int = 0) -> CallsPage:
+        """What the app did: every call counted by class, and the destructive calls after
+        sequence number ``since`` (pass ``page.last_seq`` next time)."""
+        return self._call("GET", f"/_gameday/calls?since={int(since)}", CallsPage)
 
     def wait_ready(self, timeout_s: float = 10.0, interval_s: float = 0.05) -> Health:
         """Poll health until the gateway answers; GatewayError after ``timeout_s``."""
@@ -153,12 +170,13 @@ class GatewayClient:
             ) from error
 
     def _request(
-        self, method: str, path: str, body: object = None, *, retry: bool = True
+        self, method: str, path: str, body: object = None, *, retry: bool = True, text: bool = False
     ) -> object:
         """One admin call; with ``retry``, transient failures are tried again until the
-        deadline, and the last one is raised with how many attempts it took."""
+        deadline, and the last one is raised with how many attempts it took. ``text``: the
+        answer is text (``/metrics``), not JSON."""
         if not retry:
-            return self._attempt(method, path, body)
+            return self._attempt(method, path, body, text=text)
         attempts = [1]
         started = self._clock()
 
@@ -167,7 +185,7 @@ class GatewayClient:
 
         try:
             return retry_call(
-                lambda: self._attempt(method, path, body),
+                lambda: self._attempt(method, path, body, text=text),
                 transient=_transient,
                 backoff=self._backoff,
                 sleep=self._sleep,
@@ -186,7 +204,7 @@ class GatewayClient:
                 transient=error.transient,
             ) from error
 
-    def _attempt(self, method: str, path: str, body: object) -> object:
+    def _attempt(self, method: str, path: str, body: object, *, text: bool = False) -> object:
         headers = {"Accept": "application/json"}
         data = None
         if body is not None:
@@ -213,6 +231,8 @@ class GatewayClient:
             ) from error
         finally:
             connection.close()
+        if text and status < 400:
+            return raw.decode("utf-8", errors="replace")
         return _decode(self.url, method, path, status, raw)
 
 

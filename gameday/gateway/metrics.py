@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.parser import text_string_to_metric_families
 
 from gameday.gateway.models import Outcome
 
@@ -24,6 +25,7 @@ _BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1
 
 _NONE = "none"
 _UNKNOWN = "unknown"
+_REQUESTS = "gameday_gateway_requests"
 
 
 class GatewayMetrics:
@@ -32,7 +34,7 @@ class GatewayMetrics:
     def __init__(self, fault_count: Callable[[], int]) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._requests = Counter(
-            "gameday_gateway_requests",
+            _REQUESTS,
             "Requests through the gateway, by what it did with them.",
             ("service", "operation", "outcome", "fault"),
             registry=self.registry,
@@ -76,3 +78,18 @@ class GatewayMetrics:
     def render(self) -> bytes:
         """The registry in Prometheus text exposition format."""
         return generate_latest(self.registry)
+
+
+def calls_by_fault(text: str) -> dict[str, int]:
+    """Requests each fault was applied to since the gateway started, by fault id, read from
+    ``render()``'s text. Exact, unlike the ring of recent requests, which drops the oldest:
+    this is how a drill learns what each of its faults matched."""
+    counts: dict[str, int] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != _REQUESTS:
+            continue
+        for sample in family.samples:
+            fault = sample.labels.get("fault", _NONE)
+            if sample.name == f"{_REQUESTS}_total" and fault != _NONE:
+                counts[fault] = counts.get(fault, 0) + int(sample.value)
+    return counts

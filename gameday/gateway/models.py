@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gameday.faults.modes import ERROR_MODES, Mode
+from gameday.kinds import CallClass
 
 FAULT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 """A fault id is one URL path segment: no slash, no percent-encoding needed."""
@@ -47,6 +48,8 @@ class Outcome(StrEnum):
     """Not forwarded: CONNECT, a target that is not a path, an unsupported Expect."""
     CLIENT_GONE = "client-gone"
     """The client went away (its own timeout) before the answer was complete."""
+    DENIED = "denied"
+    """A destructive call answered AccessDenied by ``deny_destructive``, never forwarded."""
 
 
 class Latency(BaseModel):
@@ -200,6 +203,50 @@ class RequestPage(BaseModel):
     """Pass this as the next ``since``."""
     dropped: int
     """Records after ``since`` that the bounded ring no longer holds."""
+
+
+class CallCountRecord(BaseModel):
+    """How many calls of one service, operation, outcome and class the gateway has seen."""
+
+    model_config = _FROZEN
+
+    service: str | None
+    operation: str | None
+    outcome: Outcome
+    call_class: CallClass
+    count: int
+
+
+class DestructiveCallRecord(BaseModel):
+    """One destructive call the gateway saw (docs/audit.md)."""
+
+    model_config = _FROZEN
+
+    seq: int
+    time: float
+    """Wall-clock seconds since the epoch when the gateway answered it."""
+    service: str | None
+    region: str | None
+    operation: str | None
+    resource: str | None
+    """What the request names (docs/audit.md "Resource names"); None when it names none."""
+    outcome: Outcome
+
+
+class CallsPage(BaseModel):
+    """``GET /_gameday/calls?since=SEQ``: every call counted since the gateway started, and
+    the destructive calls after ``since``, oldest first."""
+
+    model_config = _FROZEN
+
+    counts: tuple[CallCountRecord, ...]
+    destructive: tuple[DestructiveCallRecord, ...]
+    last_seq: int
+    """Pass this as the next ``since``."""
+    dropped: int
+    """Destructive calls after ``since`` that the bounded list no longer holds."""
+    deny_destructive: bool
+    """Whether this gateway answers destructive calls with AccessDenied."""
 
 
 class Health(BaseModel):

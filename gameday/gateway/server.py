@@ -36,6 +36,7 @@ from yarl import URL
 from gameday.errors import EnvironmentFailure, GameDayError, InvalidInputError
 from gameday.faults.modes import Mode
 from gameday.gateway.admin import METRICS_PATH, AdminApi
+from gameday.gateway.call_class import class_of
 from gameday.gateway.classify import UNCLASSIFIED, RequestInfo, classify, needs_body, warm
 from gameday.gateway.guard import (
     GuardedConnection,
@@ -46,8 +47,10 @@ from gameday.gateway.guard import (
     describe,
     listen,
 )
+from gameday.gateway.ledger import CallLedger
 from gameday.gateway.metrics import GatewayMetrics
 from gameday.gateway.models import Outcome
+from gameday.gateway.resource_name import resource_name
 from gameday.gateway.store import DEFAULT_RING_SIZE, ActiveFault, FaultStore, RequestLog
 from gameday.gateway.upstream import (
     ClientBody,
@@ -57,6 +60,7 @@ from gameday.gateway.upstream import (
     normalize_upstream,
 )
 from gameday.gateway.wire import error_for_mode, render_error
+from gameday.kinds import CallClass
 from gameday.listen import is_loopback, parse_listen
 
 TOKEN_ENV = "GAMEDAY_GATEWAY_TOKEN"
@@ -111,6 +115,7 @@ class GatewayCore:
         wall_clock: Callable[[], float] = time.time,
         ring_size: int = DEFAULT_RING_SIZE,
         limits: ServerLimits | None = None,
+        deny_destructive: bool = False,
     ) -> None:
         self.upstream = normalize_upstream(upstream)
         self.limits = limits or ServerLimits()
@@ -118,6 +123,7 @@ class GatewayCore:
         self.store = FaultStore(rng=random.Random(seed), clock=clock)
         self.log = RequestLog(ring_size, wall_clock=wall_clock)
         self.metrics = GatewayMetrics(lambda: len(self.store.active()))
+        self.ledger = CallLedger(deny_destructive=deny_destructive, wall_clock=wall_clock)
         self.admin = AdminApi(
             self.store,
             self.log,
@@ -125,6 +131,7 @@ class GatewayCore:
             upstream=self.upstream,
             token=token,
             body_timeout_s=self.limits.admin_body_timeout_s,
+            ledger=self.ledger,
         )
         self._pool = UpstreamPool(self.upstream)
         self._upstream_path = URL(self.upstream).raw_path.rstrip("/").encode()
@@ -251,6 +258,12 @@ class GatewayCore:
         path, _, query = target.partition("?")
         info = classify(method, path, query, headers, form)
         call = _Call(self, request, info, target, started)
+        if call.call_class is CallClass.DESTRUCTIVE:
+            form, expect_pending = await self._name_resource(
+                call, path, query, form, expect_pending
+            )
+            if self.ledger.deny_destructive:
+                return await self._deny(call, expect_pending)
         fault = self.store.match(info)
         delay_s = self.store.effect_latency_s
         if fault is not None:
@@ -275,19 +288,59 @@ class GatewayCore:
                 call.done(None, Outcome.CLIENT_GONE)
             raise
 
+    async def _name_resource(
+        self, call: _Call, path: str, query: str, form: bytes | None, expect_pending: bool
+    ) -> tuple[bytes | None, bool]:
+        """Read a destructive call's small body (rare calls: the others stream through) and
+        name its resource; returns the body read, and whether "100 Continue" is still owed."""
+        request = call.request
+        length = request.content_length
+        if form is None and request.body_exists and length is not None and length <= _SMALL_BODY:
+            if expect_pending:
+                await _send_continue(request)
+                expect_pending = False
+            form = await request.read()
+        loop = asyncio.get_running_loop()
+        # The first destructive call of a service loads its model: off the event loop.
+        host = request.headers.get("Host", "")
+        call.resource = await loop.run_in_executor(
+            None, resource_name, call.info, request.method, path, query, form, host
+        )
+        return form, expect_pending
+
+    async def _deny(self, call: _Call, expect_pending: bool) -> web.StreamResponse:
+        """``deny_destructive``: AccessDenied in the request's own protocol, never forwarded."""
+        info = call.info
+        status, code = error_for_mode(Mode.DENIED, info)
+        what = " ".join(p for p in (info.service, info.operation, call.resource) if p)
+        message = f"gameday refused a destructive call ({what or call.request.method}): the "
+        message += "drill's target says deny_destructive"
+        return await self._answer_error(call, status, code, message, Outcome.DENIED, expect_pending)
+
     async def _inject_error(
         self, call: _Call, fault: ActiveFault, expect_pending: bool
     ) -> web.StreamResponse:
-        request, info = call.request, call.info
-        status, code = error_for_mode(fault.mode, info)
+        status, code = error_for_mode(fault.mode, call.info)
         status = fault.status or status
         code = fault.code or code
         message = f"{code} injected by gameday fault {fault.id!r}"
+        return await self._answer_error(call, status, code, message, Outcome.ERROR, expect_pending)
+
+    async def _answer_error(
+        self,
+        call: _Call,
+        status: int,
+        code: str,
+        message: str,
+        outcome: Outcome,
+        expect_pending: bool,
+    ) -> web.StreamResponse:
+        request, info = call.request, call.info
         rendered = render_error(info, status, code, message, method=request.method)
         response = web.Response(
             status=rendered.status, headers=rendered.headers, body=rendered.body
         )
-        call.done(rendered.status, Outcome.ERROR)
+        call.done(rendered.status, outcome)
         if expect_pending:
             # The client holds its body back for a "100 Continue" that never comes, so the
             # connection cannot carry another request: answer, then close it at once (left
@@ -384,8 +437,8 @@ class GatewayCore:
 class _Call:
     """One proxied request on its way: what it is, and recording how it ended (once)."""
 
-    __slots__ = ("core", "fault_id", "info", "outcome", "recorded", "request", "started",
-                 "target")  # fmt: skip
+    __slots__ = ("call_class", "core", "fault_id", "info", "outcome", "recorded", "request",
+                 "resource", "started", "target")  # fmt: skip
 
     def __init__(
         self,
@@ -403,6 +456,8 @@ class _Call:
         self.fault_id: str | None = None
         self.outcome = Outcome.FORWARDED
         self.recorded = False
+        self.call_class = class_of(info.service, info.operation, request.method)
+        self.resource: str | None = None
 
     def done(self, status: int | None, outcome: Outcome) -> None:
         """Into the request ring and the metrics."""
@@ -412,6 +467,7 @@ class _Call:
         core = self.core
         core.log.record(self.request.method, info, status, outcome, self.fault_id, elapsed)
         core.metrics.observe(info.service, info.operation, outcome, self.fault_id, elapsed)
+        core.ledger.record(info, self.call_class, outcome, self.resource)
 
 
 async def _relay(request: web.BaseRequest, upstream: UpstreamResponse) -> web.StreamResponse:
@@ -550,9 +606,11 @@ class Gateway:
         token: str | None = None,
         seed: int | None = None,
         limits: ServerLimits | None = None,
+        deny_destructive: bool = False,
     ) -> None:
         self.upstream = normalize_upstream(upstream)
         self._limits = limits
+        self._deny_destructive = deny_destructive
         self._host = host
         self._port = port
         self._token = token
@@ -622,7 +680,13 @@ class Gateway:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        core = GatewayCore(self.upstream, token=self._token, seed=self._seed, limits=self._limits)
+        core = GatewayCore(
+            self.upstream,
+            token=self._token,
+            seed=self._seed,
+            limits=self._limits,
+            deny_destructive=self._deny_destructive,
+        )
         self._core = core
         try:
             host, port = await core.start(self._host, self._port)

@@ -164,15 +164,20 @@ class LostRun:
 class DataLoss:
     """What the data probe's read-back found.
 
-    ``rpo_s`` is the largest window (0.0 when nothing was lost); ``lost`` counts acknowledged
-    writes missing on read-back; ``refused`` counts writes refused with an error
-    (unavailability, not loss); ``unverified`` counts acknowledged writes not read back.
+    Of the acknowledged writes, ``read`` were found, ``lost`` were missing and ``unverified``
+    could not be read back; ``refused`` counts writes refused with an error (unavailability,
+    not loss). ``least_s`` is the RPO if every unverified write was kept, ``most_s`` if every
+    one was lost; ``rpo_s`` is the RPO when they agree (always, with nothing unverified) and
+    None when the unverified writes decide it. ``runs`` are the runs of writes proven lost.
     """
 
-    rpo_s: float
+    rpo_s: float | None
     lost: int
     refused: int
     unverified: int
+    read: int
+    least_s: float
+    most_s: float
     runs: tuple[LostRun, ...]
     detail: str
 
@@ -190,26 +195,69 @@ def _ordered_markers(markers: Iterable[Marker]) -> list[Marker]:
     return ordered
 
 
-def _lost_runs(ordered: Sequence[Marker]) -> list[LostRun]:
+def _lost_runs(ordered: Sequence[Marker], *, worst: bool = False) -> list[LostRun]:
+    """The runs of lost markers and their windows, each unverified marker taken the way that
+    makes windows shortest (``worst`` False: the runs of markers proven lost) or longest.
+
+    Without unverified markers both are DESIGN.md's runs. With them, no way they went gives a
+    window beyond the ``worst`` ones, nor an RPO below the largest of the others (see
+    ``measure_rpo``).
+    """
+
+    def in_run(marker: Marker) -> bool:
+        return marker.lost or (worst and marker.unverified)
+
     runs: list[LostRun] = []
-    last_durable_s: float | None = None
-    first: Marker | None = None
+    last_durable_s: float | None = None  # of a marker proven durable
+    last_kept_s: float | None = None  # of a durable or unverified marker
+    first_unverified_s: float | None = None
     base_s = 0.0
+    first: Marker | None = None
     for index, marker in enumerate(ordered):
-        if marker.lost:
+        if in_run(marker):
             if first is None:
                 first = marker
-                # DESIGN.md: t_(a-1) is t_a when no durable write precedes the run. That makes
-                # a lone lost first marker a 0 s window; the loss still shows in `lost` and in
-                # the detail (kept to the shared definition; see docs/measurements.md).
-                base_s = marker.written_at_s if last_durable_s is None else last_durable_s
-            last_is_end = index + 1 == len(ordered) or not ordered[index + 1].lost
-            if last_is_end:
+                base_s = _run_base(
+                    ordered, index, last_durable_s, last_kept_s, first_unverified_s, worst
+                )
+            if index + 1 == len(ordered) or not in_run(ordered[index + 1]):
                 runs.append(LostRun(first.seq, marker.seq, marker.written_at_s - base_s))
                 first = None
-        elif marker.durable:
-            last_durable_s = marker.written_at_s
+        if marker.durable:
+            last_durable_s = last_kept_s = marker.written_at_s
+        elif marker.unverified:
+            last_kept_s = marker.written_at_s
+            if first_unverified_s is None:
+                first_unverified_s = marker.written_at_s
     return runs
+
+
+def _run_base(
+    ordered: Sequence[Marker],
+    start: int,
+    last_durable_s: float | None,
+    last_kept_s: float | None,
+    first_unverified_s: float | None,
+    worst: bool,
+) -> float:
+    """t_(a-1) of the run starting at ``start``: the last durable write before it, t_a when
+    there is none (DESIGN.md), with unverified writes before it kept or lost as ``worst`` says.
+    """
+    own_s = ordered[start].written_at_s
+    if worst:
+        # Earliest: unverified writes after the last durable one lost; with no durable write,
+        # the first unverified one kept and the rest lost.
+        if last_durable_s is not None:
+            return last_durable_s
+        return own_s if first_unverified_s is None else first_unverified_s
+    # Latest: the last unverified write after a durable one kept. With no durable write,
+    # keeping the one just before the run is the latest base, and losing them all lets the
+    # run measure from its own start.
+    if last_durable_s is not None and last_kept_s is not None:
+        return last_kept_s
+    if start > 0 and ordered[start - 1].unverified:
+        return ordered[start - 1].written_at_s
+    return own_s
 
 
 def measure_rpo(markers: Iterable[Marker]) -> DataLoss:
@@ -220,35 +268,63 @@ def measure_rpo(markers: Iterable[Marker]) -> DataLoss:
     t_(a-1) is the last durable write before the run. RPO = the largest window; 0 when none is
     lost. Writes refused with an error are unavailability, not loss, and are counted apart."
 
-    A durable write is acknowledged and found. "Consecutive" is in sequence order: a refused or
-    unverified marker between two lost ones splits them into two runs, but the second run's
-    window still reaches back to the last *durable* write, so the RPO is the same either way.
-    Where no durable write precedes the run, t_(a-1) is t_a, exactly as DESIGN.md says, so a
-    run of lost markers at the very start measures only its own span (0 s for one marker);
-    ``lost`` and ``detail`` always show the loss.
+    A durable write is acknowledged and found. "Consecutive" is in sequence order: a refused
+    marker between two lost ones splits them into two runs, but the second run's window still
+    reaches back to the last *durable* write, so the RPO is the same either way. Where no
+    durable write precedes the run, t_(a-1) is t_a, exactly as DESIGN.md says, so a run of lost
+    markers at the very start measures only its own span (0 s for one marker); ``lost`` and
+    ``detail`` always show the loss.
+
+    An unverified write (acknowledged, not read back) was either kept or lost. Over every way
+    they went, the RPO is at most ``most_s`` (each run of lost and unverified writes measured
+    from the earliest base any of them allows; reached by one of the ways) and at least
+    ``least_s`` (each run of writes proven lost measured from the latest base any of them
+    allows). When the two agree the unverified writes cannot change the RPO and it is measured;
+    otherwise ``rpo_s`` is None (*not measured*). Taking them all kept is not a lower bound:
+    with no durable write before a loss, an unverified write kept becomes the run's t_(a-1),
+    and lost it would leave t_a.
     """
     ordered = _ordered_markers(markers)
     runs = _lost_runs(ordered)
+    least_s = max((run.window_s for run in runs), default=0.0)
+    most_s = max((run.window_s for run in _lost_runs(ordered, worst=True)), default=0.0)
     lost = sum(1 for m in ordered if m.lost)
     refused = sum(1 for m in ordered if not m.acknowledged)
     unverified = sum(1 for m in ordered if m.unverified)
-    rpo_s = max((run.window_s for run in runs), default=0.0)
-    if runs:
-        worst = max(runs, key=lambda run: run.window_s)
-        detail = (
-            f"{lost} acknowledged write(s) lost in {len(runs)} run(s); largest window "
-            f"{format_seconds(rpo_s)} (markers {worst.first_seq}..{worst.last_seq})"
-        )
-    elif not ordered:
-        # Still 0 as DESIGN.md says ("0 when none is lost"), but the report must show why.
-        detail = "no marker written: nothing to lose"
-    else:
-        detail = "no acknowledged write lost"
+    read = sum(1 for m in ordered if m.durable)
+    rpo_s = least_s if most_s == least_s else None
+    detail = _describe_loss(ordered, runs, least_s, read, lost, unverified)
     if refused:
         detail += f"; {refused} write(s) refused (unavailability, not loss)"
     if unverified:
-        detail += f"; {unverified} acknowledged write(s) not read back"
-    return DataLoss(rpo_s, lost, refused, unverified, tuple(runs), detail)
+        detail += (
+            "; the unverified writes cannot change the RPO"
+            if rpo_s is not None
+            else f"; RPO between {format_seconds(least_s)} and {format_seconds(most_s)} "
+            "depending on the unverified writes"
+        )
+    return DataLoss(rpo_s, lost, refused, unverified, read, least_s, most_s, tuple(runs), detail)
+
+
+def _describe_loss(
+    ordered: Sequence[Marker],
+    runs: Sequence[LostRun],
+    largest_s: float,
+    read: int,
+    lost: int,
+    unverified: int,
+) -> str:
+    if not ordered:
+        # Still 0 as DESIGN.md says ("0 when none is lost"), but the report must show why.
+        return "no marker written: nothing to lose"
+    counts = f"{read} read back, {lost} lost, {unverified} unverified"
+    if not runs:
+        return f"no acknowledged write lost ({counts})"
+    worst = max(runs, key=lambda run: run.window_s)
+    return (
+        f"{lost} acknowledged write(s) lost in {len(runs)} run(s); largest window "
+        f"{format_seconds(largest_s)} (markers {worst.first_seq}..{worst.last_seq}); {counts}"
+    )
 
 
 def measure_ttd(alerts: Iterable[Alert], t0_s: float) -> float | None:
@@ -264,6 +340,13 @@ def measure_human(marks_at: Iterable[float], t0_s: float, observe_end_s: float) 
     yet) or after the window does not count; None when nobody marked in it."""
     times = [at for at in marks_at if t0_s <= at <= observe_end_s]
     return min(times) - t0_s if times else None
+
+
+def count_destructive(calls_at: Iterable[float | None], t0_s: float, observe_end_s: float) -> int:
+    """DESIGN.md destructive_calls: "the number of destructive calls the app made from T0 to
+    the end of observation". Refused calls count (the app tried); a call whose time could not
+    be placed (None) counts too: it cannot be shown to be outside the window."""
+    return sum(1 for at in calls_at if at is None or t0_s <= at <= observe_end_s)
 
 
 def describe_human(mark: str, measured_s: float | None) -> str:

@@ -11,10 +11,17 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gameday.kinds import TIME_OBJECTIVES, Capability, Grade, ObjectiveKind, RunStatus
+from gameday.kinds import (
+    AT_MOST_OBJECTIVES,
+    TIME_OBJECTIVES,
+    UNSCORED,
+    Capability,
+    Grade,
+    ObjectiveKind,
+    RunStatus,
+)
 from gameday.result import ObjectiveResult
 
-_NOT_RUN = frozenset({RunStatus.ERROR, RunStatus.NOT_STEADY})
 _GRADE_ORDER = (Grade.A, Grade.B, Grade.C, Grade.D, Grade.F)
 
 
@@ -48,16 +55,17 @@ SCORING_RULES = ScoringRules(
 def describe_rules(rules: ScoringRules = SCORING_RULES) -> list[str]:
     """The scoring rules as lines of text, printed with every report."""
     times = ", ".join(sorted(k.value for k in TIME_OBJECTIVES))
-    booleans = ", ".join(sorted(k.value for k in ObjectiveKind if k not in TIME_OBJECTIVES))
+    booleans = ", ".join(sorted(k.value for k in ObjectiveKind if k not in AT_MOST_OBJECTIVES))
+    counts = ", ".join(sorted(k.value for k in AT_MOST_OBJECTIVES - TIME_OBJECTIVES))
     grades = ", ".join(f"{g.value} >= {m:g}" for g, m in rules.grade_thresholds)
     return [
-        f"met: a time objective ({times}) at or under its target; a boolean objective "
-        f"({booleans}) at or over it; nothing measured never meets a target",
+        f"met: a time objective ({times}) or a count ({counts}) at or under its target; a "
+        f"boolean objective ({booleans}) at or over it; nothing measured never meets a target",
         "credit: 1 for a met objective",
         f"credit: a missed time objective ({times}) earns max(0, 1 - (measured - target) / "
         "target): 0 at twice the target, 0 when not recovered or not detected, 0 when the "
         "target is 0",
-        f"credit: a missed boolean objective ({booleans}) earns 0",
+        f"credit: a missed boolean objective ({booleans}) or count ({counts}) earns 0",
         "scenario score = 100 x sum(weight x credit) / sum(weight) over its objectives "
         f"(weight default {rules.default_weight:g})",
         f"a missed critical objective caps the grade at {rules.critical_cap.value}; the score "
@@ -67,9 +75,11 @@ def describe_rules(rules: ScoringRules = SCORING_RULES) -> list[str]:
         f"grades: {grades}, F below {rules.grade_thresholds[-1][1]:g} (thresholds compared "
         f"with a {rules.grade_tolerance:g} tolerance for float noise)",
         f"a guardrail abort is an F with score {rules.aborted_score:g}; a run that could not "
-        "start (error, not-steady) has no score and no grade",
+        "start (error, not-steady) or tested nothing (inconclusive: a fault matched none of the "
+        "app's calls) has no score and no grade",
         "suite score = weighted mean of the scenario scores (weight default "
-        f"{rules.default_weight:g}); error and not-steady scenarios are left out and listed",
+        f"{rules.default_weight:g}); error, not-steady and inconclusive scenarios are left out "
+        "and listed",
         "per capability: the weighted mean of the scenarios covering it; a scenario covering "
         "several capabilities counts in each",
         f"scores are stored unrounded and shown truncated to {rules.display_decimals} decimal(s), "
@@ -125,14 +135,14 @@ def credit(kind: ObjectiveKind, met: bool, measured: float | None, target: float
 def is_met(kind: ObjectiveKind, measured: float | None, target: float) -> bool:
     """Whether a measurement meets its target.
 
-    Time objectives (rto, rpo, ttd, latency) are met at or under the target; availability and
-    steady (a ratio, or 1.0 for held) at or over it. Nothing measured (not recovered, not
-    detected, no sample) never meets a target.
+    Time objectives (rto, rpo, ttd, latency) and counts (destructive_calls) are met at or under
+    the target; availability and steady (a ratio, or 1.0 for held) at or over it. Nothing
+    measured (not recovered, not detected, no sample, calls nobody counted) never meets a target.
     """
     _check_target(kind, target, measured)
     if measured is None:
         return False
-    if kind in TIME_OBJECTIVES:
+    if kind in AT_MOST_OBJECTIVES:
         return measured <= target
     return measured >= target
 
@@ -175,7 +185,8 @@ class ScenarioScore:
     """A scenario's score and grade, why they were capped, and how the run ended.
 
     ``score`` and ``grade`` are None exactly when the run could not start (status ``error`` or
-    ``not-steady``). ``caps`` lists every rule that lowered or explains the grade, in words.
+    ``not-steady``) or tested nothing (``inconclusive``). ``caps`` lists every rule that
+    lowered or explains the grade, in words.
     """
 
     score: float | None
@@ -184,11 +195,11 @@ class ScenarioScore:
     status: RunStatus
 
     def __post_init__(self) -> None:
-        not_run = self.status in _NOT_RUN
-        if not_run != (self.score is None) or not_run != (self.grade is None):
+        unscored = self.status in UNSCORED
+        if unscored != (self.score is None) or unscored != (self.grade is None):
             raise ValueError(
                 f"status {self.status.value!r}: score and grade must be None exactly when the "
-                "run could not start (error, not-steady)"
+                "run could not start (error, not-steady) or tested nothing (inconclusive)"
             )
 
 
@@ -241,19 +252,23 @@ def grade_aborted(reason: str, rules: ScoringRules = SCORING_RULES) -> ScenarioS
 
 
 def grade_not_run(status: RunStatus, reason: str) -> ScenarioScore:
-    """A run that could not start: "an `error`, not a grade" (no score, no grade).
+    """A run with nothing to grade: "an `error`, not a grade" (no score, no grade).
 
-    ``status`` must be ``error`` (environment failure) or ``not-steady`` (steady state before
-    did not hold, so no fault was injected).
+    ``status`` must be ``error`` (environment failure), ``not-steady`` (steady state before
+    did not hold, so no fault was injected) or ``inconclusive`` (a fault matched none of the
+    app's calls, so the drill tested nothing).
     """
-    if status not in _NOT_RUN:
-        raise ValueError(f"a run that could not start is error or not-steady, not {status.value}")
+    if status not in UNSCORED:
+        raise ValueError(
+            f"a run with nothing to grade is error, not-steady or inconclusive, not {status.value}"
+        )
     return ScenarioScore(None, None, (f"{status.value}: {reason}",), status)
 
 
 @dataclass(frozen=True, slots=True)
 class ScenarioEntry:
-    """One scenario as the suite sees it; ``score`` None exactly for error / not-steady."""
+    """One scenario as the suite sees it; ``score`` None exactly for error / not-steady /
+    inconclusive."""
 
     name: str
     score: float | None
@@ -263,10 +278,10 @@ class ScenarioEntry:
 
     def __post_init__(self) -> None:
         _check_weight(f"scenario {self.name!r}", self.weight)
-        if (self.status in _NOT_RUN) != (self.score is None):
+        if (self.status in UNSCORED) != (self.score is None):
             raise ValueError(
-                f"scenario {self.name!r}: score must be None exactly when its status is error "
-                f"or not-steady (status {self.status.value!r})"
+                f"scenario {self.name!r}: score must be None exactly when its status is error, "
+                f"not-steady or inconclusive (status {self.status.value!r})"
             )
         if self.score is not None and not 0.0 <= self.score <= 100.0:
             raise ValueError(f"scenario {self.name!r}: score must be in [0, 100]")
@@ -278,7 +293,8 @@ class SuiteScore:
 
     ``score`` and ``grade`` are None when no scenario could be counted. A capability covered
     by no counted scenario is absent from ``by_capability``. ``excluded`` names the scenarios
-    that could not start; when it is not empty the suite is ``flagged``.
+    with no score (they could not start, or tested nothing); when it is not empty the suite is
+    ``flagged``.
     """
 
     score: float | None
@@ -303,10 +319,10 @@ def suite_score(
 ) -> SuiteScore:
     """DESIGN.md: "Suite score = weighted mean of its scenarios, with a roll-up per capability".
 
-    Aborted scenarios count with their score (0); error and not-steady ones have no score, so
-    they are left out of every mean and listed in ``excluded``. A scenario counts in the
-    roll-up of every capability it covers, with its own weight. Scenario caps do not carry
-    into the suite: the mean is over scores, and a capped scenario keeps its score.
+    Aborted scenarios count with their score (0); error, not-steady and inconclusive ones have
+    no score, so they are left out of every mean and listed in ``excluded``. A scenario counts
+    in the roll-up of every capability it covers, with its own weight. Scenario caps do not
+    carry into the suite: the mean is over scores, and a capped scenario keeps its score.
     """
     if not scenarios:
         raise ValueError("a suite needs at least one scenario to be scored")

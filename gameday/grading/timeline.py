@@ -40,6 +40,15 @@ def _require_finite(name: str, value: float) -> None:
         raise ValueError(f"{name} must be a finite number of seconds, got {value!r}")
 
 
+TIMEOUT_PREFIX = "timeout after "
+"""How a sample's detail begins when the probe's timeout ended it (``timeout_detail``)."""
+
+
+def timeout_detail(timeout_s: float) -> str:
+    """The detail of a sample that its probe's timeout ended: ``timeout after 2s``."""
+    return f"{TIMEOUT_PREFIX}{timeout_s:g}s"
+
+
 @dataclass(frozen=True, slots=True)
 class Sample:
     """One tick of a probe.

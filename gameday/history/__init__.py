@@ -1,4 +1,5 @@
-"""The history of runs: a SQLite store (WAL) that reads and writes results only.
+"""The history of runs: a SQLite store (WAL) on one machine, or a PostgreSQL store for a
+fleet (``--store postgresql://...``), that reads and writes results only.
 
 ``HistoryStore`` records a run when it starts and finalises it when it ends; a run whose
 process died is finalised as ``aborted`` by the next open. It also keeps the scheduler's
@@ -9,10 +10,19 @@ they return).
 
 from __future__ import annotations
 
-from gameday.history.query import PastRuns, parse_since, past_runs, read_runs, stored_result
+from gameday.history.location import DEFAULT_STORE, StoreLocation, store_location
+from gameday.history.query import (
+    PastRuns,
+    parse_age,
+    parse_since,
+    past_runs,
+    read_finished_runs,
+    read_runs,
+    stored_result,
+)
 from gameday.history.schema import LATEST_VERSION
 from gameday.history.store import (
-    DEFAULT_STORE,
+    FinishedRun,
     HistoryRow,
     HistoryStatus,
     HistoryStore,
@@ -25,16 +35,21 @@ from gameday.history.store import (
 __all__ = [
     "DEFAULT_STORE",
     "LATEST_VERSION",
+    "FinishedRun",
     "HistoryRow",
     "HistoryStatus",
     "HistoryStore",
     "PastRuns",
     "Skip",
     "SkipReason",
+    "StoreLocation",
     "default_store_path",
     "iso_utc",
+    "parse_age",
     "parse_since",
     "past_runs",
+    "read_finished_runs",
     "read_runs",
+    "store_location",
     "stored_result",
 ]

@@ -1,4 +1,5 @@
-"""The history store: every run, as SQLite in WAL mode (DESIGN.md "Results, reports, history").
+"""The history store: every run, in SQLite (WAL mode) on one machine or in PostgreSQL for a
+fleet (DESIGN.md "Results, reports, history"; docs/fleet.md).
 
 Usage::
 
@@ -9,9 +10,10 @@ Usage::
 
 A row is written when a run starts (``running``, with its writer process) and finalised when
 it ends. A row whose writer is gone is finalised as ``aborted`` the next time any process
-opens the store (see ``gameday.history.writer``). Each write is one ``BEGIN IMMEDIATE``
-transaction; WAL lets readers go on while one process writes, and the busy timeout makes a
-second writer wait for the first instead of failing.
+opens the store (see ``gameday.history.writer``); in PostgreSQL also when the writer ran on
+another host, whose session lock on the run ended with it (``gameday.history.postgresql``).
+Each write is one transaction (``gameday.history.database``). The SQL here is the same for
+both databases: no function or syntax only one of them has.
 
 The scheduler's fire times that did not run are kept too (``record_skips``, ``skips``,
 ``skip_counts``): a skip is not a run, so it has a table of its own.
@@ -19,9 +21,7 @@ The scheduler's fire times that did not run are kept too (``record_skips``, ``sk
 
 from __future__ import annotations
 
-import json
 import os
-import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,16 +35,18 @@ from pydantic import ValidationError
 
 from gameday.errors import InvalidInputError
 from gameday.grading import grade_aborted
-from gameday.history.schema import migrate
+from gameday.history.database import Database, open_sqlite
+from gameday.history.location import DEFAULT_STORE, StoreLocation, store_location
+from gameday.history.schema import capabilities_text, migrate
+from gameday.history.transfer import Archive, CopyCounts, read_archive, write_archive
 from gameday.history.writer import Writer, is_gone, writer_for
-from gameday.kinds import Grade, ObjectiveKind, RunStatus
+from gameday.kinds import Capability, Grade, ObjectiveKind, RunStatus
 from gameday.result import ObjectiveResult, RunResult
-
-DEFAULT_STORE = Path(".gameday/history.db")
 
 
 def default_store_path() -> Path:
-    """``$GAMEDAY_STORE`` when set and not empty, else ``.gameday/history.db``."""
+    """``$GAMEDAY_STORE`` when set and not empty, else ``.gameday/history.db``, as a path
+    (``store_location`` reads a PostgreSQL URL too)."""
     return Path(os.environ.get("GAMEDAY_STORE") or DEFAULT_STORE)
 
 
@@ -57,6 +59,7 @@ class HistoryStatus(StrEnum):
     ABORTED = "aborted"
     ERROR = "error"
     NOT_STEADY = "not-steady"
+    INCONCLUSIVE = "inconclusive"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,11 @@ class HistoryRow:
     previous_score: float | None
     writer_host: str | None
     writer_pid: int | None
+    owner: str = ""
+    """The scenario's ``metadata.owner`` as the run's result recorded it ('' when unknown: a
+    run that died before its result, or a scenario without one)."""
+    capabilities: tuple[Capability, ...] = ()
+    """What the run's faults took away, as its result recorded it."""
 
     @property
     def delta(self) -> float | None:
@@ -85,6 +93,32 @@ class HistoryRow:
         if self.score is None or self.previous_score is None:
             return None
         return self.score - self.previous_score
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObjective:
+    """One objective's measurement as the store keeps it, for ``finished_runs``."""
+
+    name: str
+    kind: ObjectiveKind
+    target: float
+    measured: float | None
+    met: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedRun:
+    """A finished run as the posture report reads it (``HistoryStore.finished_runs``): its
+    scenario's owner and capabilities, its score, and only the measurements asked for."""
+
+    run_id: str
+    scenario: str
+    status: HistoryStatus
+    started_at: str
+    score: float | None
+    owner: str
+    capabilities: tuple[Capability, ...]
+    measurements: tuple[StoredObjective, ...]
 
 
 class SkipReason(StrEnum):
@@ -123,64 +157,69 @@ def _now() -> datetime:
 
 _ROW_COLUMNS = """
 r.run_id, r.scenario, r.environment, r.status, r.started_at, r.ended_at, r.score, r.grade,
-r.reason, r.writer_host, r.writer_pid,
+r.reason, r.writer_host, r.writer_pid, r.owner, r.capabilities,
 (SELECT p.score FROM runs AS p
  WHERE p.scenario = r.scenario AND p.started_at < r.started_at AND p.score IS NOT NULL
  ORDER BY p.started_at DESC LIMIT 1) AS previous_score
 """
 
-_FILTER = """
-FROM runs AS r
-WHERE (:scenario IS NULL OR r.scenario = :scenario)
-  AND (:since IS NULL OR r.started_at >= :since)
-ORDER BY r.started_at DESC, r.run_id DESC
-LIMIT :limit
-"""
+
+def _filter(scenario: str | None, since: str | None, limit: int | None) -> str:
+    """The runs of ``runs()``, newest first: conditions only for what is given (PostgreSQL
+    cannot type a parameter that is only compared with NULL)."""
+    conditions = ["TRUE"]
+    if scenario is not None:
+        conditions.append("r.scenario = :scenario")
+    if since is not None:
+        conditions.append("r.started_at >= :since")
+    return (
+        f"FROM runs AS r WHERE {' AND '.join(conditions)} "
+        "ORDER BY r.started_at DESC, r.run_id DESC" + ("" if limit is None else " LIMIT :limit")
+    )
+
+
+def _open(location: StoreLocation, busy_timeout_s: float) -> Database:
+    if location.url is not None:
+        # psycopg takes a tenth of a second to import: only a PostgreSQL store pays for it.
+        from gameday.history.postgresql import open_postgresql  # noqa: PLC0415
+
+        return open_postgresql(location, busy_timeout_s)
+    return open_sqlite(location, busy_timeout_s)
 
 
 class HistoryStore:
-    """The SQLite history of runs at ``path`` (created with its folders when missing)."""
+    """The history of runs at ``store`` (``store_location``: a SQLite file, created with its
+    folders when missing, or a PostgreSQL URL; default ``$GAMEDAY_STORE``, else
+    ``.gameday/history.db``)."""
 
     def __init__(
         self,
-        path: Path | None = None,
+        store: str | Path | StoreLocation | None = None,
         *,
         busy_timeout_s: float = 30.0,
         clock: Callable[[], datetime] = _now,
     ) -> None:
-        self.path = path or default_store_path()
+        self.location = store_location(store)
+        self.path = self.location.path
+        """The SQLite file; None for a PostgreSQL store."""
+        self.where = self.location.shown
+        """How messages name the store: its path or its redacted URL."""
         self._clock = clock
+        self._db = _open(self.location, busy_timeout_s)
+        self.errors = self._db.errors
+        """The database driver's errors (a broken store, a failed statement)."""
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None)
-        except (OSError, sqlite3.Error) as error:
-            raise InvalidInputError(
-                f"{self.path}: cannot open the history store: {error}",
-                hint="give a writable path with --store or GAMEDAY_STORE",
-            ) from None
-        try:
-            self._configure(busy_timeout_s)
-            migrate(self._db, str(self.path))
+            migrate(self._db, self.where)
             self.reap()
-        except sqlite3.DatabaseError as error:
+        except self._db.errors as error:
             self._db.close()
             raise InvalidInputError(
-                f"{self.path}: not a gameday history store: {error}",
+                f"{self.where}: not a gameday history store: {error}",
                 hint="give another path with --store or GAMEDAY_STORE",
             ) from None
         except BaseException:
             self._db.close()
             raise
-
-    def _configure(self, busy_timeout_s: float) -> None:
-        self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
-        mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise InvalidInputError(
-                f"{self.path}: SQLite refused WAL mode (journal mode {mode})",
-                hint="put the store on a local file system (WAL does not work over NFS/SMB)",
-            )
-        self._db.execute("PRAGMA foreign_keys = ON")
 
     def close(self) -> None:
         """Close the connection; the store stays on disk."""
@@ -198,10 +237,9 @@ class HistoryStore:
         self.close()
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; IMMEDIATE takes the write lock up front, so two writers
-        queue on the busy timeout instead of failing on a lock upgrade."""
-        self._db.execute("BEGIN IMMEDIATE")
+    def _write(self) -> Iterator[Database]:
+        """One write transaction (SQLite: IMMEDIATE, see ``SqliteDatabase.begin``)."""
+        self._db.execute(self._db.begin)
         try:
             yield self._db
         except BaseException:
@@ -219,26 +257,26 @@ class HistoryStore:
     ) -> None:
         """Record a run as ``running``, with its writer (``pid``, default this process)."""
         writer = writer_for(pid)
-        try:
-            with self._write() as db:
-                db.execute(
-                    "INSERT INTO runs (run_id, scenario, environment, status, started_at, "
-                    "writer_host, writer_boot, writer_pid, writer_start, writer_pid_namespace) "
-                    "VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)",
-                    (
-                        run_id,
-                        scenario,
-                        environment,
-                        iso_utc(started_at),
-                        writer.host,
-                        writer.boot,
-                        writer.pid,
-                        writer.start,
-                        writer.pid_namespace,
-                    ),
-                )
-        except sqlite3.IntegrityError:
-            raise InvalidInputError(f"{self.path}: run {run_id!r} is already recorded") from None
+        with self._write() as db:
+            added = db.execute(
+                "INSERT INTO runs (run_id, scenario, environment, status, started_at, "
+                "writer_host, writer_boot, writer_pid, writer_start, writer_pid_namespace) "
+                "VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING",
+                (
+                    run_id,
+                    scenario,
+                    environment,
+                    iso_utc(started_at),
+                    writer.host,
+                    writer.boot,
+                    writer.pid,
+                    writer.start,
+                    writer.pid_namespace,
+                ),
+            ).rowcount
+            if not added:
+                raise InvalidInputError(f"{self.where}: run {run_id!r} is already recorded")
+            db.hold_run(run_id)
 
     def finish_run(self, result: RunResult) -> None:
         """Finalise the run's row from its result (inserting it if it was never started):
@@ -253,6 +291,8 @@ class HistoryStore:
             "score": result.score,
             "grade": result.grade.value if result.grade else None,
             "reason": result.reason,
+            "owner": result.scenario.owner,
+            "capabilities": capabilities_text(c.value for c in result.scenario.capabilities),
             "result": result.model_dump_json(),
         }
         measurements = [
@@ -275,12 +315,14 @@ class HistoryStore:
         with self._write() as db:
             db.execute(
                 "INSERT INTO runs (run_id, scenario, environment, status, started_at, ended_at,"
-                " score, grade, reason, result) VALUES (:run_id, :scenario, :environment, "
-                ":status, :started_at, :ended_at, :score, :grade, :reason, :result) "
+                " score, grade, reason, owner, capabilities, result) VALUES (:run_id, :scenario, "
+                ":environment, :status, :started_at, :ended_at, :score, :grade, :reason, "
+                ":owner, :capabilities, :result) "
                 "ON CONFLICT (run_id) DO UPDATE SET scenario = excluded.scenario, "
                 "environment = excluded.environment, status = excluded.status, "
                 "started_at = excluded.started_at, ended_at = excluded.ended_at, "
                 "score = excluded.score, grade = excluded.grade, reason = excluded.reason, "
+                "owner = excluded.owner, capabilities = excluded.capabilities, "
                 "result = excluded.result",
                 values,
             )
@@ -291,37 +333,47 @@ class HistoryStore:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 measurements,
             )
+        self._db.release_run(result.run_id)
 
     def reap(self) -> list[str]:
         """Finalise as ``aborted`` every ``running`` row whose writer is gone; their run ids.
 
-        The score and grade are those of any abort (``grading.grade_aborted``): 0, F.
+        The writer is checked on its host when this is its host (``writer.is_gone``), else by
+        the database when it can tell (``Database.run_is_free``: PostgreSQL). The score and
+        grade are those of any abort (``grading.grade_aborted``): 0, F.
         """
         rows = self._db.execute(
             "SELECT run_id, writer_host, writer_boot, writer_pid, writer_start, "
             "writer_pid_namespace FROM runs WHERE status = 'running' AND writer_pid IS NOT NULL"
         ).fetchall()
-        dead = [
-            (run_id, host, pid)
-            for run_id, host, boot, pid, start, namespace in rows
-            if is_gone(Writer(host, boot, pid, start, namespace))
-        ]
+        dead = []
+        for run_id, host, boot, pid, start, namespace in rows:
+            gone = is_gone(Writer(host, boot, pid, start, namespace))
+            if gone is None:
+                gone = self._db.run_is_free(run_id)
+            if gone:
+                dead.append((run_id, host, pid))
         if not dead:
             return []
         found_at = iso_utc(self._clock())
-        with self._write() as db:
-            for run_id, host, pid in dead:
-                reason = (
-                    f"the runner (pid {pid} on {host}) ended without finishing the run; "
-                    f"found at {found_at}"
-                )
-                verdict = grade_aborted(reason)
-                # 'AND status' guards against a writer that finished in the meantime.
-                db.execute(
-                    "UPDATE runs SET status = 'aborted', score = ?, grade = ?, reason = ? "
-                    "WHERE run_id = ? AND status = 'running'",
-                    (verdict.score, verdict.grade.value if verdict.grade else None, reason, run_id),
-                )
+        try:
+            with self._write() as db:
+                for run_id, host, pid in dead:
+                    reason = (
+                        f"the runner (pid {pid} on {host}) ended without finishing the run; "
+                        f"found at {found_at}"
+                    )
+                    verdict = grade_aborted(reason)
+                    # 'AND status' guards against a writer that finished in the meantime.
+                    db.execute(
+                        "UPDATE runs SET status = 'aborted', score = ?, grade = ?, reason = ? "
+                        "WHERE run_id = ? AND status = 'running'",
+                        (verdict.score, verdict.grade.value if verdict.grade else None, reason,
+                         run_id),
+                    )  # fmt: skip
+        finally:
+            for run_id, _, _ in dead:
+                self._db.release_run(run_id)
         return [run_id for run_id, _, _ in dead]
 
     def runs(
@@ -332,21 +384,21 @@ class HistoryStore:
     ) -> list[HistoryRow]:
         """Runs, newest first, of one scenario or all, started at or after ``since``."""
         self.reap()
-        params = {
-            "scenario": scenario,
-            "since": None if since is None else iso_utc(since),
-            "limit": -1 if limit is None else limit,
-        }
-        rows = self._db.execute(f"SELECT {_ROW_COLUMNS} {_FILTER}", params).fetchall()
-        measured = self._measurements(params)
+        moment = None if since is None else iso_utc(since)
+        params = {"scenario": scenario, "since": moment, "limit": limit}
+        chosen = _filter(scenario, moment, limit)
+        rows = self._db.execute(f"SELECT {_ROW_COLUMNS} {chosen}", params).fetchall()
+        measured = self._measurements(chosen, params)
         return [_row(values, measured.get(values[0], ())) for values in rows]
 
-    def _measurements(self, params: Mapping[str, object]) -> dict[str, tuple[ObjectiveResult, ...]]:
+    def _measurements(
+        self, chosen: str, params: Mapping[str, object]
+    ) -> dict[str, tuple[ObjectiveResult, ...]]:
         found: dict[str, list[ObjectiveResult]] = {}
         query = (
             "SELECT run_id, objective, kind, probe, target, measured, met, credit, weight, "
             "critical, detail "
-            f"FROM measurements WHERE run_id IN (SELECT r.run_id {_FILTER}) "
+            f"FROM measurements WHERE run_id IN (SELECT r.run_id {chosen}) "
             "ORDER BY run_id, position"
         )
         for values in self._db.execute(query, params):
@@ -380,7 +432,7 @@ class HistoryStore:
             first = error.errors(include_url=False)[0]
             where = ".".join(str(part) for part in first["loc"])
             raise InvalidInputError(
-                f"{self.path}: run {run_id!r}: stored result is not readable: {where}: "
+                f"{self.where}: run {run_id!r}: stored result is not readable: {where}: "
                 f"{first['msg']}",
                 hint="it was written by another gameday version",
             ) from None
@@ -391,17 +443,19 @@ class HistoryStore:
         """The last ``limit`` finished runs of each scenario as (started_at, score), oldest
         first: the data of the suite page's trend."""
         self.reap()
-        wanted = None if scenarios is None else list(scenarios)
-        query = """
+        wanted = None if scenarios is None else list(dict.fromkeys(scenarios))
+        if wanted == []:
+            return {}
+        names = "" if wanted is None else f"AND scenario IN ({', '.join('?' * len(wanted))})"
+        query = f"""
             SELECT scenario, started_at, score FROM (
                 SELECT scenario, started_at, score, ROW_NUMBER() OVER (
                     PARTITION BY scenario ORDER BY started_at DESC, run_id DESC) AS n
                 FROM runs
-                WHERE status != 'running'
-                  AND (:all OR scenario IN (SELECT value FROM json_each(:names))))
-            WHERE n <= :limit ORDER BY scenario, started_at
+                WHERE status != 'running' {names}) AS ranked
+            WHERE n <= ? ORDER BY scenario, started_at
         """
-        params = {"all": wanted is None, "names": json.dumps(wanted or []), "limit": limit}
+        params = [*(wanted or []), limit]
         trend: dict[str, list[tuple[str, float | None]]] = {}
         for scenario, started_at, score in self._db.execute(query, params):
             trend.setdefault(scenario, []).append((started_at, score))
@@ -415,6 +469,54 @@ class HistoryStore:
             "GROUP BY scenario, status"
         )
         return {(scenario, RunStatus(status)): count for scenario, status, count in rows}
+
+    def finished_runs(self, kinds: Sequence[ObjectiveKind]) -> list[FinishedRun]:
+        """Every finished run (any age, any order) with its measurements of ``kinds`` only:
+        the narrow read of the posture report, two plain queries (no result JSON, no
+        writer, no previous score) and plain records (``StoredObjective``, not the
+        validated ``ObjectiveResult``: 10,000 runs read in a fraction of a second)."""
+        self.reap()
+        wanted = [kind.value for kind in kinds]
+        found: dict[str, list[StoredObjective]] = {}
+        if wanted:
+            query = (
+                "SELECT m.run_id, m.objective, m.kind, m.target, m.measured, m.met "
+                "FROM measurements AS m JOIN runs AS r ON r.run_id = m.run_id "
+                f"WHERE r.status != 'running' AND m.kind IN ({', '.join('?' * len(wanted))}) "
+                "ORDER BY m.run_id, m.position"
+            )
+            for run_id, name, kind, target, measured, met in self._db.execute(query, wanted):
+                found.setdefault(run_id, []).append(
+                    StoredObjective(name, ObjectiveKind(kind), target, measured, bool(met))
+                )
+        rows = self._db.execute(
+            "SELECT run_id, scenario, status, started_at, score, owner, capabilities FROM runs "
+            "WHERE status != 'running'"
+        )
+        return [
+            FinishedRun(
+                run_id=run_id,
+                scenario=scenario,
+                status=HistoryStatus(status),
+                started_at=started_at,
+                score=score,
+                owner=owner,
+                capabilities=tuple(Capability(c) for c in capabilities.split(",") if c),
+                measurements=tuple(found.get(run_id, ())),
+            )
+            for run_id, scenario, status, started_at, score, owner, capabilities in rows
+        ]
+
+    def archive(self) -> Archive:
+        """Every finished run, its measurements and every skip, as rows: what
+        ``gameday history copy`` moves (``gameday.history.transfer``)."""
+        self.reap()
+        return read_archive(self._db)
+
+    def restore(self, archive: Archive) -> CopyCounts:
+        """Add what this store lacks of ``archive``, in one transaction."""
+        with self._write() as db:
+            return write_archive(db, archive)
 
     def record_skips(self, skips: Sequence[Skip]) -> None:
         """Record skipped fire times, in one transaction."""
@@ -434,8 +536,9 @@ class HistoryStore:
         """Skipped fire times, oldest first, of one scenario or all."""
         rows = self._db.execute(
             "SELECT scenario, due_at, skipped_at, reason, detail FROM schedule_skips "
-            "WHERE (:scenario IS NULL OR scenario = :scenario) ORDER BY due_at, rowid",
-            {"scenario": scenario},
+            f"{'' if scenario is None else 'WHERE scenario = ?'} "
+            "ORDER BY due_at, skipped_at, scenario, reason, detail",
+            () if scenario is None else (scenario,),
         )
         return [
             Skip(name, due, at, SkipReason(reason), detail)
@@ -452,7 +555,7 @@ class HistoryStore:
 
 def _row(values: tuple[Any, ...], measurements: tuple[ObjectiveResult, ...]) -> HistoryRow:
     (run_id, scenario, environment, status, started, ended, score, grade, reason) = values[:9]
-    host, pid, previous = values[9:]
+    host, pid, owner, capabilities, previous = values[9:]
     return HistoryRow(
         run_id=run_id,
         scenario=scenario,
@@ -467,4 +570,6 @@ def _row(values: tuple[Any, ...], measurements: tuple[ObjectiveResult, ...]) -> 
         previous_score=previous,
         writer_host=host,
         writer_pid=pid,
+        owner=owner,
+        capabilities=tuple(Capability(c) for c in capabilities.split(",") if c),
     )

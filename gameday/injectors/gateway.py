@@ -6,12 +6,13 @@ when the runner dies or its admin API stops answering; a removal that failed say
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from gameday.errors import GameDayError, NotRemovedError
 from gameday.faults.rules import Rule
 from gameday.gateway.client import GatewayClient
+from gameday.gateway.metrics import calls_by_fault
 from gameday.gateway.models import FaultEffect, FaultMatch, FaultSpec, Latency
 
 
@@ -63,6 +64,12 @@ class GatewayInjector:
                 _not_removed(rule, spec, error.message, self.client.url), (rule.id,)
             ) from None
         self._held.pop(rule.id, None)
+
+    def matched_calls(self, rules: Iterable[Rule]) -> dict[str, int]:
+        """How many calls each rule acted on while in force, by rule id, from the gateway's
+        counters (they outlive a fault's removal). GameDayError when they cannot be read."""
+        counts = calls_by_fault(self.client.metrics())
+        return {rule.id: counts.get(fault_spec(rule, self.run_id).id, 0) for rule in rules}
 
     def finish(self) -> None:
         """Remove every fault of this run still held; NotRemovedError names those left."""

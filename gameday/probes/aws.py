@@ -17,7 +17,12 @@ from collections.abc import Callable
 
 from botocore.client import BaseClient
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ParamValidationError,
+    ProfileNotFound,
+)
 from botocore.validate import validate_parameters
 
 from gameday.probes.base import Observation, ProbeContext, ProbeError, RetryPolicy, short
@@ -27,7 +32,8 @@ from gameday.scenario.probe_models import ProbeCredentials
 
 class AwsProbe:
     """``<service>.<call>(**params)`` against the context's endpoint, or AWS when it has none;
-    signed with the context's dummy keys unless the spec says ``credentials: runner``.
+    signed with the context's dummy keys unless the spec says ``credentials: runner`` or
+    names a ``profile`` (a setup user's long-term key: a break-glass path).
 
     >>> probe = AwsProbe(spec, ctx)  # spec: service=sts, call=get_caller_identity
     >>> await probe.sample()  # Observation(ok=True, latency_s=0.012, detail="ok")
@@ -114,7 +120,15 @@ def _client(spec: AwsProbeSpec, ctx: ProbeContext, region: str) -> BaseClient:
     )
     runner = spec.credentials is ProbeCredentials.RUNNER
     try:
-        client = ctx.aws_client(spec.service, region=region, config=config, runner=runner)
+        client = ctx.aws_client(
+            spec.service, region=region, config=config, runner=runner, profile=spec.profile
+        )
+    except ProfileNotFound as error:
+        raise ProbeError(
+            f"probe {spec.name!r}: no profile {spec.profile!r}: {error}",
+            hint="an embedded or localstack drill's profiles are its setup users' "
+            "({kind: user, name: ..., profile: ...}); on aws, the runner's own",
+        ) from error
     except BotoCoreError as error:
         raise ProbeError(
             f"probe {spec.name!r}: cannot make a {spec.service!r} client: {error}",

@@ -109,12 +109,16 @@ class ProbeContext:
     the gateway, a proxy that refuses egress): what command probes run with and where
     aws probes read their SDK settings. None: the runner's own (a real account)."""
 
-    def boto3_session(self, *, runner: bool = False) -> boto3.session.Session:
+    def boto3_session(
+        self, *, runner: bool = False, profile: str | None = None
+    ) -> boto3.session.Session:
         """A boto3 session for one client (boto3's default session is not thread-safe):
         signed with ``credentials`` and blind to the runner's profile, config and
-        credentials files; the runner's own chain when ``runner`` or on a real account."""
+        credentials files; the runner's own chain when ``runner`` or on a real account.
+        ``profile``: that profile's keys instead (of the drill's shared files when isolated:
+        a setup user's long-term key; else of the runner's own)."""
         if runner or self.credentials is None:
-            return boto3.session.Session()
+            return boto3.session.Session(profile_name=profile)
         # No environment variable names the profile, and instance variables outrank the
         # environment: the runner's AWS_PROFILE, AWS_CONFIG_FILE and
         # AWS_SHARED_CREDENTIALS_FILE are never read.
@@ -126,18 +130,28 @@ class ProbeContext:
         core.set_config_variable(
             "credentials_file", environ.get("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
         )
+        if profile is not None:
+            core.set_config_variable("profile", profile)
+            return boto3.session.Session(botocore_session=core)
         key, secret = self.credentials
         return boto3.session.Session(
             aws_access_key_id=key, aws_secret_access_key=secret, botocore_session=core
         )
 
     def aws_client(
-        self, service: str, *, region: str, config: Config | None = None, runner: bool = False
+        self,
+        service: str,
+        *,
+        region: str,
+        config: Config | None = None,
+        runner: bool = False,
+        profile: str | None = None,
     ) -> BaseClient:
         """A client for a probe's AWS calls: the context's endpoint (the gateway), reached
         directly (it is loopback: no proxy of the runner's in between); with ``runner``, the
-        runner's own credentials, endpoints and proxies, as outside gameday."""
-        session = self.boto3_session(runner=runner)
+        runner's own credentials, endpoints and proxies, as outside gameday; with
+        ``profile``, signed with that profile's keys (``boto3_session``)."""
+        session = self.boto3_session(runner=runner, profile=profile)
         if not runner and self.credentials is not None:
             config = (config or Config()).merge(Config(proxies={}))
         # The stubs type `client` per literal service name; the service here is a scenario's.

@@ -8,6 +8,7 @@ import os
 import signal
 import time
 
+from gameday.child_env import without_gameday_variables
 from gameday.probes.base import Observation, ProbeContext, RetryPolicy, short
 from gameday.scenario.probe_models import CommandProbe as CommandProbeSpec
 from gameday.scenario.probe_models import ProbeCredentials
@@ -18,7 +19,8 @@ _STDERR_TAIL_BYTES = 1024
 
 class CommandProbe:
     """Runs ``command`` (no shell) in its own process group, stdout discarded, in the drill's
-    isolated environment (``ctx.environ``) unless the spec says ``credentials: runner``.
+    isolated environment (``ctx.environ``) unless the spec says ``credentials: runner`` or
+    there is none (``aws``): then in the runner's, without gameday's own variables (its tokens).
 
     On timeout or cancellation the whole process group is killed and reaped, so a command
     that forks (a shell script, ``curl`` under ``timeout``) leaves nothing behind.
@@ -28,9 +30,10 @@ class CommandProbe:
 
     def __init__(self, spec: CommandProbeSpec, ctx: ProbeContext) -> None:
         # The isolated environment (no runner credentials, the gateway, egress refused),
-        # unless the scenario says this probe runs as the runner; None inherits gameday's.
+        # unless the scenario says this probe runs as the runner; gameday's tokens never.
         runner = spec.credentials is ProbeCredentials.RUNNER
-        self._env = None if runner or ctx.environ is None else dict(ctx.environ)
+        inherited = os.environ if runner or ctx.environ is None else ctx.environ
+        self._env = without_gameday_variables(inherited)
         self.name = spec.name
         self.interval_s = spec.interval
         self.timeout_s = spec.timeout

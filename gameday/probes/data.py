@@ -6,11 +6,13 @@ the write; anything else (an error status, no answer, the sample's timeout) refu
 DESIGN.md counts as unavailability, never loss. With declared retries each attempt is a write
 of its own marker, so every write the app saw is accounted for.
 
-After the drill ``read_back()`` checks every acknowledged marker, either through the app (GET
-``read.url``: 200 found, 404 missing) or in the store itself (CloudWatch Logs
-``FilterLogEvents`` on ``read.log_group``), so that a lost order and a lost audit line both
-count as data loss. A marker that read-back could not check keeps ``found=None`` (unverified)
-and the reason is returned in ``ReadBack.problems``.
+After the drill ``read_back()`` first lets the app ship what it acknowledged but still holds
+(a POST to ``read.flush_url``, then ``read.settle``), then checks every acknowledged marker,
+either through the app (GET ``read.url``: 200 found, 404 missing) or in the store itself
+(CloudWatch Logs ``FilterLogEvents`` on ``read.log_group``), so that a lost order and a lost
+audit line both count as data loss. A read that tells neither (an error status, no answer, a
+failed call) is retried with backoff until ``read.deadline``; a marker still unread then
+keeps ``found=None`` (unverified, never lost) and the reason is in ``ReadBack.problems``.
 """
 
 from __future__ import annotations
@@ -28,18 +30,41 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from gameday.grading.timeline import Marker
 from gameday.probes.base import Observation, ProbeContext, RetryPolicy, expand_url, short
+from gameday.retrying import Backoff, retry_async, retry_call
+from gameday.scenario.durations import format_duration
 from gameday.scenario.probe_models import DataProbe as DataProbeSpec
 
 # Read-back through the app in parallel, but gently: the app has just been through a drill.
 _READ_CONCURRENCY = 8
+# Short first waits: on a loaded machine a read fails for a moment, not for seconds.
+_FIRST_RETRY_S = 0.1
+_LONGEST_RETRY_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
 class ReadBack:
-    """Every marker written, with ``found`` set, and why some could not be checked."""
+    """Every marker written, with ``found`` set, and why some could not be checked.
+
+    ``notes`` say how read-back went when that is worth knowing (the flush, reads that needed
+    a retry); ``flushed`` is None without a ``read.flush_url``, else whether the flush was
+    answered with a 2xx."""
 
     markers: tuple[Marker, ...]
     problems: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+    flushed: bool | None = None
+
+
+class _Unreadable(Exception):
+    """A read (or the flush) that told nothing: retried until the read-back deadline."""
+
+
+def _unreadable(error: BaseException) -> bool:
+    return isinstance(error, _Unreadable)
+
+
+def _aws_failure(error: BaseException) -> bool:
+    return isinstance(error, ClientError | BotoCoreError)
 
 
 class DataProbe:
@@ -60,6 +85,13 @@ class DataProbe:
             expand_url(spec.read.url, ctx, spec.name, "read.url") if spec.read.url else None
         )
         self.log_group = spec.read.log_group
+        self.flush_url = (
+            expand_url(spec.read.flush_url, ctx, spec.name, "read.flush_url")
+            if spec.read.flush_url
+            else None
+        )
+        self.settle_s = spec.read.settle
+        self.read_deadline_s = spec.read.deadline
         self.prefix = f"{spec.name}-{ctx.run_id}-"
         self._ctx = ctx
         self._markers: list[Marker] = []
@@ -99,53 +131,149 @@ class DataProbe:
         return Observation(acknowledged, latency_s, f"marker {marker} {verdict} ({status})")
 
     async def read_back(self) -> ReadBack:
-        """Check every acknowledged marker; return all markers with ``found`` set."""
+        """Flush, settle, then check every acknowledged marker; all markers with ``found`` set."""
+        notes: list[str] = []
+        problems: list[str] = []
+        flushed: bool | None = None
+        if self.flush_url is not None:
+            flushed, said = await self._flush(self.flush_url)
+            (notes if flushed else problems).append(said)
+        # The app is still running: what it acknowledged but batches (a log shipper's send
+        # interval) reaches the store only later, and is not lost for that.
+        await asyncio.sleep(self.settle_s)
         wanted = [m.seq for m in self._markers if m.acknowledged]
+        retried: set[int] = set()
         if self.read_url is not None:
-            found, problems = await self._read_via_app(self.read_url, wanted)
+            found, failures = await self._read_via_app(self.read_url, wanted, retried)
         else:
-            found, problems = await self._read_via_logs(wanted)
+            found, failures = await self._read_via_logs(wanted, retried)
+        after_retry = len(retried & found.keys())
+        if after_retry:
+            # Worth knowing: without the retry these reads would have left the RPO unmeasured.
+            what = f"{after_retry} marker(s)" if self.read_url else "the log group was"
+            notes.append(f"probe {self.name!r}: {what} read only after a retry")
+        problems += failures
         self._markers = [
             dataclasses.replace(m, found=found.get(m.seq)) if m.acknowledged else m
             for m in self._markers
         ]
-        return ReadBack(tuple(self._markers), tuple(problems))
+        return ReadBack(tuple(self._markers), tuple(problems), tuple(notes), flushed)
+
+    def _backoff(self, deadline_at: float) -> Backoff:
+        """Retries until ``deadline_at`` on the run clock; at least one attempt even when late."""
+        return Backoff(
+            deadline_s=max(0.0, deadline_at - self._ctx.clock()),
+            first_delay_s=_FIRST_RETRY_S,
+            max_delay_s=_LONGEST_RETRY_S,
+        )
+
+    async def _flush(self, url: str) -> tuple[bool, str]:
+        async def post() -> int:
+            try:
+                async with asyncio.timeout(self.timeout_s), self._ctx.session.post(url) as r:
+                    await r.read()
+                    status = r.status
+            except (aiohttp.ClientError, OSError, TimeoutError) as error:
+                raise _Unreadable(f"POST {url}: {self._describe(error)}") from error
+            if not 200 <= status < 300:
+                raise _Unreadable(f"POST {url}: status {status}, expected 2xx")
+            return status
+
+        deadline_at = self._ctx.clock() + self.read_deadline_s
+        try:
+            status = await retry_async(
+                post,
+                transient=_unreadable,
+                backoff=self._backoff(deadline_at),
+                clock=self._ctx.clock,
+            )
+        except _Unreadable as error:
+            problem = f"probe {self.name!r}: flush failed, read back without it: {error}"
+            return False, short(problem, 400)
+        return True, f"probe {self.name!r}: flushed: POST {url} answered {status}"
+
+    def _describe(self, error: BaseException) -> str:
+        if isinstance(error, TimeoutError):
+            return f"no answer within {format_duration(self.timeout_s)}"
+        return f"{type(error).__name__}: {error}"
 
     async def _read_via_app(
-        self, read_url: str, wanted: list[int]
+        self, read_url: str, wanted: list[int], retried: set[int]
     ) -> tuple[dict[int, bool], list[str]]:
         gate = asyncio.Semaphore(_READ_CONCURRENCY)
         found: dict[int, bool] = {}
         failures: list[str] = []
+        deadline_at = self._ctx.clock() + self.read_deadline_s
 
-        async def check(seq: int) -> None:
-            url = read_url.replace("{marker}", self.marker_id(seq))
+        async def get(url: str) -> bool:
+            # The gate is held for one attempt, not across the backoff's sleeps, so a marker
+            # that keeps failing never holds up the others.
             async with gate:
                 try:
                     async with asyncio.timeout(self.timeout_s), self._ctx.session.get(url) as r:
                         await r.read()
                         status = r.status
                 except (aiohttp.ClientError, OSError, TimeoutError) as error:
-                    failures.append(f"GET {url}: {type(error).__name__}: {error}")
-                    return
-            if status in (200, 404):
-                found[seq] = status == 200
-            else:
-                failures.append(f"GET {url}: status {status}, expected 200 or 404")
+                    raise _Unreadable(f"GET {url}: {self._describe(error)}") from error
+            if status not in (200, 404):
+                raise _Unreadable(f"GET {url}: status {status}, expected 200 or 404")
+            return status == 200
+
+        async def check(seq: int) -> None:
+            url = read_url.replace("{marker}", self.marker_id(seq))
+            try:
+                found[seq] = await retry_async(
+                    lambda: get(url),
+                    transient=_unreadable,
+                    backoff=self._backoff(deadline_at),
+                    clock=self._ctx.clock,
+                    on_retry=lambda *_: retried.add(seq),
+                )
+            except _Unreadable as error:
+                failures.append(str(error))
 
         await asyncio.gather(*(check(seq) for seq in wanted))
-        return found, _summarise(failures, self.name)
+        return found, self._summarise(failures)
 
-    async def _read_via_logs(self, wanted: list[int]) -> tuple[dict[int, bool], list[str]]:
+    async def _read_via_logs(
+        self, wanted: list[int], retried: set[int]
+    ) -> tuple[dict[int, bool], list[str]]:
         assert self.log_group is not None  # DataRead holds exactly one of url and log_group
+        if not wanted:
+            return {}, []
         scan = _log_scanner(self._ctx, self.log_group, self.prefix)
+        backoff = self._backoff(self._ctx.clock() + self.read_deadline_s)
+
+        def scan_until_deadline() -> set[int]:
+            return retry_call(
+                scan,
+                transient=_aws_failure,
+                backoff=backoff,
+                clock=self._ctx.clock,
+                on_retry=lambda *_: retried.update(wanted),
+            )
+
         loop = asyncio.get_running_loop()
         try:
-            seen = await loop.run_in_executor(self._ctx.executor, scan)
+            seen = await loop.run_in_executor(self._ctx.executor, scan_until_deadline)
         except (ClientError, BotoCoreError) as error:
-            problem = f"probe {self.name!r}: cannot read log group {self.log_group!r}: {error}"
+            problem = (
+                f"probe {self.name!r}: cannot read log group {self.log_group!r} "
+                f"(retried for {format_duration(self.read_deadline_s)}): {error}; "
+                f"{len(wanted)} marker(s) unverified"
+            )
             return {}, [short(problem, 400)]
         return {seq: seq in seen for seq in wanted}, []
+
+    def _summarise(self, failures: list[str]) -> list[str]:
+        if not failures:
+            return []
+        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+        problem = (
+            f"probe {self.name!r}: {len(failures)} marker(s) unverified, still unread after "
+            f"retrying for {format_duration(self.read_deadline_s)}: {failures[0]}{more}"
+        )
+        return [short(problem, 400)]
 
 
 def _log_scanner(ctx: ProbeContext, log_group: str, prefix: str) -> Callable[[], set[int]]:
@@ -171,10 +299,3 @@ def _log_scanner(ctx: ProbeContext, log_group: str, prefix: str) -> Callable[[],
 def _numbers(events: Iterable[dict[str, object]], pattern: re.Pattern[str]) -> Iterable[str]:
     for event in events:
         yield from pattern.findall(str(event.get("message", "")))
-
-
-def _summarise(failures: list[str], probe: str) -> list[str]:
-    if not failures:
-        return []
-    more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
-    return [short(f"probe {probe!r}: {len(failures)} markers unverified: {failures[0]}{more}", 400)]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt, wait_fixed
 
-from gameday.grading.timeline import Sample
+from gameday.grading.timeline import Sample, timeout_detail
 from gameday.probes.base import Clock, Observation, Probe
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -206,7 +206,7 @@ async def _attempt(probe: Probe, clock: Clock) -> Observation:
         async with asyncio.timeout(probe.timeout_s):
             return await probe.sample()
     except TimeoutError:
-        return Observation(False, max(0.0, clock() - start), f"timeout after {probe.timeout_s:g}s")
+        return Observation(False, max(0.0, clock() - start), timeout_detail(probe.timeout_s))
 
 
 def _unhealthy(observation: Observation) -> bool:

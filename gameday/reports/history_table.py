@@ -18,7 +18,14 @@ from gameday.reports.suite import format_delta
 from gameday.reports.terminal import format_measured
 from gameday.result import ObjectiveResult
 
-_WHY_FIRST = frozenset({RunStatus.ABORTED.value, RunStatus.ERROR.value, RunStatus.NOT_STEADY.value})
+_WHY_FIRST = frozenset(
+    {
+        RunStatus.ABORTED.value,
+        RunStatus.ERROR.value,
+        RunStatus.NOT_STEADY.value,
+        RunStatus.INCONCLUSIVE.value,
+    }
+)
 
 
 class HistoryFormat(StrEnum):

@@ -16,6 +16,13 @@ from pathlib import Path
 
 from gameday.grading import display_score, grade_for
 from gameday.kinds import Capability, MarkKind, ObjectiveKind
+from gameday.reports.app_calls import (
+    APP_CALLS_HEADING,
+    DESTRUCTIVE_HEAD,
+    counted,
+    destructive_cells,
+    summary_line,
+)
 from gameday.reports.egress import EGRESS_HEADING, egress_lines
 from gameday.reports.people import (
     MARK_HEAD,
@@ -38,12 +45,14 @@ from gameday.reports.rollback import (
 from gameday.reports.suite import (
     FAULT_HEAD,
     FAULT_NUMERIC,
+    NOT_GRADED_SUITE,
     NOT_RUN,
     OBJECTIVE_HEAD,
     OBJECTIVE_NUMERIC,
     RUN_FAILED,
     Trend,
     TrendPoint,
+    app_log_href,
     fault_cells,
     format_delta,
     gateway_by_service,
@@ -83,6 +92,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 .badge{display:inline-block;border-radius:4px;padding:1px 8px;font-weight:600;color:#fff}
 .badge.passed{background:#2e7d32}.badge.failed{background:#c62828}
 .badge.aborted{background:#6a1b9a}.badge.error,.badge.not-steady{background:#616161}
+.badge.inconclusive{background:#8d6e63}
 .score{font-size:30px;font-weight:700;margin:4px 0}.score .grade{font-size:22px;margin-left:8px}
 .g-A{color:#2e7d32}.g-B{color:#558b2f}.g-C{color:#f9a825}.g-D{color:#ef6c00}.g-F{color:#c62828}
 .miss td{background:#fff4f4}.muted{color:#5f6b7a}.banner{background:#fff4e5;border-left:4px
@@ -98,6 +108,7 @@ svg.timeline{width:100%;height:auto;display:block;background:#fbfcfd;border:1px 
 svg.timeline text{font:11px system-ui,sans-serif;fill:#4a5563}
 .series.ok rect{fill:#43a047}.series.failed rect{fill:#e53935}.series.missed rect{fill:#9e9e9e}
 .series.alerts circle{fill:#6a1b9a}.series.lost-markers path{stroke:#b71c1c;stroke-width:2}
+.series.unverified-markers circle{fill:none;stroke:#b71c1c;stroke-width:1.5}
 rect.fault-window{fill:#ff9800;fill-opacity:.18;stroke:#ef6c00;stroke-opacity:.5}
 line.impact{stroke:#c62828;stroke-width:1.5;stroke-dasharray:4 3}
 line.recovery{stroke:#2e7d32;stroke-width:1.5}
@@ -193,7 +204,7 @@ def _suite_section(results: Sequence[RunResult], trend: Trend | None) -> str:
     ]
     if suite.excluded:
         names = ", ".join(suite.excluded)
-        parts.append(f'<p class="banner">not graded (could not run): {_e(names)}</p>')
+        parts.append(f'<p class="banner">{_e(NOT_GRADED_SUITE)}: {_e(names)}</p>')
     if left_behind(results):
         text = f"rollback failed: {left_behind_count(results)} (see the top of the page)"
         parts.append(f'<p class="banner rollback">{_e(text)}</p>')
@@ -253,6 +264,9 @@ def _facts(result: RunResult) -> str:
     tags = tags_of(result)
     if tags:
         facts.append(("tags", ", ".join(f"<code>{_e(t)}</code>" for t in tags)))
+    log = app_log_href(result)
+    if log:
+        facts.append(("app log", f'<a href="{_e(log)}">{_e(result.app_log or "")}</a>'))
     rows = "".join(f"<tr><th>{_e(k)}</th><td>{v}</td></tr>" for k, v in facts)
     return f'<table class="facts"><tbody>{rows}</tbody></table>'
 
@@ -388,7 +402,8 @@ def _sample_series(probe: ProbeRecord, end_s: float) -> list[str]:
 
 
 def _extra_series(probe: ProbeRecord, end_s: float) -> list[str]:
-    """Alerts received (alert probes) and lost markers (data probes), when the probe has any."""
+    """Alerts received (alert probes), lost markers and unverified ones (data probes), when
+    the probe has any."""
     series = []
     if probe.alerts:
         dots = [
@@ -409,6 +424,15 @@ def _extra_series(probe: ProbeRecord, end_s: float) -> list[str]:
                     "lost</title></path>"
                 )
         series.append(_group("lost-markers", crosses))
+        unread = [
+            f'<circle cx="{_x(written_at, end_s):.1f}" cy="{_DOTS_Y}" r="3"><title>marker {seq} '
+            f"written at {written_at:.2f}s unverified: not read back by the deadline</title>"
+            "</circle>"
+            for seq, written_at, acknowledged, found in probe.markers
+            if acknowledged and found is None
+        ]
+        if unread:
+            series.append(_group("unverified-markers", unread))
     return series
 
 
@@ -557,6 +581,16 @@ def _gateway_block(result: RunResult) -> str:
     return "".join(parts)
 
 
+def _app_calls_block(result: RunResult) -> str:
+    if not counted(result):
+        return ""
+    html = f"<h3>{_e(APP_CALLS_HEADING)}</h3><p>{_e(summary_line(result))}</p>"
+    rows = [_cells(destructive_cells(call), frozenset({0})) for call in result.calls.destructive]
+    if rows:
+        html += _table(DESTRUCTIVE_HEAD, rows, "destructive")
+    return html
+
+
 def _egress_block(result: RunResult) -> str:
     items = "".join(f"<li>{_e(line)}</li>" for line in egress_lines(result))
     return f'<h3>{_e(EGRESS_HEADING)}</h3><ul class="egress">{items}</ul>' if items else ""
@@ -617,6 +651,7 @@ def _scenario_section(
         parts.append("<h3>Timeline</h3>")
         parts += [_probe_block(result, probe) for probe in result.probes]
     parts.append(_people_block(result))
+    parts.append(_app_calls_block(result))
     parts.append(_gateway_block(result))
     parts.append(_egress_block(result))
     parts.append(_events_block(result))

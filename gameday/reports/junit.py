@@ -13,8 +13,10 @@ Choices, documented in docs/reports.md:
   (not recovered during fault)``; its text is the objective's detail;
 - an aborted run, a run that could not start (``error``, ``not-steady``) adds a testcase
   named ``run`` with an ``error`` element carrying the reason; objectives graded before an
-  abort are still listed. A run that failed with every objective met (its steady state after
-  the drill failed) adds a ``run`` testcase with a ``failure``, so CI never shows it green;
+  abort are still listed; an ``inconclusive`` run (a fault matched no call) is such an
+  error too, its objectives listed as measured. A run that failed with every objective met
+  (its steady state after the drill failed) adds a ``run`` testcase with a ``failure``, so
+  CI never shows it green;
 - ``hostname`` is the environment the faults landed in (``embedded``, ``localstack``,
   ``aws``): the result does not record the runner's host, and the host rendering a report is
   not the one that ran it;
@@ -24,6 +26,8 @@ Choices, documented in docs/reports.md:
   ``failure`` whose message begins ``ROLLBACK FAILED: a fault may still be in force`` and
   holds every problem (each names the fault and the command that removes it); the ``rollback``
   property reads ``complete`` or ``failed``;
+- each fault rule adds a ``matched_calls.<rule id>`` property: the calls it matched while in
+  force, ``not counted`` (FIS), or ``-`` (never injected);
 - a human objective (``human_ttd``, ``human_ttm``) is a testcase like any other: nobody's
   mark is a ``failure`` reading ``human_ttd not detected (target 60.0s)``; a facilitated run
   adds the ``facilitator``, ``marks`` and ``checklist`` properties, and its ``system-out``
@@ -37,7 +41,9 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from gameday.kinds import TIME_OBJECTIVES, RunStatus
+from gameday.kinds import TIME_OBJECTIVES, ObjectiveKind, RunStatus
+from gameday.reports.app_calls import destructive_lines
+from gameday.reports.fault_calls import matched_cell
 from gameday.reports.people import ticked_count
 from gameday.reports.rollback import ROLLBACK_COMPLETE, ROLLBACK_FAILED, rollback_problems
 from gameday.reports.suite import RUN_FAILED, duration_s, miss_message
@@ -85,6 +91,8 @@ def _objective_case(result: RunResult, objective: ObjectiveResult) -> ET.Element
             case, "failure", message=_x(miss_message(objective)), type=objective.kind.value
         )
         failure.text = _x(objective.detail)
+        if objective.kind is ObjectiveKind.DESTRUCTIVE_CALLS:
+            failure.text += "".join(f"\n{_x(line)}" for line in destructive_lines(result))
     return case
 
 
@@ -127,6 +135,8 @@ def _properties(result: RunResult) -> ET.Element:
         "owner": result.scenario.owner,
         "runbook": result.scenario.runbook or "",
     }
+    for fault in result.faults:
+        values[f"matched_calls.{fault.id}"] = matched_cell(fault)
     if result.facilitation is not None:
         values["facilitator"] = result.facilitation.facilitator
         values["marks"] = str(len(result.marks))

@@ -1,14 +1,20 @@
-"""Progress while a drill runs: a live view on a terminal, plain lines otherwise."""
+"""Progress while a drill runs: a live view on a terminal, plain lines otherwise.
+
+With ``run --parallel`` several drills run at once, each in its own process; the parent
+relays each drill's timeline into a ``NamedRecorder``, and both views show every running
+drill under its name.
+"""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
@@ -24,10 +30,27 @@ ANNOUNCED = (
     "rollback-failed",
     "rollback-note",
     "hold",
+    "app-exit",
 )
-"""Events printed above a live view as they happen: what changes what is in force."""
+"""Events printed above a live view as they happen: what changes what is in force, and the
+app exiting by itself."""
 
 _QUIET_EVENTS = {"observe"}
+
+
+@dataclass
+class NamedRecorder(Recorder):
+    """One of several drills running at once (``run --parallel``), as its worker process
+    relays it: views name it, and stop showing it once it has ``ended``."""
+
+    name: str = ""
+    ended: bool = False
+
+
+def _line(recorder: Recorder, kind: str, detail: str) -> str:
+    """``[  12.30s] inject   detail``; with the drill's name when several run at once."""
+    name = f"{recorder.name}: " if isinstance(recorder, NamedRecorder) else ""
+    return f"[{recorder.now():7.2f}s] {name}{kind:<8} {detail}"
 
 
 def plain_listener(out: TextIO = sys.stderr) -> Listener:
@@ -36,8 +59,7 @@ def plain_listener(out: TextIO = sys.stderr) -> Listener:
     def listen(recorder: Recorder, kind: str, detail: str) -> None:
         if kind in _QUIET_EVENTS:
             return
-        label = "phase" if kind == "phase" else kind
-        print(f"[{recorder.now():7.2f}s] {label:<8} {detail}", file=out, flush=True)
+        print(_line(recorder, kind, detail), file=out, flush=True)
 
     return listen
 
@@ -73,21 +95,31 @@ def _view(recorder: Recorder, title: str) -> Any:
     return table
 
 
+def render_drills(title: str, recorders: Sequence[Recorder]) -> Any:
+    """What the live view shows: the drill that runs; with ``run --parallel``, a table per
+    running drill, under its name."""
+    named = [r for r in recorders if isinstance(r, NamedRecorder)]
+    if not named:
+        return _view(recorders[-1], title) if recorders else f"{title}: starting"
+    running = [r for r in named if not r.ended]
+    if not running:
+        return f"{title}: {len(named)} drill(s) done, starting the next"
+    return Group(*(_view(r, f"{title} · {r.name}") for r in running))
+
+
 @contextmanager
 def live_view(title: str, recorders: list[Recorder]) -> Iterator[Listener]:
-    """A rich Live table refreshed 4 times a second, over the recorder the drill registers."""
+    """A rich Live view refreshed 4 times a second, over the recorders the drills register."""
     console = Console(stderr=True)
 
     def render() -> Any:
-        if not recorders:
-            return f"{title}: starting"
-        return _view(recorders[-1], title)
+        return render_drills(title, recorders)
 
     def listen(recorder: Recorder, kind: str, detail: str) -> None:
         if recorder not in recorders:
             recorders.append(recorder)
         if kind in ANNOUNCED:
-            live.console.print(f"[{recorder.now():7.2f}s] {kind:<8} {detail}", markup=False)
+            live.console.print(_line(recorder, kind, detail), markup=False)
 
     with Live(get_renderable=render, console=console, refresh_per_second=4, transient=True) as live:
         yield listen

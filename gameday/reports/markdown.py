@@ -17,6 +17,13 @@ from pathlib import Path
 
 from gameday.grading import display_score, grade_for
 from gameday.kinds import MarkKind, ObjectiveKind
+from gameday.reports.app_calls import (
+    APP_CALLS_HEADING,
+    DESTRUCTIVE_HEAD,
+    counted,
+    destructive_cells,
+    summary_line,
+)
 from gameday.reports.egress import EGRESS_HEADING, egress_lines
 from gameday.reports.people import (
     MARK_HEAD,
@@ -35,15 +42,18 @@ from gameday.reports.rollback import (
 )
 from gameday.reports.suite import (
     FAULT_HEAD,
+    NOT_GRADED_SUITE,
     OBJECTIVE_HEAD,
     Trend,
     TrendPoint,
+    app_log_href,
     fault_cells,
     format_delta,
     gateway_table,
     headline,
     latest_per_scenario,
     miss_message,
+    not_graded,
     objective_cells,
     probe_summary,
     rules_of,
@@ -126,7 +136,7 @@ def _suite(results: Sequence[RunResult], trend: Trend | None) -> list[str]:
         "",
     ]
     if suite.excluded:
-        lines += [f"Not graded (could not run): {_md(', '.join(suite.excluded))}", ""]
+        lines += [f"{NOT_GRADED_SUITE.capitalize()}: {_md(', '.join(suite.excluded))}", ""]
     if left_behind(results):
         lines += [f"**Rollback failed: {left_behind_count(results)}** (see the top).", ""]
     lines += _table(
@@ -171,6 +181,9 @@ def _facts(result: RunResult) -> list[str]:
     tags = tags_of(result)
     if tags:
         rows.append(["tags", ", ".join(_md(t) for t in tags)])
+    log = app_log_href(result)
+    if log:
+        rows.append(["app log", f"[{_md(result.app_log)}]({_md_url(log)})"])
     return _table(["", ""], rows)
 
 
@@ -192,7 +205,7 @@ def _objectives(result: RunResult, report_dir: Path | None) -> list[str]:
 def _score(result: RunResult) -> list[str]:
     lines = ["### Score", ""]
     if result.score is None:
-        lines.append("Not graded: the run could not start.")
+        lines.append(f"Not graded: {not_graded(result)}.")
     else:
         lines.append(f"**{display_score(result.score)} ({_grade(result)})**")
     formula = score_formula(result)
@@ -218,6 +231,8 @@ def _probe_row(probe: ProbeRecord, end_s: float) -> str:
             cells[col] = "x"
         elif cells[col] == " ":
             cells[col] = "."
+    for seq_at in (at for _, at, ack, found in probe.markers if ack and found is None):
+        cells[_column(seq_at, end_s)] = "U"
     for seq_at in (at for _, at, ack, found in probe.markers if ack and found is False):
         cells[_column(seq_at, end_s)] = "L"
     for at, matched in probe.alerts:
@@ -274,8 +289,8 @@ def _timeline(result: RunResult) -> list[str]:
     fence = "`" * max(3, longest + 1)
     legend = (
         "`.` healthy, `x` unhealthy, `?` missed tick, `!` alert received, `L` marker lost, "
-        "`#` fault in force, `I` impact start, `R` recovered (`>`: not recovered), `-` the RTO "
-        "span"
+        "`U` marker unverified, `#` fault in force, `I` impact start, `R` recovered (`>`: not "
+        "recovered), `-` the RTO span"
     )
     if result.marks:
         legend += _MARKS_LEGEND
@@ -323,6 +338,16 @@ def _gateway(result: RunResult) -> list[str]:
     lines = ["### What the gateway saw", "", f"{result.gateway.total} call(s).", ""]
     if rows:
         lines += _table([_md(h) for h in head], [[_md(c) for c in row] for row in rows])
+    return lines
+
+
+def _app_calls(result: RunResult) -> list[str]:
+    if not counted(result):
+        return []
+    lines = [f"### {APP_CALLS_HEADING}", "", f"{_md(summary_line(result))}.", ""]
+    rows = [[_md(c) for c in destructive_cells(call)] for call in result.calls.destructive]
+    if rows:
+        lines += ["Destructive calls:", "", *_table(DESTRUCTIVE_HEAD, rows)]
     return lines
 
 
@@ -377,7 +402,8 @@ def _scenario(
         lines += ["### Faults", "", *_table(FAULT_HEAD, rows)]
     if result.faults or result.probes:
         lines += _timeline(result) + _probe_notes(result)
-    lines += _people(result) + _gateway(result) + _egress(result) + _events(result)
+    lines += _people(result) + _app_calls(result) + _gateway(result) + _egress(result)
+    lines += _events(result)
     rules = rules_of(result)
     if rules != page_rules:
         lines += ["### Scoring rules of this run", ""] + [f"- {_md(r)}" for r in rules] + [""]

@@ -10,7 +10,8 @@ are escaped by prometheus-client's own exposition code.
 
 Series (labels ``scenario``; objectives add ``objective`` and ``kind``):
 
-- ``gameday_scenario_score`` (absent for runs that could not start),
+- ``gameday_scenario_score`` (absent for runs with no score: they could not start, or were
+  inconclusive),
   ``gameday_scenario_status{status}`` (1 for the last run's status, 0 for the others),
   ``gameday_scenario_rollback_complete`` (0 when the last run's rollback failed: a fault may
   still be in force), ``gameday_scenario_last_run_timestamp_seconds`` (when the last run
@@ -20,7 +21,10 @@ Series (labels ``scenario``; objectives add ``objective`` and ``kind``):
   for availability and steady ``gameday_objective_measured_ratio`` /
   ``gameday_objective_target_ratio``. A not-recovered RTO or an undetected TTD measures
   ``+Inf`` (so ``measured > target`` alerts fire); other missing measurements are absent;
-- ``gameday_runs_total{status}``: runs by outcome. Given ``run_counts`` (the history store's
+- ``gameday_fault_matched_calls{scenario, fault, rule}``: the calls each fault rule matched
+  while in force in the last run (absent where nobody counted them: FIS);
+- ``gameday_runs_total{status}``: runs by outcome (``inconclusive`` among them: a drill
+  whose fault matched no call). Given ``run_counts`` (the history store's
   ``outcome_counts``, read by the caller) it is the store's all-time count, a true counter;
   otherwise it counts the results given.
 
@@ -45,6 +49,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from gameday.errors import GameDayError
 from gameday.kinds import TIME_OBJECTIVES, ObjectiveKind, RunStatus
+from gameday.reports.app_calls import calls_families
 from gameday.reports.suite import latest_per_scenario
 from gameday.result import ObjectiveResult, RunResult
 
@@ -127,12 +132,28 @@ def _objective_families(latest: Sequence[RunResult]) -> Iterator[Metric]:
             labels = [result.scenario.name, o.name, o.kind.value]
             met.add_metric(labels, 1.0 if o.met else 0.0)
             credit.add_metric(labels, o.credit)
+            if o.kind is ObjectiveKind.DESTRUCTIVE_CALLS:
+                continue  # a count, not seconds or a ratio: gameday_app_destructive_calls
             timed = o.kind in TIME_OBJECTIVES
             (target_s if timed else target_r).add_metric(labels, o.target)
             value = _measured(o)
             if value is not None:
                 (seconds if timed else ratio).add_metric(labels, value)
     yield from (met, credit, seconds, target_s, ratio, target_r)
+
+
+def _fault_family(latest: Sequence[RunResult]) -> Metric:
+    matched = GaugeMetricFamily(
+        "gameday_fault_matched_calls",
+        "Calls a fault rule matched while in force in the last run (0: it tested nothing).",
+        labels=["scenario", "fault", "rule"],
+    )
+    for result in latest:
+        for fault in result.faults:
+            if fault.matched_calls is not None and fault.injected_at is not None:
+                labels = [result.scenario.name, fault.fault, fault.id]
+                matched.add_metric(labels, float(fault.matched_calls))
+    return matched
 
 
 def _runs_family(results: Sequence[RunResult], run_counts: RunCounts | None) -> Metric:
@@ -162,6 +183,8 @@ class _ResultsCollector:
         latest = latest_per_scenario(self._results)
         yield from _scenario_families(latest)
         yield from _objective_families(latest)
+        yield _fault_family(latest)
+        yield from calls_families(latest)
         yield _runs_family(self._results, self._run_counts)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from gameday.errors import InvalidInputError
 from gameday.reports.html import render_html
+from gameday.reports.iam import render_iam
 from gameday.reports.junit import render_junit
 from gameday.reports.markdown import render_markdown
 from gameday.reports.prom import RunCounts, render_prom
@@ -36,6 +37,7 @@ class ReportFormat(StrEnum):
     JUNIT = "junit"
     JSON = "json"
     PROM = "prom"
+    IAM = "iam"
 
 
 FILE_NAMES: dict[ReportFormat, str] = {
@@ -44,6 +46,7 @@ FILE_NAMES: dict[ReportFormat, str] = {
     ReportFormat.JUNIT: "junit.xml",
     ReportFormat.JSON: "report.json",
     ReportFormat.PROM: "metrics.prom",
+    ReportFormat.IAM: "least-privilege.json",
 }
 """The file each format is written to by ``write_reports``."""
 
@@ -96,6 +99,8 @@ def render(
             return render_json(results)
         case ReportFormat.PROM:
             return render_prom(results, run_counts)
+        case ReportFormat.IAM:
+            return render_iam(results)
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -17,7 +17,8 @@ from pathlib import Path, PurePath
 from urllib.parse import quote
 
 from gameday.grading import ScenarioEntry, SuiteScore, describe_rules, display_score, suite_score
-from gameday.kinds import TIME_OBJECTIVES, ObjectiveKind, RunStatus
+from gameday.kinds import AT_MOST_OBJECTIVES, UNSCORED, ObjectiveKind, RunStatus
+from gameday.reports.fault_calls import matched_cell
 from gameday.reports.people import probe_label
 from gameday.reports.terminal import format_measured, format_target
 from gameday.result import FaultRecord, ObjectiveResult, ProbeRecord, RunResult
@@ -31,7 +32,9 @@ Trend = Mapping[str, Sequence[TrendPoint]]
 NOT_RUN = frozenset({RunStatus.ERROR, RunStatus.NOT_STEADY})
 """Statuses of runs that could not start: no score, no grade, an error in JUnit."""
 
-RUN_FAILED = frozenset({RunStatus.ABORTED, RunStatus.ERROR, RunStatus.NOT_STEADY})
+RUN_FAILED = frozenset(
+    {RunStatus.ABORTED, RunStatus.ERROR, RunStatus.NOT_STEADY, RunStatus.INCONCLUSIVE}
+)
 """Statuses whose run, as a whole, is reported as an error (JUnit) or a banner (HTML, MD)."""
 
 
@@ -87,7 +90,7 @@ def miss_message(objective: ObjectiveResult) -> str:
         return "steady state did not hold (target: holds)"
     if objective.measured is None:
         return f"{kind} {measured} (target {_bare_target(objective)})"
-    comparison = ">" if objective.kind in TIME_OBJECTIVES else "<"
+    comparison = ">" if objective.kind in AT_MOST_OBJECTIVES else "<"
     text = f"{kind} {measured} {comparison} target {_bare_target(objective)}"
     if objective.recovered_during_fault is False:
         text += " (not recovered during fault)"
@@ -97,9 +100,10 @@ def miss_message(objective: ObjectiveResult) -> str:
 def score_formula(result: RunResult) -> str | None:
     """The scenario score written out with its numbers, so a reader can recompute it.
 
-    ``100 x (2 x 1.00 + 1 x 0.40) / 3 = 80.0``. None when the run has no objectives.
+    ``100 x (2 x 1.00 + 1 x 0.40) / 3 = 80.0``. None when the run has no objectives, or no
+    score (an inconclusive run's objectives are evidence, not a grade).
     """
-    if not result.objectives:
+    if not result.objectives or result.status in UNSCORED:
         return None
     terms = " + ".join(f"{o.weight:g} x {o.credit:.2f}" for o in result.objectives)
     total_weight = math.fsum(o.weight for o in result.objectives)
@@ -132,6 +136,14 @@ def runbook_href(result: RunResult, report_dir: Path | None) -> str | None:
     relative = os.path.relpath(target, os.path.abspath(report_dir))
     # quote() turns ':' into %3A, so a runbook named 'javascript:x' stays a path.
     return quote(PurePath(relative).as_posix())
+
+
+def app_log_href(result: RunResult) -> str | None:
+    """The kept app log as a link from a report in the report folder, as ``gameday run
+    --report-dir`` lays it out (the log in ``<run id>/``, beside the result), or None."""
+    if not result.app_log:
+        return None
+    return quote(PurePath(result.run_id, result.app_log).as_posix())
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +218,7 @@ class ProbeCounts:
     missed: int
     lost_markers: int
     alerts: int
+    unverified_markers: int
 
 
 def probe_counts(probe: ProbeRecord) -> ProbeCounts:
@@ -217,18 +230,27 @@ def probe_counts(probe: ProbeRecord) -> ProbeCounts:
         missed=len(probe.missed),
         lost_markers=sum(1 for _, _, ack, found in probe.markers if ack and found is False),
         alerts=len(probe.alerts),
+        unverified_markers=sum(1 for _, _, ack, found in probe.markers if ack and found is None),
     )
 
 
 def probe_summary(probe: ProbeRecord) -> str:
-    """'http, every 0.5s: 83 healthy, 6 unhealthy, 1 missed' (and lost markers, alerts)."""
+    """'http, every 0.5s, timeout 2s: 83 healthy, 6 unhealthy, 1 missed' (and lost markers,
+    alerts). The timeout is shown because an answer slower than it is an unhealthy sample."""
     counts = probe_counts(probe)
+    timeout = (
+        f", timeout {probe.timeout_s:g}s"
+        if probe.timeout_s is not None and probe.kind != "alert"
+        else ""
+    )
     text = (
-        f"{probe.kind}, every {probe.interval_s:g}s: {counts.ok} healthy, {counts.failed} "
-        f"unhealthy, {counts.missed} missed"
+        f"{probe.kind}, every {probe.interval_s:g}s{timeout}: {counts.ok} healthy, "
+        f"{counts.failed} unhealthy, {counts.missed} missed"
     )
     if probe.markers:
         text += f", {counts.lost_markers} marker(s) lost"
+    if counts.unverified_markers:
+        text += f", {counts.unverified_markers} unverified (not read back by the deadline)"
     if probe.alerts:
         text += f", {counts.alerts} alert(s)"
     return text
@@ -253,6 +275,17 @@ def duration_s(result: RunResult) -> float:
     except ValueError:
         return 0.0
     return max(0.0, (ended - started).total_seconds())
+
+
+NOT_GRADED_SUITE = "not graded (could not run, or tested nothing)"
+"""How every report names the scenarios a suite score leaves out."""
+
+
+def not_graded(result: RunResult) -> str:
+    """Why a run has no score, in a few words."""
+    if result.status is RunStatus.INCONCLUSIVE:
+        return "the drill tested nothing (a fault matched no call)"
+    return "the run could not start"
 
 
 def headline(result: RunResult) -> str:
@@ -304,8 +337,8 @@ def objective_cells(objective: ObjectiveResult) -> list[str]:
 
 
 FAULT_HEAD = ("fault", "kind", "mode", "services", "regions", "operations", "probability",
-              "planned", "injected", "removed")  # fmt: skip
-FAULT_NUMERIC = frozenset({6, 8, 9})
+              "planned", "injected", "removed", "matched calls")  # fmt: skip
+FAULT_NUMERIC = frozenset({6, 8, 9, 10})
 
 
 def _when(value: float | None) -> str:
@@ -313,7 +346,8 @@ def _when(value: float | None) -> str:
 
 
 def fault_cells(fault: FaultRecord) -> list[str]:
-    """One fault as the cells of ``FAULT_HEAD``: what it broke, and when it was in force."""
+    """One fault as the cells of ``FAULT_HEAD``: what it broke, when it was in force, and how
+    many calls it matched then."""
     return [
         fault.fault,
         fault.kind,
@@ -325,4 +359,5 @@ def fault_cells(fault: FaultRecord) -> list[str]:
         f"{fault.planned_start:g}s-{fault.planned_end:g}s",
         _when(fault.injected_at),
         _when(fault.removed_at),
+        matched_cell(fault),
     ]

@@ -6,12 +6,21 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from gameday.errors import ScenarioError
 from gameday.faults.catalog import services_for
 from gameday.kinds import ObjectiveKind
-from gameday.scenario.botocore_data import service_operations
+from gameday.scenario.durations import too_many_samples
 from gameday.scenario.locate import Loc
-from gameday.scenario.models import HumanObjective, ProbeKind, RegionLoss, Scenario
+from gameday.scenario.models import (
+    AbortWhen,
+    DestructiveCallsObjective,
+    HumanObjective,
+    ProbeKind,
+    Scenario,
+)
+from gameday.scenario.role_policy import read_role_policy
 from gameday.scenario.runbook import RunbookStepsError, load_steps
+from gameday.scenario.service_names import name_problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,8 +39,10 @@ def cross_check(scenario: Scenario, base_dir: Path) -> list[Problem]:
         *_one_alert_probe(scenario),
         *_fault_windows(scenario),
         *_blast_radius(scenario),
-        *_operations_exist(scenario),
+        *_samples_bounded(scenario),
+        *_names_exist(scenario),
         *_runbook_exists(scenario, base_dir),
+        *_role_policy_valid(scenario, base_dir),
     ]
 
 
@@ -57,7 +68,7 @@ def _probe_references(scenario: Scenario) -> list[Problem]:
     known = ", ".join(sorted(kinds))
     problems: list[Problem] = []
     for i, objective in enumerate(scenario.objectives):
-        if isinstance(objective, HumanObjective):
+        if isinstance(objective, HumanObjective | DestructiveCallsObjective):
             continue
         kind = kinds.get(objective.probe)
         if kind is None:
@@ -82,7 +93,7 @@ def _probe_references(scenario: Scenario) -> list[Problem]:
                 )
             )
     for i, guard in enumerate(scenario.guardrails.abort_when):
-        if guard.probe not in kinds:
+        if isinstance(guard, AbortWhen) and guard.probe not in kinds:
             problems.append(
                 Problem(
                     ("guardrails", "abort_when", i, "probe"),
@@ -141,29 +152,28 @@ def _blast_radius(scenario: Scenario) -> list[Problem]:
     return problems
 
 
-def _operations_exist(scenario: Scenario) -> list[Problem]:
+def _samples_bounded(scenario: Scenario) -> list[Problem]:
+    limit = scenario.guardrails.max_duration
+    return [
+        Problem(("probes", i, "interval"), message)
+        for i, probe in enumerate(scenario.probes)
+        if probe.kind is not ProbeKind.ALERT  # a webhook sink: it takes no samples
+        and (message := too_many_samples(probe.interval, limit)) is not None
+    ]
+
+
+def _names_exist(scenario: Scenario) -> list[Problem]:
+    """Services and operations no request can be classified as (``dynamo``, ``PutItemz``):
+    the gateway would refuse them only when the drill injects, after the app is up."""
     problems: list[Problem] = []
     for i, fault in enumerate(scenario.faults):
-        if not fault.operations or isinstance(fault, RegionLoss):
+        services = services_for(fault)
+        if not services:  # region-loss (every service) and fis-action name none
             continue
-        known: set[str] = set()
-        modelled = False
-        for service in services_for(fault):
-            operations = service_operations(service)
-            if operations is not None:
-                modelled = True
-                known |= operations
-        if not modelled:
-            continue
-        for j, operation in enumerate(fault.operations):
-            if operation not in known:
-                services = ", ".join(services_for(fault))
-                problems.append(
-                    Problem(
-                        ("faults", i, "operations", j),
-                        f"no service of this fault ({services}) has an operation {operation!r}",
-                    )
-                )
+        problems += [
+            Problem(("faults", i, found.field, found.index), found.message)
+            for found in name_problems(services, fault.operations)
+        ]
     return problems
 
 
@@ -188,4 +198,20 @@ def _runbook_exists(scenario: Scenario, base_dir: Path) -> list[Problem]:
         load_steps(base_dir / runbook, heading)
     except RunbookStepsError as error:
         return [Problem(("metadata", "runbook_steps"), f"runbook {runbook!r}: {error}")]
+    return []
+
+
+def _role_policy_valid(scenario: Scenario, base_dir: Path) -> list[Problem]:
+    """The app's role policy exists and is a policy document ``gameday report --format iam``
+    can compare with (gameday.scenario.role_policy says what it supports)."""
+    named = scenario.target.role_policy
+    if named is None:
+        return []
+    path = base_dir / named
+    if not path.is_file():
+        return [Problem(("target", "role_policy"), f"role policy {named!r} does not exist")]
+    try:
+        read_role_policy(path)
+    except ScenarioError as error:
+        return [Problem(("target", "role_policy"), problem) for problem in error.problems]
     return []

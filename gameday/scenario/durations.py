@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Annotated
@@ -117,3 +118,30 @@ ProbeInterval = Annotated[float, BeforeValidator(PROBE_INTERVAL.check), _SERIALI
 ProbeTimeout = Annotated[float, BeforeValidator(PROBE_TIMEOUT.check), _SERIALIZER, _SCHEMA]
 FaultDuration = Annotated[float, BeforeValidator(FAULT_DURATION.check), _SERIALIZER, _SCHEMA]
 ObserveMax = Annotated[float, BeforeValidator(OBSERVE_MAX.check), _SERIALIZER, _SCHEMA]
+
+
+MAX_SAMPLES_PER_PROBE = 100_000
+"""The most samples one probe may take in a drill: ``guardrails.max_duration / interval``.
+
+Every sample is held to the end of a run, several times over (the recorder's samples, the
+result, its JSON, the HTML report's bars): about 0.3 KB for a healthy sample and 0.7 KB for a
+failing one in all (``bench/probe_samples.py``), so a probe at the cap costs 30-70 MB. It
+lets the 10 ms interval floor run for the default max_duration (15 minutes: 90,000 samples),
+and a 1 s interval for a day."""
+
+
+def too_many_samples(interval_s: float, max_duration_s: float) -> str | None:
+    """Why a probe sampling every ``interval_s`` for ``max_duration_s`` would take too many
+    samples, with the interval or max_duration that fits; None when it fits."""
+    if interval_s <= 0 or max_duration_s / interval_s <= MAX_SAMPLES_PER_PROBE:
+        return None
+    count = max_duration_s / interval_s
+    least_ms = math.ceil(max_duration_s * 1000 / MAX_SAMPLES_PER_PROBE)
+    most_s = math.floor(interval_s * MAX_SAMPLES_PER_PROBE * 1000) / 1000
+    return (
+        f"interval {format_duration(interval_s)} over guardrails.max_duration "
+        f"({format_duration(max_duration_s)}) is {count:,.0f} samples, over the limit of "
+        f"{MAX_SAMPLES_PER_PROBE:,} per probe (each is kept to the end of the run: memory "
+        f"grows with them); use interval: {format_duration(least_ms / 1000)} or more, or "
+        f"guardrails.max_duration: {format_duration(most_s)} or less"
+    )

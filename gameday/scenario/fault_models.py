@@ -61,6 +61,14 @@ class FaultBase(Model):
         default=None, description="With mode latency: a duration or 'min..max', e.g. '1s..3s'."
     )
     error: ErrorOverride | None = None
+    expect_calls: bool = Field(
+        default=True,
+        description=(
+            "The app is expected to call what this fault breaks while it is in force; a fault "
+            "that matches none of its calls makes the run inconclusive. false: a drill that "
+            "proves the app does not depend on it."
+        ),
+    )
 
     @model_validator(mode="after")
     def _mode_fields(self) -> FaultBase:

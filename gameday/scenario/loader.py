@@ -7,7 +7,6 @@ in 1.1 ``no``, ``on`` and ``off`` are booleans, a classic trap in hand-written c
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -18,12 +17,12 @@ from pydantic import ValidationError
 
 from gameday.errors import InvalidInputError, ScenarioError
 from gameday.scenario.checks import cross_check
-from gameday.scenario.locate import allowed_keys, did_you_mean, locate
+from gameday.scenario.locate import locate
+from gameday.scenario.messages import describe
 from gameday.scenario.models import API_VERSION, Scenario
 from gameday.scenario.yaml_bounds import MAX_BYTES, check_yaml_bounds, read_bounded
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")
-_QUOTED = re.compile(r"'([^']*)'")
 
 
 def _kind_of(node: Any) -> str:
@@ -111,40 +110,6 @@ def _plain(node: Any) -> Any:
     return node
 
 
-def _describe(error: Any, tree: Any) -> tuple[str, str]:
-    """(field path, message) for one pydantic error, with "did you mean" where it helps."""
-    loc = tuple(error["loc"])
-    kind, ctx = error["type"], error.get("ctx") or {}
-    if kind in ("union_tag_invalid", "union_tag_not_found"):
-        loc = (*loc, str(ctx.get("discriminator", "kind")).strip("'"))
-    position, path = locate(
-        tree,
-        loc,
-        key_position=kind == "extra_forbidden",
-        missing_key=kind in ("missing", "extra_forbidden", "union_tag_not_found"),
-    )
-    where = f"{position.line}:{position.column}: {path}"
-    given = error.get("input")
-    if kind == "missing":
-        return where, "required field is missing"
-    if kind == "extra_forbidden":
-        keys = allowed_keys(Scenario, loc[:-1])
-        hint = did_you_mean(str(loc[-1]), keys)
-        return where, f"unknown key {loc[-1]!r}{hint}; allowed keys: {', '.join(keys)}"
-    if kind in ("enum", "literal_error"):
-        expected = _QUOTED.findall(str(ctx.get("expected", "")))
-        hint = did_you_mean(str(given), expected)
-        return where, f"unknown value {given!r}{hint}; expected one of: {', '.join(expected)}"
-    if kind == "union_tag_invalid":
-        tags = _QUOTED.findall(str(ctx.get("expected_tags", "")))
-        hint = did_you_mean(str(ctx.get("tag")), tags)
-        return where, f"unknown kind {ctx.get('tag')!r}{hint}; expected one of: {', '.join(tags)}"
-    if kind == "union_tag_not_found":
-        return where, "required field is missing"
-    message = str(error["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
-    return where, message
-
-
 def _shape_problem(path: Path, tree: Any) -> str | None:
     if isinstance(tree, dict):
         return None
@@ -162,7 +127,7 @@ def _model_problems(path: Path, error: ValidationError, tree: Any) -> list[str]:
         loc = tuple(item["loc"])
         if item["type"] == "too_short" and any(f[: len(loc)] == loc for f in failed):
             continue  # pydantic counts only the valid items; the failed ones are reported
-        where, message = _describe(item, tree)
+        where, message = describe(item, tree, Scenario)
         problems.append(f"{path}:{where}: {message}")
     return _unique(problems)
 

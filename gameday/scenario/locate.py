@@ -38,8 +38,15 @@ def locate(
     its parent's place.
     """
     node, position, path = root, _node_position(root), ""
+    tagged: Any = None
     for index, part in enumerate(loc):
         last = index == len(loc) - 1
+        if not last and isinstance(node, dict) and node is not tagged and part == node.get("kind"):
+            # pydantic's union tag, which a key may share (a command probe's `command`):
+            # the tag comes first, once per mapping, never last, and is not a step into the
+            # file.
+            tagged = node
+            continue
         if isinstance(part, int) and isinstance(node, list) and 0 <= part < len(node):
             lc = getattr(node, "lc", None)
             line, col = lc.item(part) if lc is not None else (position.line - 1, 0)
@@ -94,16 +101,47 @@ def _step(candidates: list[Any], part: str | int) -> list[Any]:
     return found or candidates
 
 
-def allowed_keys(model: type[BaseModel], loc: Loc) -> list[str]:
-    """The keys the model at ``loc`` accepts (for "did you mean ..." on an unknown key)."""
+def models_at(model: type[BaseModel], loc: Loc) -> list[type[BaseModel]]:
+    """The models that may stand at ``loc`` (several where a union is not yet decided)."""
     candidates: list[Any] = [model]
     for part in loc:
         candidates = _step(candidates, part)
-    keys: list[str] = []
-    for candidate in candidates:
-        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-            keys.extend(f.alias or n for n, f in candidate.model_fields.items())
+    return [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+
+
+def allowed_keys(model: type[BaseModel], loc: Loc) -> list[str]:
+    """The keys the model at ``loc`` accepts (for "did you mean ..." on an unknown key)."""
+    keys = [f.alias or n for m in models_at(model, loc) for n, f in m.model_fields.items()]
     return sorted(set(keys))
+
+
+def _annotated_metadata(annotation: Any) -> list[Any]:
+    """Constraints carried by ``Annotated`` types inside ``annotation`` (Optional included)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        inner, *extra = get_args(annotation)
+        found = [m for item in extra for m in getattr(item, "metadata", [item])]
+        return found + _annotated_metadata(inner)
+    if origin in (Union, types.UnionType):
+        return [m for arg in get_args(annotation) for m in _annotated_metadata(arg)]
+    return []
+
+
+def field_constraints(model: type[BaseModel], loc: Loc) -> dict[str, Any]:
+    """The bounds declared on the field at ``loc`` (``ge``, ``le``, ``gt``, ``lt``), from
+    ``Field(...)`` or an ``Annotated`` alias such as ``Probability``."""
+    if not loc or not isinstance(loc[-1], str):
+        return {}
+    found: dict[str, Any] = {}
+    for candidate in models_at(model, loc[:-1]):
+        for name, field in candidate.model_fields.items():
+            if loc[-1] not in (name, field.alias):
+                continue
+            for item in [*field.metadata, *_annotated_metadata(field.annotation)]:
+                for bound in ("ge", "le", "gt", "lt"):
+                    if getattr(item, bound, None) is not None:
+                        found[bound] = getattr(item, bound)
+    return found
 
 
 def did_you_mean(word: str, choices: Sequence[str]) -> str:

@@ -7,12 +7,14 @@ number, never a silently ignored setting. Cross-field rules that need the whole 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     field_validator,
     model_validator,
 )
@@ -50,6 +52,7 @@ from gameday.scenario.probe_models import (
     CommandProbe,
     DataProbe,
     DataRead,
+    DestructiveCallsObjective,
     DnsProbe,
     HttpProbe,
     HumanObjective,
@@ -110,12 +113,47 @@ class AbortWhen(Model):
         return self
 
 
+class AbortOnDestructive(Model):
+    """Abort the drill and roll back at once when the app has made this many destructive
+    calls since the first injection (docs/audit.md): ``{destructive_calls: 1}`` stops it at
+    the first one."""
+
+    destructive_calls: int = Field(ge=1, description="Abort at this many destructive calls.")
+
+
+_PROBE_KEYS = frozenset(AbortWhen.model_fields)
+
+
+def _abort_kind(value: object) -> str:
+    # Told apart by their keys, so a mistake in one form is reported in that form's words
+    # (a misspelt destructive_calls is not "probe: required field is missing"). The tags are
+    # the class names, as the loader's error locator reads them.
+    if isinstance(value, AbortOnDestructive) or (
+        isinstance(value, dict) and _PROBE_KEYS.isdisjoint(value)
+    ):
+        return "AbortOnDestructive"
+    return "AbortWhen"
+
+
+AbortCondition = Annotated[
+    Annotated[AbortWhen, Tag("AbortWhen")]
+    | Annotated[AbortOnDestructive, Tag("AbortOnDestructive")],
+    Discriminator(_abort_kind),
+]
+
+
 class Guardrails(Model):
     """Limits on the blast radius, and conditions that abort the drill (DESIGN.md "Safety")."""
 
     max_duration: Duration = Field(default=900.0, description="Hard stop for the whole drill.")
     max_probability: Probability = 1.0
-    abort_when: tuple[AbortWhen, ...] = ()
+    abort_when: tuple[AbortCondition, ...] = ()
+
+    @property
+    def destructive_limit(self) -> int | None:
+        """The fewest destructive calls any ``abort_when`` aborts at; None: none watches."""
+        limits = [g.destructive_calls for g in self.abort_when if isinstance(g, AbortOnDestructive)]
+        return min(limits, default=None)
 
 
 class Observe(Model):
@@ -190,6 +228,9 @@ class Scenario(Model):
 __all__ = [
     "API_VERSION",
     "NAME_HINT",
+    "AbortCondition",
+    "AbortOnDestructive",
+    "AbortWhen",
     "AlertProbe",
     "ApiFault",
     "AppSpec",
@@ -202,6 +243,7 @@ __all__ = [
     "DataRead",
     "DemoApp",
     "DemoAppRef",
+    "DestructiveCallsObjective",
     "DnsProbe",
     "Duration",
     "Environment",

@@ -14,6 +14,7 @@ from pydantic import (
 from gameday.kinds import ObjectiveKind
 from gameday.scenario.base import Model, Name, Probability, Region
 from gameday.scenario.durations import Duration, ProbeInterval, ProbeTimeout
+from gameday.scenario.urls import MarkerUrl, ProbeUrl
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 """RFC 9110 "token": the characters a field name may have."""
@@ -70,7 +71,7 @@ class HttpExpect(Model):
 
 class HttpProbe(ProbeBase):
     kind: Literal[ProbeKind.HTTP]
-    url: str = Field(description="'{app}' is replaced by the app's base URL.")
+    url: ProbeUrl = Field(description="'{app}' is replaced by the app's base URL.")
     method: Literal["GET", "HEAD", "POST", "PUT"] = "GET"
     headers: dict[str, str] = Field(
         default_factory=dict,
@@ -108,6 +109,13 @@ class AwsProbe(ProbeBase):
     credentials: ProbeCredentials = Field(
         default=ProbeCredentials.ISOLATED, description=_CREDENTIALS_HELP
     )
+    profile: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+=@-]{0,63}$",
+        description="Sign with this profile's keys: in embedded and localstack drills a "
+        "setup 'user' (its long-term access key, a break-glass identity); with "
+        "'credentials: runner' or on aws, the runner's own profile of that name.",
+    )
 
 
 class CommandExpect(Model):
@@ -130,7 +138,7 @@ class PrometheusExpect(Model):
 
 class PrometheusProbe(ProbeBase):
     kind: Literal[ProbeKind.PROMETHEUS]
-    url: str = Field(description="Base URL of the Prometheus HTTP API.")
+    url: ProbeUrl = Field(description="Base URL of the Prometheus HTTP API.")
     query: str = Field(min_length=1)
     expect: PrometheusExpect = Field(default_factory=PrometheusExpect)
 
@@ -146,12 +154,34 @@ class DnsProbe(ProbeBase):
     expect: DnsExpect = Field(default_factory=DnsExpect)
 
 
+DEFAULT_SETTLE_S = 2.0
+"""``read.settle``: long enough for a shipper flushing every second or two; a longer batch
+interval needs ``settle`` above it or a ``flush_url`` (docs/measurements.md)."""
+DEFAULT_READ_DEADLINE_S = 10.0
+"""``read.deadline``: a loaded machine's hiccup passes well within it."""
+
+
 class DataRead(Model):
     """How markers are read back after the drill: through the app, or from the store."""
 
-    url: str | None = Field(default=None, description="GET this with '{marker}' substituted.")
+    url: MarkerUrl | None = Field(default=None, description="GET this with '{marker}' substituted.")
     log_group: str | None = Field(
         default=None, description="Read markers from this log group with FilterLogEvents."
+    )
+    flush_url: ProbeUrl | None = Field(
+        default=None,
+        description="POST this once before read-back, so the app ships what it buffered "
+        "(a batching log shipper's flush).",
+    )
+    settle: Duration = Field(
+        default=DEFAULT_SETTLE_S,
+        description="Wait this long after the steady state is checked again, before reading "
+        "back: acknowledged writes the app has not shipped yet are not counted lost.",
+    )
+    deadline: Duration = Field(
+        default=DEFAULT_READ_DEADLINE_S,
+        description="Retry a marker that could not be read (an error, no answer) with "
+        "backoff for this long; one still unread then is unverified, not lost.",
     )
 
     @model_validator(mode="after")
@@ -163,7 +193,7 @@ class DataRead(Model):
 
 class DataProbe(ProbeBase):
     kind: Literal[ProbeKind.DATA]
-    write_url: str = Field(description="POST a marker here; '{marker}' is substituted.")
+    write_url: MarkerUrl = Field(description="POST a marker here; '{marker}' is substituted.")
     read: DataRead
 
 
@@ -263,7 +293,29 @@ class HumanObjective(Model):
         return ""
 
 
+class DestructiveCallsObjective(Model):
+    """How many destructive calls (Delete*, Terminate*...) the app makes from the first
+    injection to the end of observation, through the gateway: met at or under ``target``
+    (docs/audit.md). No probe measures it: the gateway counts the calls."""
+
+    kind: Literal[ObjectiveKind.DESTRUCTIVE_CALLS]
+    name: Name | None = Field(default=None, description="Default: the kind ('destructive_calls').")
+    target: int = Field(default=0, ge=0, description="The most destructive calls allowed.")
+    weight: float = Field(default=1.0, gt=0)
+    critical: bool = False
+
+    @property
+    def probe(self) -> str:
+        """No probe counts calls: the result's ``probe`` is empty for this objective."""
+        return ""
+
+
 ObjectiveVariant = (
-    TimeObjective | AvailabilityObjective | LatencyObjective | SteadyObjective | HumanObjective
+    TimeObjective
+    | AvailabilityObjective
+    | LatencyObjective
+    | SteadyObjective
+    | HumanObjective
+    | DestructiveCallsObjective
 )
 Objective = Annotated[ObjectiveVariant, Field(discriminator="kind")]

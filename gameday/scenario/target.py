@@ -15,6 +15,7 @@ from pydantic import (
 
 from gameday.scenario.base import Environment, Model, Region
 from gameday.scenario.durations import Duration
+from gameday.scenario.urls import HealthUrl
 
 
 class DemoApp(Model):
@@ -31,6 +32,21 @@ class DemoApp(Model):
     )
     failover_region: Region | None = Field(
         default=None, description="Write orders to this region when the home region fails."
+    )
+    self_heal: Literal["off", "naive", "resilient"] = Field(
+        default="off",
+        description="What its automation does when the orders table keeps failing: 'naive' "
+        "deletes and recreates the table, 'resilient' checks it, backs off and pages.",
+    )
+    alert_topic: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{1,256}$",
+        description="Page through this SNS topic in the home region first (it goes down "
+        "with the region); the alert probe's webhook is subscribed to it.",
+    )
+    alert_fallback: bool = Field(
+        default=True,
+        description="With alert_topic: post to the webhook directly when publishing fails.",
     )
 
 
@@ -86,7 +102,7 @@ class CommandApp(Model):
     command: tuple[str, ...] = Field(min_length=1)
     env: dict[str, str] = Field(default_factory=dict)
     cwd: str | None = None
-    health_url: str = Field(
+    health_url: HealthUrl = Field(
         description="URL that answers 2xx when the app is ready; '{port}' is its port."
     )
     ready_timeout: Duration = 30.0
@@ -156,6 +172,7 @@ class SetupKind(StrEnum):
     BUCKET = "bucket"
     TABLE = "table"
     ROLE = "role"
+    USER = "user"
     CALL = "call"
 
 
@@ -193,6 +210,22 @@ class RoleSetup(Model):
     trusted_service: str = "ec2.amazonaws.com"
 
 
+class UserSetup(Model):
+    """An IAM user with a long-term access key (never STS-issued): a break-glass identity.
+    Its key is written into the drill's shared credentials file under ``profile``, where an
+    ``aws`` probe with that ``profile`` signs with it."""
+
+    kind: Literal[SetupKind.USER]
+    name: str = Field(pattern=r"^[A-Za-z0-9+=,.@_-]{1,64}$")
+    profile: ProfileName | None = Field(
+        default=None, description="The profile that holds its access key (default: its name)."
+    )
+
+    @property
+    def profile_name(self) -> str:
+        return self.profile or self.name
+
+
 class CallSetup(Model):
     """Any boto3 call, for resources the typed forms do not cover."""
 
@@ -204,7 +237,7 @@ class CallSetup(Model):
 
 
 SetupResource = Annotated[
-    LogGroupSetup | RepositorySetup | BucketSetup | TableSetup | RoleSetup | CallSetup,
+    LogGroupSetup | RepositorySetup | BucketSetup | TableSetup | RoleSetup | UserSetup | CallSetup,
     Field(discriminator="kind"),
 ]
 
@@ -230,6 +263,18 @@ class Target(Model):
     app: AppSpec | None = None
     setup: tuple[SetupResource, ...] = ()
     aws: AwsTarget = Field(default_factory=AwsTarget)
+    role_policy: str | None = Field(
+        default=None,
+        min_length=1,
+        description="The IAM policy document (JSON) of the app's role, relative to the "
+        "scenario file: `gameday report --format iam` lists the actions it grants that the "
+        "app never used, and those the app used that it does not grant.",
+    )
+    deny_destructive: bool = Field(
+        default=False,
+        description="The gateway answers every destructive call (Delete*, Terminate*...) with "
+        "AccessDenied, so nothing is destroyed even in the emulator (docs/audit.md).",
+    )
 
     @field_validator("regions")
     @classmethod
@@ -237,6 +282,22 @@ class Target(Model):
         if len(set(value)) != len(value):
             raise ValueError("a region is listed twice")
         return value
+
+    @model_validator(mode="after")
+    def _user_profiles_unique(self) -> Target:
+        taken = {DEFAULT_PROFILE: "gameday's own profile"}
+        if isinstance(self.app, CommandApp):
+            taken.update(dict.fromkeys(self.app.aws_profiles, "a profile of target.app"))
+        for index, item in enumerate(self.setup):
+            if not isinstance(item, UserSetup):
+                continue
+            if item.profile_name in taken:
+                raise ValueError(
+                    f"setup[{index}] (user {item.name!r}): profile {item.profile_name!r} "
+                    f"is already {taken[item.profile_name]}; name another with 'profile'"
+                )
+            taken[item.profile_name] = f"the profile of setup[{index}]"
+        return self
 
     @property
     def home_region(self) -> str:

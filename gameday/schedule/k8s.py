@@ -7,6 +7,10 @@ runbook, which validation requires), and a ``batch/v1`` CronJob whose pod runs
 container, from the same image, that sleeps a random time below it before the drill starts.
 Kubernetes cannot skip a blackout window either, so a schedule with one is refused. Every file
 is checked before any is written: an export is whole or nothing.
+
+Each pod's history goes to ``/reports/history.db`` (an emptyDir, or the claim given), or, with
+``store_secret``, to the fleet's store: ``GAMEDAY_STORE`` (and ``PGPASSWORD`` when the Secret
+has it) from that Secret, so that every CronJob writes one PostgreSQL history (docs/fleet.md).
 """
 
 from __future__ import annotations
@@ -43,6 +47,11 @@ _NAME_LIMIT = 52  # a CronJob's name is at most 52 characters: its Jobs append 1
 _VALUE = r"(?:\d+|[A-Za-z]{3})"
 _CRON_PART = re.compile(rf"^(?:\*|\?|{_VALUE}(?:-{_VALUE})?)(?:/\d+)?$")
 _FIELDS = ("minute", "hour", "day of month", "month", "day of week")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+STORE_KEY = "GAMEDAY_STORE"
+"""The Secret's key holding the store URL (``--store-secret``)."""
+PASSWORD_KEY = "PGPASSWORD"
+"""The Secret's optional key holding the password, when the URL leaves it out."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +136,27 @@ def _config_map(scheduled: Scheduled, name: str) -> dict[str, Any]:
     }
 
 
-def _container(scheduled: Scheduled, image: str, pushgateway: str | None) -> dict[str, Any]:
+def _store_env(store_secret: str | None) -> list[dict[str, Any]]:
+    """The pod's history store: a file beside the reports, or the fleet's from a Secret."""
+    if store_secret is None:
+        return [{"name": "GAMEDAY_STORE", "value": f"{REPORTS}/history.db"}]
+    return [
+        {
+            "name": "GAMEDAY_STORE",
+            "valueFrom": {"secretKeyRef": {"name": store_secret, "key": STORE_KEY}},
+        },
+        {
+            "name": "PGPASSWORD",
+            "valueFrom": {
+                "secretKeyRef": {"name": store_secret, "key": PASSWORD_KEY, "optional": True}
+            },
+        },
+    ]
+
+
+def _container(
+    scheduled: Scheduled, image: str, pushgateway: str | None, store_secret: str | None
+) -> dict[str, Any]:
     command = ["gameday", "run", f"{MOUNT}/scenarios/{scheduled.path.name}"]
     command += ["--report-dir", REPORTS]
     if pushgateway is not None:
@@ -137,7 +166,7 @@ def _container(scheduled: Scheduled, image: str, pushgateway: str | None) -> dic
         "image": image,
         "imagePullPolicy": "IfNotPresent",
         "command": command,
-        "env": [{"name": "GAMEDAY_STORE", "value": f"{REPORTS}/history.db"}],
+        "env": _store_env(store_secret),
         "volumeMounts": [
             {"name": "scenario", "mountPath": MOUNT, "readOnly": True},
             {"name": "reports", "mountPath": REPORTS},
@@ -146,15 +175,18 @@ def _container(scheduled: Scheduled, image: str, pushgateway: str | None) -> dic
 
 
 def _pod_spec(
-    scheduled: Scheduled, name: str, image: str, pushgateway: str | None, pvc: str | None
+    scheduled: Scheduled,
+    name: str,
+    settings: tuple[str, str | None, str | None, int, str | None],
 ) -> dict[str, Any]:
+    image, pushgateway, pvc, _, store_secret = settings
     reports: dict[str, Any] = (
         {"persistentVolumeClaim": {"claimName": pvc}} if pvc else {"emptyDir": {}}
     )
     spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "terminationGracePeriodSeconds": GRACE_S,
-        "containers": [_container(scheduled, image, pushgateway)],
+        "containers": [_container(scheduled, image, pushgateway, store_secret)],
         "volumes": [
             {"name": "scenario", "configMap": {"name": name, "items": _volume_items(scheduled)}},
             {"name": "reports", **reports},
@@ -173,9 +205,9 @@ def _cron_job(
     scheduled: Scheduled,
     name: str,
     cron: str,
-    settings: tuple[str, str | None, str | None, int],
+    settings: tuple[str, str | None, str | None, int, str | None],
 ) -> dict[str, Any]:
-    image, pushgateway, pvc, starting_deadline_s = settings
+    starting_deadline_s = settings[3]
     rails = scheduled.plan.loaded.scenario.guardrails
     deadline_s = int(scheduled.timing.jitter_s + rails.max_duration) + ENVIRONMENT_MARGIN_S
     annotations = {
@@ -184,7 +216,7 @@ def _cron_job(
         "gameday/cron": scheduled.schedule.cron,
         "gameday/jitter": format_duration(scheduled.timing.jitter_s),
     }
-    pod = _pod_spec(scheduled, name, image, pushgateway, pvc)
+    pod = _pod_spec(scheduled, name, settings)
     job = {
         "backoffLimit": 0,
         "activeDeadlineSeconds": deadline_s,
@@ -238,14 +270,24 @@ def export_k8s(
     *,
     reports_pvc: str | None = None,
     starting_deadline_s: int = int(STARTING_DEADLINE_S),
+    store_secret: str | None = None,
 ) -> list[Path]:
     """Write ``OUT/<cronjob-name>.yaml`` (ConfigMap + CronJob) per scheduled scenario under
     ``directory``; the paths written. Image default ``gameday:<version>``; reports (and the
-    history store) on an emptyDir, or the PersistentVolumeClaim ``reports_pvc``."""
+    history store) on an emptyDir, or the PersistentVolumeClaim ``reports_pvc``; the history
+    in the fleet's store named by the Secret ``store_secret`` (keys ``GAMEDAY_STORE`` and,
+    optionally, ``PGPASSWORD``) when given."""
     if pushgateway is not None and not pushgateway.startswith(("http://", "https://")):
         raise InvalidInputError(
             f"--pushgateway: {pushgateway!r} is not an http(s) URL",
             hint="give http://pushgateway.monitoring:9091",
+        )
+    if store_secret is not None and (
+        len(store_secret) > 253 or not _DNS_SUBDOMAIN.match(store_secret)
+    ):
+        raise InvalidInputError(
+            f"--store-secret: {store_secret!r} is not a Kubernetes Secret name",
+            hint="lower-case letters, digits, '-' and '.', at most 253: gameday-store",
         )
     catalog = read_catalog(directory)
     problems = [p for found in catalog.problems.values() for p in found]
@@ -255,7 +297,13 @@ def export_k8s(
         raise InvalidInputError(
             f"no scheduled scenarios in {directory}", hint="add a schedule: block to a scenario"
         )
-    settings = (image or f"gameday:{__version__}", pushgateway, reports_pvc, starting_deadline_s)
+    settings = (
+        image or f"gameday:{__version__}",
+        pushgateway,
+        reports_pvc,
+        starting_deadline_s,
+        store_secret,
+    )
     manifests: list[_Manifest] = []
     for scheduled in catalog.scheduled:
         _refusals(scheduled)

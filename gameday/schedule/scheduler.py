@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import os
 import random
-import sqlite3
 import sys
 import threading
 import time
@@ -30,8 +29,8 @@ from gameday.history import (
     HistoryStore,
     Skip,
     SkipReason,
-    default_store_path,
     iso_utc,
+    store_location,
 )
 from gameday.kinds import RunStatus
 from gameday.recorder import Listener
@@ -126,6 +125,9 @@ class Scheduler:
         self._last_poll = -math.inf
         self._run_counts: dict[tuple[str, RunStatus], int] = {}
         self._skip_counts: dict[tuple[str, SkipReason], int] = {}
+        # A store that fails is logged and the loop goes on: SQLite's errors, PostgreSQL's,
+        # and a lost PostgreSQL server (a GameDayError).
+        self._store_failures: tuple[type[Exception], ...] = (GameDayError, *history.errors)
 
     def serve(self, stop: threading.Event) -> int:
         """Turn until a signal or ``stop``; 0 (a drill in progress is finished first, or
@@ -246,7 +248,7 @@ class Scheduler:
             return
         try:
             self.history.record_skips(skips)
-        except sqlite3.Error as error:
+        except self._store_failures as error:
             self.log(f"error: cannot record {len(skips)} skipped fire time(s): {error}")
         self._refresh_counts()
         by_name: dict[str, list[Skip]] = {}
@@ -272,7 +274,10 @@ class Scheduler:
             f"jitter {start - fire.timestamp():.3f}s ({scheduled.path})"
         )
         options = RunOptions(
-            listeners=list(self.settings.listeners), on_start=on_start, log=self.log
+            listeners=list(self.settings.listeners),
+            on_start=on_start,
+            log=self.log,
+            report_dir=self.settings.report_dir,  # the app's log goes beside the result
         )
         result = run_drill(scheduled.plan, options, time.monotonic, self.guard)
         self._record(result)
@@ -292,7 +297,7 @@ class Scheduler:
     def _record(self, result: RunResult) -> None:
         try:
             self.history.finish_run(result)
-        except (GameDayError, sqlite3.Error) as error:
+        except self._store_failures as error:
             self.log(f"error: cannot record run {result.run_id} in the history: {error}")
         report_dir = self.settings.report_dir
         if report_dir is not None:
@@ -330,7 +335,7 @@ class Scheduler:
         try:
             self._run_counts = self.history.outcome_counts()
             self._skip_counts = self.history.skip_counts()
-        except (GameDayError, sqlite3.Error) as error:
+        except self._store_failures as error:
             self.log(f"error: cannot read the run counts for /metrics: {error}")
 
     def _publish(
@@ -359,7 +364,7 @@ class Scheduler:
 def run_scheduler(
     directory: Path,
     *,
-    store: Path | None = None,
+    store: Path | str | None = None,
     metrics_listen: str | None = "127.0.0.1:9464",
     metrics_token: str | None = None,
     allow_unauthenticated: bool = False,
@@ -374,7 +379,8 @@ def run_scheduler(
 ) -> int:
     """Run the scheduled scenarios of ``directory`` until SIGTERM/SIGINT (or ``stop``); 0.
 
-    One scheduler per history store (``<store>.scheduler.lock``: a second one raises
+    One scheduler per history store (a ``flock`` on a SQLite store, an advisory lock on a
+    PostgreSQL one: a second scheduler raises
     ``SchedulerLockedError``, exit 2). ``metrics_listen`` is ``HOST:PORT`` for ``/metrics``
     and ``/healthz`` (``off`` or None: no server), loopback unless ``metrics_token`` (default
     ``$GAMEDAY_METRICS_TOKEN``: then every request needs it) or ``allow_unauthenticated``
@@ -393,7 +399,7 @@ def run_scheduler(
         exposure = check_exposure(
             metrics_listen, address[0], token, allow_unauthenticated=allow_unauthenticated
         )
-    store_path = store or default_store_path()
+    store_path = store_location(store)
     settings = SchedulerSettings(
         directory, report_dir, tuple(blackouts), tuple(listeners), clock, rng, log, on_result
     )

@@ -74,7 +74,9 @@ def _scenario(tmp_path: Path, mark: str, *, mode: str, duration: str) -> Path:
         "target:\n"
         f"  app: {{command: {command}, env: {env}, "
         "health_url: 'http://127.0.0.1:{port}/health', ready_timeout: 15s}\n"
-        f"faults: [{{kind: identity-loss, start_after: 300ms, duration: {duration}}}]\n"
+        # The app calls no AWS API: the drill is about its process tree, not the fault.
+        f"faults: [{{kind: identity-loss, start_after: 300ms, duration: {duration}, "
+        "expect_calls: false}]\n"
         "probes: [{name: api, kind: http, url: '{app}/health', interval: 100ms, timeout: 1s}]\n"
         "objectives: [{kind: rto, probe: api, target: 1s}]\n"
         "observe: {max: 60s, recovery_window: 500ms}\n"

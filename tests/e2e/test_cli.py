@@ -34,7 +34,7 @@ def test_version() -> None:
 
 @pytest.mark.parametrize(
     "command",
-    ["validate", "plan", "run", "report", "history", "abort", "schema", "gateway"],
+    ["validate", "plan", "run", "report", "explain", "history", "abort", "schema", "gateway"],
 )
 def test_every_command_has_help_with_examples(command: str) -> None:
     result = runner.invoke(app, [command, "--help"])

@@ -119,7 +119,9 @@ def test_a_missed_objective_exits_1(tmp_path: Path) -> None:
     (row,) = json.loads(listed.stdout)
     assert row["scenario"] == "e2e" and row["status"] == "failed"
     assert "rto-api *" not in done.stdout  # not critical
-    assert "suite score" in done.stdout
+    # One drill: its score and the report close the output; no suite lines, no scoring rules.
+    assert "suite score" not in done.stdout and "scoring" not in done.stdout
+    assert done.stdout.splitlines()[-2] == f"report: {tmp_path / 'out' / 'report.html'}"
     result = _result(tmp_path)
     assert result["status"] == "failed"
     assert result["schema_version"] == 1

@@ -97,7 +97,7 @@ def test_the_installed_scheduler_refuses_a_second_and_stops_on_sigterm(tmp_path:
         _, errors = second.communicate(timeout=30)
         assert second.returncode == 2
         assert errors.startswith(
-            f"error: another scheduler is running on this store: {store}.scheduler.lock is "
+            f"error: another scheduler is running on this store: {store.resolve()} is "
             f"locked by pid {first.pid}\n"
         )
         assert "hint: one scheduler per history store" in errors

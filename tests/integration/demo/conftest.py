@@ -87,6 +87,14 @@ class Demo:
         return self.log.read_text()
 
 
+def unwrap_sns(body: dict[str, str]) -> dict[str, str]:
+    """The demo's alert from an SNS HTTP notification (its ``Message``), or ``body`` itself."""
+    if body.get("Type") == "Notification":
+        message: dict[str, str] = json.loads(body["Message"])
+        return message
+    return body
+
+
 class AlertSink:
     """A loopback webhook that keeps every JSON body POSTed to it."""
 
@@ -114,9 +122,20 @@ class AlertSink:
         self._thread.start()
 
     def of(self, component: str) -> list[str]:
-        """The states alerted for ``component``, in order of arrival."""
+        """The states alerted for ``component``, in order of arrival, by either path."""
         with self._lock:
-            return [alert["state"] for alert in self.alerts if alert["component"] == component]
+            alerts = [unwrap_sns(alert) for alert in self.alerts]
+        return [alert["state"] for alert in alerts if alert["component"] == component]
+
+    def via_sns(self) -> list[dict[str, str]]:
+        """The alerts that came through the SNS topic (its HTTP notifications), unwrapped."""
+        with self._lock:
+            return [unwrap_sns(alert) for alert in self.alerts if "TopicArn" in alert]
+
+    def via_webhook(self) -> list[dict[str, str]]:
+        """The alerts the demo posted to the webhook itself."""
+        with self._lock:
+            return [alert for alert in self.alerts if "TopicArn" not in alert]
 
     def close(self) -> None:
         self._server.shutdown()
@@ -130,11 +149,19 @@ class Faults:
     def __init__(self, client: GatewayClient) -> None:
         self.client = client
 
-    def add(self, service: str, mode: Mode = Mode.UNAVAILABLE, region: str | None = None) -> None:
-        match = FaultMatch(services=(service,), regions=(region,) if region else ())
+    def add(
+        self,
+        service: str,
+        mode: Mode = Mode.UNAVAILABLE,
+        region: str | None = None,
+        operations: tuple[str, ...] = (),
+    ) -> None:
+        match = FaultMatch(
+            services=(service,), regions=(region,) if region else (), operations=operations
+        )
         spec = FaultSpec(
-            id=f"{service}-{region or 'all'}", match=match, effect=FaultEffect(mode=mode),
-            ttl_seconds=60,
+            id=f"{service}-{region or 'all'}-{'-'.join(operations) or 'any'}", match=match,
+            effect=FaultEffect(mode=mode), ttl_seconds=60,
         )  # fmt: skip
         self.client.add(spec)
 

@@ -1,5 +1,6 @@
-"""The history store with real processes: a runner killed with SIGKILL, in the middle of a
-run and in the middle of a write, and two runners writing at the same time."""
+"""The history store with real processes, on a SQLite file and a real PostgreSQL database
+(``where``): a runner killed with SIGKILL, in the middle of a run and in the middle of a
+write, and two runners writing at the same time."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from gameday.history import HistoryStatus, HistoryStore
 from gameday.kinds import Grade
+from tests.history_stores import StoreUnderTest
 from tests.unit.reports.runs import REPO
 
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -21,7 +25,7 @@ import os, signal, sys
 from pathlib import Path
 from gameday.history import HistoryStore
 
-store = HistoryStore(Path(sys.argv[1]))
+store = HistoryStore(sys.argv[1])
 store.start_run("killed-run", "identity-loss", "embedded", "2026-11-22T02:00:00Z")
 os.kill(os.getpid(), signal.SIGKILL)
 """
@@ -41,13 +45,29 @@ db.execute(
 os.kill(os.getpid(), signal.SIGKILL)
 """
 
+KILLED_MID_WRITE_POSTGRESQL = """
+import os, signal, sys
+import psycopg
+from gameday.history import HistoryStore
+
+HistoryStore(sys.argv[1]).close()
+db = psycopg.connect(sys.argv[1], autocommit=True)
+db.execute("BEGIN")
+db.execute("LOCK TABLE runs IN EXCLUSIVE MODE")
+db.execute(
+    "INSERT INTO runs (run_id, scenario, environment, status, started_at) "
+    "VALUES ('half-written', 'x', 'embedded', 'running', '2026-11-22T02:00:00.000Z')"
+)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
 WRITER = """
 import sys, time
 from pathlib import Path
 from gameday.history import HistoryStore
 from tests.unit.reports.runs import met_and_missed
 
-path, name, count, go = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
+path, name, count, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
 template = met_and_missed()
 with HistoryStore(path, busy_timeout_s=30) as store:
     (go.parent / f"ready-{name}").touch()
@@ -71,8 +91,8 @@ def _python(script: str, *args: object) -> subprocess.Popen[str]:
     )
 
 
-def test_a_runner_killed_mid_run_leaves_an_aborted_row(tmp_path: Path) -> None:
-    path = tmp_path / "history.db"
+def test_a_runner_killed_mid_run_leaves_an_aborted_row(where: StoreUnderTest) -> None:
+    path = where.location
     killed = _python(KILLED_MID_RUN, path)
     _, err = killed.communicate(timeout=30)
     assert killed.returncode == -signal.SIGKILL, err
@@ -89,9 +109,11 @@ def test_a_runner_killed_mid_run_leaves_an_aborted_row(tmp_path: Path) -> None:
     assert row.reason.startswith(f"the runner (pid {killed.pid} on ")
 
 
-def test_a_runner_killed_mid_write_leaves_the_store_whole_and_unlocked(tmp_path: Path) -> None:
-    path = tmp_path / "history.db"
-    killed = _python(KILLED_MID_WRITE, path)
+def test_a_runner_killed_mid_write_leaves_the_store_whole_and_unlocked(
+    where: StoreUnderTest,
+) -> None:
+    path = where.location
+    killed = _python(KILLED_MID_WRITE_POSTGRESQL if where.is_postgresql else KILLED_MID_WRITE, path)
     _, err = killed.communicate(timeout=30)
     assert killed.returncode == -signal.SIGKILL, err
     started = time.monotonic()
@@ -103,8 +125,8 @@ def test_a_runner_killed_mid_write_leaves_the_store_whole_and_unlocked(tmp_path:
     assert time.monotonic() - started < 2
 
 
-def test_two_concurrent_writers_both_land(tmp_path: Path) -> None:
-    path, go, count = tmp_path / "history.db", tmp_path / "go", 40
+def test_two_concurrent_writers_both_land(where: StoreUnderTest, tmp_path: Path) -> None:
+    path, go, count = where.location, tmp_path / "go", 40
     HistoryStore(path).close()
     writers = [_python(WRITER, path, name, count, go) for name in ("a", "b")]
     deadline = time.monotonic() + 30

@@ -93,9 +93,9 @@ def test_health_names_what_the_drills_use(localstack: LocalStack) -> None:
 def test_setup_tolerates_what_already_exists(localstack: LocalStack) -> None:
     scenario = load_scenario(SCENARIOS / "identity-loss.yaml").scenario
     clients = boto3_clients(localstack.url)
-    assert create_setup(scenario, clients) == 3
+    assert create_setup(scenario, clients).count == 3
     # A LocalStack outlives runs: the second setup finds everything there and is content.
-    assert create_setup(scenario, clients) == 3
+    assert create_setup(scenario, clients).count == 3
 
 
 def test_plan_names_ecr(free_edition: LocalStack) -> None:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from gameday.probes import build_probe, run_schedule, take_sample
 from tests.integration.probes._support import context, spec
@@ -120,5 +123,51 @@ def test_stopping_the_schedule_mid_command_kills_and_reaps_it(tmp_path: Path) ->
                     break
                 await asyncio.sleep(0.01)
             assert not _alive(sleeper)
+
+    asyncio.run(main())
+
+
+_GAMEDAY_TOKENS = {
+    "GAMEDAY_GATEWAY_TOKEN": "canary-gateway-token",
+    "GAMEDAY_MARKS_TOKEN": "canary-marks-token",
+    "GAMEDAY_METRICS_TOKEN": "canary-metrics-token",
+    "gameday_lower_token": "canary-lower",
+}
+# Healthy only when no gameday variable reached the command; it names any that did.
+_NO_GAMEDAY = (
+    "import os, sys\n"
+    "seen = sorted(k for k in os.environ if k.upper().startswith('GAMEDAY_'))\n"
+    "print(' '.join(seen), file=sys.stderr)\n"
+    "sys.exit(1 if seen else int(os.environ.get('AWS_ACCESS_KEY_ID') != sys.argv[1]))\n"
+)
+
+
+@pytest.mark.parametrize("credentials", ["isolated", "runner"])
+def test_gameday_tokens_never_reach_a_command_that_runs_as_the_runner(
+    monkeypatch: pytest.MonkeyPatch, credentials: str
+) -> None:
+    # Issue 14: on aws (no isolated environment) and with `credentials: runner`, a command
+    # probe inherited gameday's own tokens along with the runner's identity.
+    for name, value in {**_GAMEDAY_TOKENS, "AWS_ACCESS_KEY_ID": "AKIARUNNER0000000001"}.items():
+        monkeypatch.setenv(name, value)
+    command = [sys.executable, "-c", _NO_GAMEDAY, "AKIARUNNER0000000001"]
+
+    async def main() -> None:
+        async with context() as ctx:  # environ=None: the aws environment
+            probe = spec("command", command=command, credentials=credentials)
+            observation = await build_probe(probe, ctx).sample()
+            assert (observation.ok, observation.detail) == (True, "exit 0")
+
+    asyncio.run(main())
+
+
+def test_an_isolated_environment_never_carries_gameday_tokens_either() -> None:
+    isolated = {"PATH": os.environ["PATH"], **_GAMEDAY_TOKENS, "AWS_ACCESS_KEY_ID": "testing"}
+    command = [sys.executable, "-c", _NO_GAMEDAY, "testing"]
+
+    async def main() -> None:
+        async with context(environ=isolated) as ctx:
+            observation = await build_probe(spec("command", command=command), ctx).sample()
+            assert (observation.ok, observation.detail) == (True, "exit 0")
 
     asyncio.run(main())

@@ -43,6 +43,8 @@ class OrdersApp:
 
 
 def orders_spec(read: dict[str, str], name: str = "orders") -> Any:
+    # No settle and a short deadline unless a test says otherwise: these apps store at once.
+    read = {"settle": "0s", "deadline": "300ms", **read}
     return spec("data", name=name, interval="50ms", write_url="{app}/orders/{marker}", read=read)
 
 
@@ -108,7 +110,8 @@ def test_read_back_that_cannot_tell_leaves_markers_unverified_and_says_why() -> 
             assert [m.found for m in result.markers] == [None, None, None]
             assert len(result.problems) == 1
             assert result.problems[0].startswith(
-                f"probe 'orders': 2 markers unverified: GET {base}/broken/orders-run1-"
+                "probe 'orders': 2 marker(s) unverified, still unread after retrying for 300ms: "
+                f"GET {base}/broken/orders-run1-"
             )
             assert result.problems[0].endswith(": status 500, expected 200 or 404 (and 1 more)")
 
@@ -166,8 +169,9 @@ def test_a_missing_log_group_leaves_markers_unverified_and_says_why(moto_url: st
             assert [m.found for m in result.markers] == [None, None]
             assert len(result.problems) == 1
             assert result.problems[0].startswith(
-                "probe 'orders': cannot read log group '/gameday/never-made': "
+                "probe 'orders': cannot read log group '/gameday/never-made' (retried for 300ms): "
             )
+            assert result.problems[0].endswith("; 1 marker(s) unverified")
             assert "ResourceNotFoundException" in result.problems[0]
 
     asyncio.run(main())

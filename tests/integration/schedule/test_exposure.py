@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from gameday.errors import InvalidInputError
-from gameday.schedule.lock import SchedulerLockedError, lock_path, scheduler_lock
+from gameday.schedule.lock import SchedulerLockedError, scheduler_lock
 from gameday.schedule.scheduler import run_scheduler
 from tests.integration.schedule.support import fetch, metrics_url
 
@@ -131,7 +131,7 @@ def test_beyond_loopback_without_a_token_is_refused_before_anything_starts(
         "set GAMEDAY_METRICS_TOKEN (or --metrics-token), listen on 127.0.0.1, or add "
         "--allow-unauthenticated if that is really meant"
     )
-    assert not lock_path(tmp_path / "history.db").exists()
+    assert not (tmp_path / "history.db").exists()
 
 
 def test_the_cli_refuses_it_with_exit_2(tmp_path: Path) -> None:
@@ -182,24 +182,46 @@ def test_beyond_loopback_with_a_token_or_when_allowed_it_serves_and_warns(
     ) in lines
 
 
-def test_a_symlinked_store_or_folder_cannot_run_a_second_scheduler(tmp_path: Path) -> None:
+def test_no_alias_of_a_store_can_run_a_second_scheduler(tmp_path: Path) -> None:
+    # Issue 14 finding 9: the lock was keyed on the path, so an alias ran a second scheduler.
     real = tmp_path / "data" / "history.db"
-    real.parent.mkdir()
-    real.touch()
     linked_file = tmp_path / "alias.db"
-    linked_file.symlink_to(real)
     linked_folder = tmp_path / "aliasdir"
-    linked_folder.symlink_to(real.parent)
+    hard_link = tmp_path / "elsewhere" / "hard.db"
+    hard_link.parent.mkdir()
 
-    with scheduler_lock(real) as held:
-        for alias in (linked_file, linked_folder / "history.db"):
-            assert lock_path(alias) == held
+    with scheduler_lock(real) as held:  # creates the store: a lock needs a file
+        assert held == real and real.is_file()
+        linked_file.symlink_to(real)
+        linked_folder.symlink_to(real.parent)
+        os.link(real, hard_link)
+        for alias in (linked_file, linked_folder / "history.db", hard_link):
             with pytest.raises(SchedulerLockedError) as caught, scheduler_lock(alias):
                 pass
+            shown = alias.resolve()
             assert caught.value.message == (
-                f"another scheduler is running on this store: {held} is locked by pid {os.getpid()}"
+                f"another scheduler is running on this store: {shown} is locked by pid "
+                f"{os.getpid()}"
             )
-    assert held == real.parent / "history.db.scheduler.lock"
+    with scheduler_lock(hard_link):  # released with the first
+        pass
+
+
+def test_a_second_scheduler_process_on_a_hard_link_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "scenarios").mkdir()
+    real, hard_link = tmp_path / "history.db", tmp_path / "hard.db"
+    with scheduler_lock(real):
+        os.link(real, hard_link)
+        process = subprocess.run(
+            [sys.executable, "-m", "gameday.cli", "schedule", "run", str(tmp_path / "scenarios"),
+             "--store", str(hard_link), "--metrics-listen", "off"],
+            check=False, capture_output=True, text=True, cwd=ROOT, timeout=60,
+        )  # fmt: skip
+    assert (process.returncode, process.stdout) == (2, "")
+    assert process.stderr.startswith(
+        f"error: another scheduler is running on this store: {hard_link.resolve()} is locked "
+        f"by pid {os.getpid()}\n"
+    )
 
 
 def test_a_scenario_whose_header_variable_is_unset_is_not_scheduled(

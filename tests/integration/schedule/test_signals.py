@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from gameday.history import HistoryStatus, HistoryStore
-from gameday.schedule.lock import SchedulerLockedError, lock_path
+from gameday.schedule.lock import SchedulerLockedError
 from gameday.schedule.scheduler import run_scheduler
 from tests.integration.schedule.support import ROOT, history_of
 from tests.unit.schedule.scenarios import write_scenario
@@ -95,7 +95,7 @@ def test_a_second_scheduler_on_the_same_store_is_refused(tmp_path: Path) -> None
         assert second.returncode == 1  # the driver lets the error out; the CLI maps it to 2
         assert (
             f"SchedulerLockedError: another scheduler is running on this store: "
-            f"{lock_path(store)} is locked by pid {first.pid}"
+            f"{store.resolve()} is locked by pid {first.pid}"
         ) in second.stderr
         with pytest.raises(SchedulerLockedError) as caught:
             run_scheduler(tmp_path / "in", store=store, metrics_listen=None)
@@ -106,7 +106,7 @@ def test_a_second_scheduler_on_the_same_store_is_refused(tmp_path: Path) -> None
     rows, _ = history_of(store)
     assert rows == []
     # Released with the process: the lock can be taken again.
-    fd = os.open(lock_path(store), os.O_RDWR)
+    fd = os.open(store, os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     finally:

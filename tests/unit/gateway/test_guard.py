@@ -9,9 +9,9 @@ import resource
 
 import pytest
 
-from gameday.gateway.admin import json_depth_over
 from gameday.gateway.guard import RateLimitedLog, ServerLimits, connection_cap, describe
 from gameday.gateway.server import emulator_admin_path
+from gameday.scenario.json_bounds import json_depth_over
 
 
 @pytest.mark.parametrize(

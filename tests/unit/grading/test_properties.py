@@ -124,11 +124,14 @@ def test_rto_is_never_negative(pattern: str, stable: int, observe_end_s: float) 
 @given(st.text(alphabet="DLRN", max_size=40), st.floats(min_value=0.001, max_value=60.0))
 def test_rpo_is_zero_when_nothing_is_lost(pattern: str, interval_s: float) -> None:
     loss = measure_rpo(markers(pattern, interval_s=interval_s))
-    assert loss.rpo_s >= 0.0
+    assert 0.0 <= loss.least_s <= loss.most_s
+    assert (loss.rpo_s is None) == (loss.least_s != loss.most_s)
     if loss.lost == 0:
-        assert loss.rpo_s == 0.0
-    if loss.rpo_s > 0:
+        assert loss.least_s == 0.0
+    if loss.least_s > 0:
         assert loss.lost > 0
+    if loss.unverified == 0:
+        assert loss.rpo_s == loss.least_s
     assert loss.lost == pattern.count("L")
     assert loss.refused == pattern.count("R")
     assert sum(run.last_seq - run.first_seq + 1 for run in loss.runs) == loss.lost

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gameday.grading import LostRun, Marker, measure_rpo
 from tests.unit.grading.builders import markers
@@ -11,8 +13,8 @@ from tests.unit.grading.builders import markers
 def test_no_loss_is_an_rpo_of_zero() -> None:
     loss = measure_rpo(markers("DDDD"))
     assert loss.rpo_s == 0.0
-    assert (loss.lost, loss.refused, loss.unverified, loss.runs) == (0, 0, 0, ())
-    assert loss.detail == "no acknowledged write lost"
+    assert (loss.lost, loss.refused, loss.unverified, loss.read, loss.runs) == (0, 0, 0, 4, ())
+    assert loss.detail == "no acknowledged write lost (4 read back, 0 lost, 0 unverified)"
 
 
 def test_no_markers_is_no_loss() -> None:
@@ -61,8 +63,9 @@ def test_refused_writes_are_unavailability_not_loss() -> None:
     assert loss.rpo_s == 0.0
     assert loss.lost == 0
     assert loss.refused == 3
-    assert (
-        loss.detail == "no acknowledged write lost; 3 write(s) refused (unavailability, not loss)"
+    assert loss.detail == (
+        "no acknowledged write lost (2 read back, 0 lost, 0 unverified); "
+        "3 write(s) refused (unavailability, not loss)"
     )
 
 
@@ -88,7 +91,8 @@ def test_the_largest_of_several_lost_runs_wins() -> None:
     assert loss.rpo_s == 3.0
     assert loss.lost == 5
     assert loss.detail == (
-        "5 acknowledged write(s) lost in 3 run(s); largest window 3 s (markers 3..5)"
+        "5 acknowledged write(s) lost in 3 run(s); largest window 3 s (markers 3..5); "
+        "3 read back, 5 lost, 0 unverified"
     )
 
 
@@ -98,11 +102,33 @@ def test_a_refused_write_splits_a_run_but_not_its_window() -> None:
     assert loss.rpo_s == 3.0
 
 
-def test_unverified_writes_are_neither_lost_nor_durable() -> None:
+def test_unverified_writes_that_could_change_the_rpo_leave_it_unmeasured() -> None:
+    # Marker 1 kept: the window of lost marker 2 starts at marker 1 (1 s); marker 1 lost: the
+    # run 1..2 reaches back to marker 0 (2 s).
     loss = measure_rpo(markers("DNLD"))
-    assert loss.runs == (LostRun(2, 2, 2.0),)
+    assert loss.runs == (LostRun(2, 2, 1.0),)
+    assert (loss.rpo_s, loss.least_s, loss.most_s) == (None, 1.0, 2.0)
+    assert (loss.read, loss.lost, loss.unverified) == (2, 1, 1)
+    assert loss.detail == (
+        "1 acknowledged write(s) lost in 1 run(s); largest window 1 s (markers 2..2); "
+        "2 read back, 1 lost, 1 unverified; RPO between 1 s and 2 s depending on the "
+        "unverified writes"
+    )
+
+
+def test_an_unverified_write_alone_is_not_measured() -> None:
+    loss = measure_rpo(markers("DDND"))
+    assert (loss.rpo_s, loss.least_s, loss.most_s, loss.lost) == (None, 0.0, 1.0, 0)
+
+
+def test_unverified_writes_that_cannot_change_the_rpo_leave_it_measured() -> None:
+    # A 3 s loss elsewhere outweighs anything marker 7 could add (1 s at most).
+    loss = measure_rpo(markers("DLLLDDDND"))
+    assert (loss.rpo_s, loss.least_s, loss.most_s) == (3.0, 3.0, 3.0)
     assert loss.unverified == 1
-    assert loss.detail.endswith("; 1 acknowledged write(s) not read back")
+    assert loss.detail.endswith("; the unverified writes cannot change the RPO")
+    # With no durable write before it, an unverified first write is a 0 s window either way.
+    assert measure_rpo(markers("NDD")).rpo_s == 0.0
 
 
 def test_marker_order_does_not_matter() -> None:
@@ -118,3 +144,23 @@ def test_duplicate_markers_are_rejected() -> None:
 def test_markers_must_be_written_in_order() -> None:
     with pytest.raises(ValueError, match=r"marker 2 is written at 1\.0, not after marker 1"):
         measure_rpo([Marker(1, 1.0, True, True), Marker(2, 1.0, True, True)])
+
+
+@settings(database=None, max_examples=200, deadline=None)
+@given(st.text(alphabet="DLRN", max_size=12))
+def test_the_rpo_bounds_hold_for_every_way_the_unverified_writes_went(pattern: str) -> None:
+    loss = measure_rpo(markers(pattern))
+    unknown = [i for i, char in enumerate(pattern) if char == "N"]
+    seen = set()
+    for mask in range(2 ** len(unknown)):
+        chars = list(pattern)
+        for bit, index in enumerate(unknown):
+            chars[index] = "L" if mask >> bit & 1 else "D"
+        decided = measure_rpo(markers("".join(chars)))
+        assert decided.rpo_s is not None
+        assert loss.least_s <= decided.rpo_s <= loss.most_s
+        seen.add(decided.rpo_s)
+    # The worst case happens in one of the ways; the least is a bound, not always reached.
+    assert loss.most_s == max(seen)
+    if loss.rpo_s is not None:
+        assert seen == {loss.rpo_s}

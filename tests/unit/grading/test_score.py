@@ -228,15 +228,15 @@ def test_a_guardrail_abort_is_an_f_with_its_reason() -> None:
     )
 
 
-@pytest.mark.parametrize("status", [RunStatus.ERROR, RunStatus.NOT_STEADY])
+@pytest.mark.parametrize("status", [RunStatus.ERROR, RunStatus.NOT_STEADY, RunStatus.INCONCLUSIVE])
 def test_a_run_that_could_not_start_has_no_grade(status: RunStatus) -> None:
     result = grade_not_run(status, "probe 'api' failed before any fault")
     assert (result.score, result.grade, result.status) == (None, None, status)
     assert result.caps == (f"{status.value}: probe 'api' failed before any fault",)
 
 
-def test_only_error_and_not_steady_are_runs_that_could_not_start() -> None:
-    with pytest.raises(ValueError, match="error or not-steady, not passed"):
+def test_only_error_not_steady_and_inconclusive_are_runs_with_nothing_to_grade() -> None:
+    with pytest.raises(ValueError, match="error, not-steady or inconclusive, not passed"):
         grade_not_run(RunStatus.PASSED, "x")
     with pytest.raises(ValueError, match="score and grade must be None exactly"):
         ScenarioScore(None, None, (), RunStatus.FAILED)

@@ -3,6 +3,7 @@ layout; 1, before the scheduler's skips joined the schema."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from gameday.errors import InvalidInputError
 from gameday.history import LATEST_VERSION, HistoryStatus, HistoryStore, SkipReason
 from gameday.kinds import Grade, ObjectiveKind
-from tests.unit.reports.runs import met_and_missed, synthetic
+from tests.unit.reports.runs import inconclusive, met_and_missed, synthetic
 
 # Schema 0: one table, the result JSON beside a few columns; user_version left at 0.
 V0_LAYOUT = """
@@ -106,7 +107,7 @@ def test_a_migrated_store_has_exactly_the_schema_of_a_new_one(tmp_path: Path) ->
     HistoryStore(old).close()
     HistoryStore(new).close()
     assert _schema(old) == _schema(new)
-    assert _version(old) == LATEST_VERSION == 3
+    assert _version(old) == LATEST_VERSION == 5
 
 
 def test_opening_a_migrated_store_again_changes_nothing(tmp_path: Path) -> None:
@@ -256,3 +257,126 @@ def test_a_v1_store_reads_back_each_objective_as_the_result_graded_it(tmp_path: 
     assert any(o.critical for o in result.objectives) or any(
         o.weight != 1.0 for o in result.objectives
     )
+
+
+# Schema 3, as gameday wrote it before version 4: version 1's runs table (its status CHECK
+# without 'inconclusive'), the skips table, and each measurement's weight, critical and detail.
+V3_LAYOUT = V1_LAYOUT.replace(
+    "PRAGMA user_version = 1;",
+    V1_SCHEDULER_SKIPS.split("INSERT INTO", maxsplit=1)[0]
+    + "ALTER TABLE measurements ADD COLUMN weight REAL NOT NULL DEFAULT 1.0;\n"
+    "ALTER TABLE measurements ADD COLUMN critical INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE measurements ADD COLUMN detail TEXT NOT NULL DEFAULT '';\n"
+    "PRAGMA user_version = 3;\n",
+)
+
+
+def _v3_store(path: Path) -> None:
+    db = sqlite3.connect(path)
+    db.executescript(V3_LAYOUT)
+    db.close()
+    # Written as version 3 wrote it: by a store that did not migrate it further.
+    result = met_and_missed()
+    db = sqlite3.connect(path)
+    db.execute(
+        "INSERT INTO runs (run_id, scenario, environment, status, started_at, ended_at, score, "
+        "grade, reason, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            result.run_id,
+            result.scenario.name,
+            result.environment,
+            result.status.value,
+            result.started_at,
+            result.ended_at,
+            result.score,
+            result.grade.value if result.grade else None,
+            result.reason,
+            result.model_dump_json(),
+        ),
+    )
+    db.executemany(
+        "INSERT INTO measurements (run_id, position, objective, kind, probe, target, measured, "
+        "met, credit, weight, critical, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                result.run_id, i, o.name, o.kind.value, o.probe, o.target, o.measured, o.met,
+                o.credit, o.weight, o.critical, o.detail,
+            )
+            for i, o in enumerate(result.objectives)
+        ],
+    )  # fmt: skip
+    db.commit()
+    db.close()
+
+
+def test_a_v3_store_refuses_an_inconclusive_run_and_a_migrated_one_keeps_it(
+    tmp_path: Path,
+) -> None:
+    path, new = tmp_path / "history.db", tmp_path / "new.db"
+    _v3_store(path)
+    db = sqlite3.connect(path)
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
+        db.execute("UPDATE runs SET status = 'inconclusive'")
+    db.close()
+
+    untested = inconclusive()
+    with HistoryStore(path) as store:
+        (kept,) = store.runs()
+        store.finish_run(untested)
+        rows = {row.run_id: row for row in store.runs()}
+    assert _version(path) == LATEST_VERSION == 5
+    HistoryStore(new).close()
+    assert _schema(path) == _schema(new)
+
+    result = met_and_missed()
+    assert kept.run_id == result.run_id
+    assert list(rows[result.run_id].measurements) == [
+        o.model_copy(
+            update=dict.fromkeys(
+                ("time_to_impact", "recovered_during_fault", "impact_start", "recovered_at")
+            )
+        )
+        for o in result.objectives
+    ]
+    stored = rows[untested.run_id]
+    assert (stored.status, stored.score, stored.grade) == (HistoryStatus.INCONCLUSIVE, None, None)
+    assert stored.reason == untested.reason
+
+
+def test_the_migrated_runs_table_still_owns_its_measurements(tmp_path: Path) -> None:
+    path = tmp_path / "history.db"
+    _v3_store(path)
+    HistoryStore(path).close()
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA foreign_keys = ON")
+    assert db.execute("SELECT COUNT(*) FROM measurements").fetchone()[0] > 0
+    assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+    db.execute("DELETE FROM runs")
+    db.commit()
+    # ON DELETE CASCADE follows the new table: no measurement outlives its run.
+    assert db.execute("SELECT COUNT(*) FROM measurements").fetchone()[0] == 0
+    db.close()
+
+
+def test_a_v3_store_with_a_dangling_measurement_is_refused_and_left_at_v3(
+    tmp_path: Path,
+) -> None:
+    # Written by hand with foreign keys off (SQLite's default): a measurement of no run. The
+    # rebuilt table would carry the broken reference on; the migration says so and undoes.
+    path = tmp_path / "history.db"
+    _v3_store(path)
+    db = sqlite3.connect(path)
+    db.execute(
+        "INSERT INTO measurements (run_id, position, objective, kind, probe, target, met, "
+        "credit) VALUES ('no-such-run', 0, 'x', 'rto', 'api', 1.0, 1, 1.0)"
+    )
+    db.commit()
+    db.close()
+    with pytest.raises(InvalidInputError) as caught:
+        HistoryStore(path)
+    assert re.fullmatch(
+        rf"{re.escape(str(path))}: migrating the history store would break a reference "
+        r"\(measurements row \d+ -> runs\); the store was left as it was",
+        caught.value.message,
+    )
+    assert _version(path) == 3

@@ -19,13 +19,15 @@ from gameday.history import (
     read_runs,
     stored_result,
 )
+from gameday.history.location import store_location
 from gameday.kinds import RunStatus
+from tests.history_stores import StoreUnderTest
 from tests.unit.reports.runs import met_and_missed, synthetic
 
 
 @pytest.fixture
-def path(tmp_path: Path) -> Iterator[Path]:
-    store_path = tmp_path / "history.db"
+def path(where: StoreUnderTest) -> Iterator[str | Path]:
+    store_path = where.location
     with HistoryStore(store_path) as store:
         store.finish_run(met_and_missed(day=21).model_copy(update={"score": 60.0}))
         store.finish_run(met_and_missed(day=22))
@@ -37,7 +39,7 @@ def path(tmp_path: Path) -> Iterator[Path]:
     yield store_path
 
 
-def test_rows_newest_first_with_filters(path: Path) -> None:
+def test_rows_newest_first_with_filters(path: str | Path) -> None:
     assert [(r.scenario, r.status) for r in read_runs(path)] == [
         ("identity-loss", HistoryStatus.RUNNING),
         ("logging-loss", HistoryStatus.ABORTED),
@@ -61,17 +63,18 @@ def test_a_missing_store_is_not_created(tmp_path: Path) -> None:
     assert not path.parent.exists()
 
 
-def test_a_stored_result_by_run_id(path: Path) -> None:
+def test_a_stored_result_by_run_id(path: str | Path) -> None:
     result = met_and_missed(day=22)
     assert stored_result(result.run_id, path) == result
     with pytest.raises(InvalidInputError) as caught:
         stored_result("20261123T000000Z-identity-loss-ffff", path)  # still running: no result
     assert caught.value.message == (
-        f"'20261123T000000Z-identity-loss-ffff' is not a file, a folder or a finished run in {path}"
+        "'20261123T000000Z-identity-loss-ffff' is not a file, a folder or a finished run in "
+        f"{store_location(path).shown}"
     )
 
 
-def test_past_runs_are_the_trend_and_the_counts(path: Path) -> None:
+def test_past_runs_are_the_trend_and_the_counts(path: str | Path) -> None:
     past = past_runs(path, ["identity-loss"], limit=10)
     assert past.trend == {
         "identity-loss": [

@@ -1,5 +1,6 @@
-"""The history store on a real SQLite file: rows written at start and end, queries, the
-finalisation of runs whose writer is gone, and the schema version."""
+"""The history store on a real SQLite file and a real PostgreSQL database (``where``): rows
+written at start and end, queries, the finalisation of runs whose writer is gone, and the
+schema version."""
 
 from __future__ import annotations
 
@@ -14,14 +15,23 @@ from pathlib import Path
 import pytest
 
 from gameday.errors import InvalidInputError
-from gameday.history import HistoryStatus, HistoryStore, default_store_path, iso_utc
+from gameday.history import (
+    LATEST_VERSION,
+    HistoryStatus,
+    HistoryStore,
+    StoreLocation,
+    default_store_path,
+    iso_utc,
+    store_location,
+)
 from gameday.kinds import Grade, ObjectiveKind, RunStatus
+from tests.history_stores import StoreUnderTest
 from tests.unit.reports.runs import met_and_missed, never_recovered, synthetic
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[HistoryStore]:
-    with HistoryStore(tmp_path / "nested" / "history.db") as opened:
+def store(where: StoreUnderTest) -> Iterator[HistoryStore]:
+    with HistoryStore(where.location) as opened:
         yield opened
 
 
@@ -33,11 +43,16 @@ def _dead_pid() -> int:
     return int(finished.stdout)
 
 
-def test_a_new_store_is_wal_at_the_latest_version(store: HistoryStore) -> None:
-    db = sqlite3.connect(store.path)
-    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
-    db.close()
+def test_a_new_store_is_at_the_latest_version(store: HistoryStore, where: StoreUnderTest) -> None:
+    assert where.version() == LATEST_VERSION
+
+
+def test_a_new_sqlite_store_is_wal(tmp_path: Path) -> None:
+    with HistoryStore(tmp_path / "history.db") as store:
+        assert store.path is not None
+        db = sqlite3.connect(store.path)
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        db.close()
 
 
 def test_a_run_is_running_from_its_start_and_final_at_its_end(store: HistoryStore) -> None:
@@ -73,8 +88,8 @@ def test_a_run_id_is_recorded_once(store: HistoryStore) -> None:
         store.start_run("r1", "identity-loss", "embedded", "2026-11-22T02:00:00Z")
 
 
-def test_a_running_row_whose_writer_died_is_finalised_as_aborted(tmp_path: Path) -> None:
-    path = tmp_path / "history.db"
+def test_a_running_row_whose_writer_died_is_finalised_as_aborted(where: StoreUnderTest) -> None:
+    path = where.location
     fixed = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
     with HistoryStore(path) as first:
         pid = _dead_pid()
@@ -92,31 +107,60 @@ def test_a_running_row_whose_writer_died_is_finalised_as_aborted(tmp_path: Path)
     )
 
 
-def test_a_reused_pid_does_not_keep_a_dead_run_alive(store: HistoryStore) -> None:
+def test_a_reused_pid_does_not_keep_a_dead_run_alive(
+    store: HistoryStore, where: StoreUnderTest
+) -> None:
     store.start_run("reused", "identity-loss", "embedded", "2026-11-22T02:00:00Z")
     # This process's pid, recorded with another start time: the pid was reused.
-    db = sqlite3.connect(store.path)
-    db.execute("UPDATE runs SET writer_start = '1' WHERE run_id = 'reused'")
-    db.commit()
-    db.close()
+    where.sql("UPDATE runs SET writer_start = '1' WHERE run_id = 'reused'")
     assert store.reap() == ["reused"]
     assert store.runs()[0].status is HistoryStatus.ABORTED
 
 
-def test_a_row_from_another_host_namespace_or_boot(store: HistoryStore) -> None:
+def test_a_row_from_another_host_namespace_or_boot(
+    store: HistoryStore, where: StoreUnderTest
+) -> None:
     pid = _dead_pid()
     for run_id in ("elsewhere", "container", "rebooted"):
         store.start_run(run_id, "a", "embedded", "2026-11-22T02:00:00Z", pid=pid)
-    db = sqlite3.connect(store.path)
-    db.execute("UPDATE runs SET writer_host = 'other-host' WHERE run_id = 'elsewhere'")
-    db.execute("UPDATE runs SET writer_pid_namespace = 'pid:[1]' WHERE run_id = 'container'")
-    db.execute("UPDATE runs SET writer_boot = 'another-boot', writer_pid = ? "
-               "WHERE run_id = 'rebooted'", (os.getpid(),))  # fmt: skip
-    db.commit()
-    db.close()
+    where.sql("UPDATE runs SET writer_host = 'other-host' WHERE run_id = 'elsewhere'")
+    where.sql("UPDATE runs SET writer_pid_namespace = 'pid:[1]' WHERE run_id = 'container'")
+    where.sql("UPDATE runs SET writer_boot = 'another-boot', writer_pid = ? "
+              "WHERE run_id = 'rebooted'", (os.getpid(),))  # fmt: skip
     # Another host's or another pid namespace's pid cannot be checked from here, even when no
     # such pid exists here; a previous boot's process is surely gone, whatever holds its pid.
+    # (In PostgreSQL the first two live for another reason too: this store's session wrote
+    # them and holds their locks.)
     assert store.reap() == ["rebooted"]
+
+
+def test_a_postgresql_run_whose_writer_session_ended_elsewhere_is_aborted(
+    postgresql_url: str,
+) -> None:
+    # A pod of a CronJob is a host of its own: its pid means nothing here. Its session's lock
+    # on the run says whether it lives, and PostgreSQL drops the lock when the session ends.
+    writer = HistoryStore(postgresql_url)
+    writer.start_run("pod-run", "identity-loss", "embedded", "2026-11-22T02:00:00Z")
+    StoreUnderTest("postgresql", postgresql_url, Path()).sql(
+        "UPDATE runs SET writer_host = 'drill-pod-7f9c', writer_pid = 1"
+    )
+    with HistoryStore(postgresql_url) as reader:
+        assert reader.runs()[0].status is HistoryStatus.RUNNING  # its writer's session lives
+        writer.close()
+        (row,) = reader.runs()
+    assert (row.status, row.score, row.grade) == (HistoryStatus.ABORTED, 0.0, Grade.F)
+    assert row.reason is not None
+    assert row.reason.startswith("the runner (pid 1 on drill-pod-7f9c) ended without finishing")
+
+
+def test_a_sqlite_run_from_another_host_stays_running(tmp_path: Path) -> None:
+    # SQLite has no sessions: a row from elsewhere cannot be judged, and is left as it is.
+    path = tmp_path / "history.db"
+    with HistoryStore(path) as writer:
+        writer.start_run("elsewhere", "identity-loss", "embedded", "2026-11-22T02:00:00Z")
+    StoreUnderTest("sqlite", path, tmp_path).sql("UPDATE runs SET writer_host = 'other-host'")
+    with HistoryStore(path) as reader:
+        assert reader.runs()[0].status is HistoryStatus.RUNNING
 
 
 def test_queries_filter_order_and_trend(store: HistoryStore) -> None:
@@ -171,8 +215,22 @@ def test_times_are_stored_in_one_utc_spelling() -> None:
 def test_the_store_path_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GAMEDAY_STORE", "/tmp/x/history.db")
     assert default_store_path() == Path("/tmp/x/history.db")
+    assert store_location() == StoreLocation(path=Path("/tmp/x/history.db"))
     monkeypatch.setenv("GAMEDAY_STORE", "")
     assert default_store_path() == Path(".gameday/history.db")
+    assert store_location() == StoreLocation(path=Path(".gameday/history.db"))
+    monkeypatch.setenv("GAMEDAY_STORE", "postgresql://drills@db.internal/gameday")
+    assert store_location() == StoreLocation(url="postgresql://drills@db.internal/gameday")
+    assert store_location("postgres://db/x").is_postgresql  # libpq's other spelling
+    assert store_location("history.db") == StoreLocation(path=Path("history.db"))
+
+
+def test_a_url_of_another_kind_is_refused() -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        store_location("mysql://root:hunter2-pw@db/gameday")
+    assert caught.value.message == (
+        "--store: mysql://root:[redacted]@db/gameday: mysql:// is not a history store"
+    )
 
 
 def test_a_file_that_is_not_a_store_is_refused(tmp_path: Path) -> None:
@@ -182,13 +240,23 @@ def test_a_file_that_is_not_a_store_is_refused(tmp_path: Path) -> None:
         HistoryStore(path)
 
 
-def test_a_store_from_a_newer_gameday_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "history.db"
-    db = sqlite3.connect(path)
-    db.execute("PRAGMA user_version = 99")
-    db.close()
+def test_a_store_from_a_newer_gameday_is_refused(where: StoreUnderTest) -> None:
+    if not where.is_postgresql:
+        Path(where.location).parent.mkdir()
+    where.set_version(99)
     with pytest.raises(InvalidInputError) as caught:
-        HistoryStore(path)
+        HistoryStore(where.location)
     assert caught.value.message == (
-        f"{path}: history schema version 99 is newer than this gameday's (3)"
+        f"{store_location(where.location).shown}: history schema version 99 is newer than "
+        f"this gameday's ({LATEST_VERSION})"
+    )
+
+
+def test_a_postgresql_database_with_another_runs_table_is_refused(postgresql_url: str) -> None:
+    StoreUnderTest("postgresql", postgresql_url, Path()).sql("CREATE TABLE runs (id INTEGER)")
+    with pytest.raises(InvalidInputError) as caught:
+        HistoryStore(postgresql_url)
+    assert caught.value.message == (
+        f"{store_location(postgresql_url).shown}: not a gameday history store: a runs table "
+        "without gameday's schema version (gameday_schema)"
     )

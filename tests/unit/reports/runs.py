@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from gameday.engine.verdict import inconclusive_reason
 from gameday.grading import (
     Marker,
     Sample,
@@ -194,7 +195,11 @@ def rpo(name: str, probe: ProbeRecord, target_s: float, critical: bool = False) 
 
 
 def fault(
-    name: str, kind: str, services: tuple[str, ...], removed_at: float | None = TEND
+    name: str,
+    kind: str,
+    services: tuple[str, ...],
+    removed_at: float | None = TEND,
+    matched_calls: int | None = None,
 ) -> FaultRecord:
     return FaultRecord(
         id=f"{name}-0",
@@ -209,6 +214,7 @@ def fault(
         planned_end=TEND,
         injected_at=T0,
         removed_at=removed_at,
+        matched_calls=matched_calls,
     )
 
 
@@ -395,6 +401,27 @@ def not_steady(day: int = 22) -> RunResult:
     return build(run, status=RunStatus.NOT_STEADY, reason=reason, steady_after=None)
 
 
+def inconclusive(day: int = 22) -> RunResult:
+    """image-pull, inconclusive: its ECR fault matched no call (the app pulled nothing while
+    it was in force), so the drill tested nothing; the objectives stay, ungraded."""
+    api = probe_record("api", "http", "H" * 90)
+    untested = fault("ecr-down", "registry-loss", ("ecr", "ecr-public"), matched_calls=0)
+    run = Run(
+        name="image-pull",
+        day=day,
+        capabilities=(Capability.REGISTRY,),
+        description="ECR unavailable for 20 s, on an app that pulls no image.",
+        runbook="../runbooks/registry-loss.md",
+        file=str(REPO / "scenarios" / "registry-loss.yaml"),
+        probes=[api],
+        objectives=[rto("api-rto", api, 5.0)],
+        faults=[untested],
+        calls=(("sts", "GetCallerIdentity", "forwarded", 12),),
+    )
+    reason = inconclusive_reason([untested])
+    return build(run, status=RunStatus.INCONCLUSIVE, score=None, grade=None, reason=reason)
+
+
 def hostile(day: int = 22) -> RunResult:
     """Every scenario-supplied string is hostile: reports must show each one as text."""
     h = HOSTILE
@@ -561,6 +588,7 @@ def synthetic() -> dict[str, RunResult]:
         "never-recovered": never_recovered(),
         "aborted": aborted(),
         "not-steady": not_steady(),
+        "inconclusive": inconclusive(),
         "hostile": hostile(),
         "facilitated": facilitated(),
         "facilitated-unmarked": facilitated_unmarked(),

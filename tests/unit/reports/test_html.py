@@ -110,6 +110,8 @@ def test_per_probe_one_timeline_with_its_series_and_fault_windows() -> None:
             expected.append(("alerts", counts.alerts))
         if probe.markers:
             expected.append(("lost-markers", counts.lost_markers))
+        if counts.unverified_markers:
+            expected.append(("unverified-markers", counts.unverified_markers))
     assert [(g["data-series"], int(g["data-count"] or 0)) for g in series] == expected
     assert len(page.find("rect", "fault-window")) == len(result.probes) * len(result.faults)
 
@@ -148,7 +150,7 @@ def test_the_suite_page_has_the_roll_up_and_the_trend() -> None:
     text = "".join(page.text)
     assert page.find("section")[0]["id"] == "suite"
     assert [row for row in page.find("table", "capabilities")]
-    assert "not graded (could not run): region-loss" in text
+    assert "not graded (could not run, or tested nothing): region-loss" in text
     assert [s["data-points"] for s in page.find("svg", "trend")] == ["2"]
     assert "+12.1" in text
 

@@ -116,7 +116,7 @@ def test_the_suite_lists_scores_capabilities_and_trend() -> None:
     assert "**Score 49.3 (D)** over 3 graded scenario(s)" in markdown
     assert "| identity | 73.0 | C |" in markdown
     assert "| identity-loss | failed | 73.0 | C | 3 | 61.0 → 73.1 | +12.1 |" in markdown
-    assert "Not graded (could not run): region-loss" in markdown
+    assert "Not graded (could not run, or tested nothing): region-loss" in markdown
 
 
 def test_score_formula_and_rules_are_printed() -> None:

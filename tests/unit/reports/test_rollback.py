@@ -16,7 +16,7 @@ from gameday.reports.markdown import render_markdown
 from gameday.reports.prom import render_prom
 from gameday.reports.render import ReportFormat, render
 from gameday.reports.suite import suite_of
-from gameday.reports.terminal import render_result, render_suite
+from gameday.reports.terminal import render_closing, render_result
 from gameday.result import Rollback, RunResult
 from tests.unit.reports.runs import (
     HOSTILE,
@@ -50,19 +50,19 @@ def test_the_terminal_summary_leads_with_the_failed_rollback() -> None:
 
 def test_the_suite_summary_says_how_many_drills_left_a_fault_and_what() -> None:
     results = [*demo_suite(), rollback_failed(), _failed("fault x may still be in force")]
-    lines = render_suite(suite_of(results), results).splitlines()
+    lines = render_closing(suite_of(results), results).splitlines()
     assert lines[:4] == [
         f"!! {BANNER}: 2 of 6 drill(s) left a fault behind",
         f"!!   identity-loss: {ROLLBACK_PROBLEM}",
         "!!   identity-loss: fault x may still be in force",
-        "suite score 58.3 (D) over 3 scenario(s)",
+        "suite score 58.3 (D) over 3 of 4 drills",
     ]
 
 
 def test_a_complete_rollback_adds_nothing_to_the_terminal() -> None:
     results = demo_suite()
     assert not any("ROLLBACK" in render_result(r) for r in results)
-    assert render_suite(suite_of(results), results).startswith("suite score ")
+    assert render_closing(suite_of(results), results).startswith("suite score ")
 
 
 def test_a_failed_rollback_without_problems_still_says_what_to_do() -> None:

@@ -1,18 +1,22 @@
 """The summary `gameday run` prints: an unattended run as before, a facilitated one with its
-marks and runbook checklist."""
+marks and runbook checklist, and the closing lines (score, report, how to explain it)."""
 
 from __future__ import annotations
 
-from gameday.kinds import MarkKind, ObjectiveKind
-from gameday.reports.terminal import format_measured, render_result
-from gameday.result import Mark
+from gameday.grading import describe_rules, display_score
+from gameday.kinds import MarkKind, ObjectiveKind, RunStatus
+from gameday.reports.suite import suite_of
+from gameday.reports.terminal import format_measured, render_closing, render_result
+from gameday.result import Mark, RunResult
 from tests.unit.reports.runs import (
     HOSTILE_AUTHOR,
     HOSTILE_NOTE,
     HOSTILE_STEP,
+    demo_suite,
     facilitated,
     facilitated_unmarked,
     met_and_missed,
+    not_steady,
 )
 
 
@@ -118,3 +122,48 @@ def test_terminal_escapes_in_marks_are_not_sent_to_the_terminal() -> None:
     text = render_result(result.model_copy(update={"marks": [*result.marks, red]}))
     assert "\x1b" not in text and "\x07" not in text
     assert "+25.0s 30.00s note eve?[31m red ?[31mALERT?" in " ".join(text.split())
+
+
+def _closing(results: list[RunResult], **kwargs: str) -> list[str]:
+    return render_closing(suite_of(results), results, **kwargs).splitlines()
+
+
+def test_one_drill_closes_with_its_score_and_report_and_no_suite_lines() -> None:
+    lines = _closing([met_and_missed()], report="out/report.html", explain="gameday explain x")
+    assert lines == [
+        "identity-loss: score 73.0 (C)",
+        "report: out/report.html",
+        "how the score was computed: gameday explain x",
+    ]
+
+
+def test_a_suite_closes_with_its_score_roll_up_and_report_without_the_rules() -> None:
+    results = demo_suite()
+    suite = suite_of(results)
+    lines = _closing(results, report="out/report.html", explain="gameday explain out")
+    by_capability = [
+        f"  {c.value:<9} {display_score(s)}" for c, s in sorted(suite.by_capability.items())
+    ]
+    (excluded,) = [line for line in lines if line.startswith("  not graded (")]
+    assert excluded.endswith("): region-loss")
+    assert lines == [
+        f"suite score {display_score(suite.score)} ({suite.grade}) over 3 of 4 drills",
+        *by_capability,
+        excluded,
+        "report: out/report.html",
+        "how the score was computed: gameday explain out",
+    ]
+    assert not any(rule in "\n".join(lines) for rule in describe_rules())
+
+
+def test_nothing_graded_is_said_in_a_sentence() -> None:
+    errored = [
+        not_steady(),
+        not_steady().model_copy(update={"run_id": "x", "status": RunStatus.ERROR}),
+    ]
+    for results in ([not_steady()], errored):
+        lines = _closing(results, report="out/report.html", explain="gameday explain out")
+        assert lines[0].startswith("nothing was graded: region-loss (")
+        assert lines[0].endswith("; each drill's reason is above")
+        assert lines[1:] == ["report: out/report.html"]  # nothing to explain
+        assert "suite score" not in " ".join(lines) and "\N{EM DASH}" not in " ".join(lines)

@@ -46,6 +46,7 @@ def test_every_problem_of_a_file_is_reported_at_once(tmp_path: Path) -> None:
         f"{path}:4:32: faults[0].mode: unknown value 'denyed' (did you mean 'denied'?); "
         "expected one of: unavailable, throttle, internal, denied, expired-token, latency, "
         "blackhole, reset",
+        f"{path}:5:37: probes[0].url: 'x' is not an absolute URL: use {{app}}/x or an absolute URL",
         f"{path}:6:44: objectives[0].target: expected a duration such as 250ms, 30s, 5m or 1h, "
         "got 5 (add a unit)",
     ]

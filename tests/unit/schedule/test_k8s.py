@@ -113,6 +113,41 @@ def test_pushgateway_image_and_a_claim_for_the_reports(tmp_path: Path) -> None:
     assert pod.init_containers is None  # no jitter, no sleep
 
 
+def test_every_cronjob_writes_to_the_fleet_store_through_a_secret(tmp_path: Path) -> None:
+    written = export_k8s(ROOT / "scenarios", tmp_path, store_secret="gameday-store")
+    for path in written:
+        _, cron_job = _load(path)
+        (drill,) = cron_job.spec.job_template.spec.template.spec.containers
+        store, password = drill.env
+        assert (store.name, store.value) == ("GAMEDAY_STORE", None)
+        assert (store.value_from.secret_key_ref.name, store.value_from.secret_key_ref.key) == (
+            "gameday-store",
+            "GAMEDAY_STORE",
+        )
+        assert store.value_from.secret_key_ref.optional is None  # no store, no drill
+        assert password.name == "PGPASSWORD"
+        reference = password.value_from.secret_key_ref
+        assert (reference.name, reference.key, reference.optional) == (
+            "gameday-store",
+            "PGPASSWORD",
+            True,
+        )
+        # The reports stay where they were; only the history moved.
+        assert drill.command[-2:] == ["--report-dir", "/reports"]
+    # Without the option, the history is a file beside the reports, as before.
+    (default,) = [p for p in export_k8s(ROOT / "scenarios", tmp_path / "d") if "identity" in p.name]
+    (drill,) = _load(default)[1].spec.job_template.spec.template.spec.containers
+    assert [(e.name, e.value) for e in drill.env] == [("GAMEDAY_STORE", "/reports/history.db")]
+
+
+@pytest.mark.parametrize("name", ["Gameday-Store", "store_secret", "-store", "a" * 254, ""])
+def test_a_store_secret_that_is_no_kubernetes_name_is_refused(tmp_path: Path, name: str) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        export_k8s(ROOT / "scenarios", tmp_path / "out", store_secret=name)
+    assert caught.value.message == f"--store-secret: {name!r} is not a Kubernetes Secret name"
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_cron_with_seconds_is_refused_unless_they_are_zero() -> None:
     assert kubernetes_cron("0 */5 * * * *", "x.yaml") == "*/5 * * * *"
     with pytest.raises(InvalidInputError) as caught:

@@ -11,7 +11,7 @@ import pytest
 
 from gameday.errors import InvalidInputError
 from gameday.history import HistoryStore, Skip, SkipReason
-from gameday.schedule.lock import SchedulerLockedError, lock_path, scheduler_lock
+from gameday.schedule.lock import SchedulerLockedError, scheduler_lock
 
 
 def _skip(name: str, second: int, reason: SkipReason = SkipReason.BUSY) -> Skip:
@@ -40,15 +40,14 @@ def test_skips_live_beside_the_history_in_the_same_file(tmp_path: Path) -> None:
     assert {"runs", "measurements", "schedule_skips"} <= {row[0] for row in tables}
 
 
-def test_the_lock_names_its_file_and_holder(tmp_path: Path) -> None:
+def test_the_lock_names_its_store_and_holder(tmp_path: Path) -> None:
     store = tmp_path / "nested" / "history.db"
     with scheduler_lock(store) as held:
-        assert held == lock_path(store) == tmp_path / "nested" / "history.db.scheduler.lock"
-        assert held.read_text() == f"{os.getpid()}\n"
+        assert held == store and store.read_bytes() == b""  # an empty store: no lock file
         with pytest.raises(SchedulerLockedError) as caught, scheduler_lock(store):
             pass
     assert caught.value.message == (
-        f"another scheduler is running on this store: {held} is locked by pid {os.getpid()}"
+        f"another scheduler is running on this store: {store} is locked by pid {os.getpid()}"
     )
     assert caught.value.hint == (
         "one scheduler per history store: stop that one, or give another --store"
@@ -56,14 +55,27 @@ def test_the_lock_names_its_file_and_holder(tmp_path: Path) -> None:
     assert caught.value.exit_code == 2
     with scheduler_lock(store):  # released on the way out
         pass
-    assert held.exists()  # kept: removing it would let two schedulers lock two files
+    assert sorted(p.name for p in store.parent.iterdir()) == ["history.db"]
+
+
+def test_the_lock_leaves_the_store_usable(tmp_path: Path) -> None:
+    # SQLite's own (fcntl) locks and the scheduler's flock are independent.
+    store = tmp_path / "history.db"
+    with scheduler_lock(store), HistoryStore(store) as history:
+        assert history.skips() == []
+        elsewhere = sqlite3.connect(store, timeout=0)
+        try:
+            elsewhere.execute("BEGIN IMMEDIATE")
+            elsewhere.execute("ROLLBACK")
+        finally:
+            elsewhere.close()
 
 
 def test_a_lock_that_cannot_be_created_says_where(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
     with (
-        pytest.raises(InvalidInputError, match="cannot create the scheduler lock"),
+        pytest.raises(InvalidInputError, match="cannot open the history store to lock it"),
         scheduler_lock(blocker / "history.db"),
     ):
         pass

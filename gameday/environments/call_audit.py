@@ -1,0 +1,82 @@
+"""What the app did through a gateway, for the result and the guardrail (docs/audit.md).
+
+The gateway stamps calls on the wall clock; the run's offsets are on the monotonic one, so an
+offset is the run clock now minus how long ago the call was.
+
+>>> watch = CallWatch(client, now=recorder.now)
+>>> watch.poll()  # the destructive calls since the last poll, with their offsets
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from gameday.environments.stage import Note
+from gameday.errors import GameDayError
+from gameday.gateway.client import GatewayClient
+from gameday.gateway.models import DestructiveCallRecord
+from gameday.result import CallAudit, CallCount, DestructiveCall
+
+
+def read_call_audit(client: GatewayClient, note: Note, *, now: Callable[[], float]) -> CallAudit:
+    """Every call the gateway counted, by class, and its destructive calls; an empty audit
+    with its ``read_error``, said through ``note``, when the admin API does not answer."""
+    try:
+        page = client.calls(since=0)
+    except GameDayError as error:
+        why = f"could not read the app's calls: {error.message}"
+        note("note", why)
+        return CallAudit(read_error=why)
+    counts = sorted(
+        (
+            CallCount(
+                service=row.service or "unclassified",
+                operation=row.operation or "-",
+                outcome=row.outcome.value,
+                call_class=row.call_class,
+                count=row.count,
+            )
+            for row in page.counts
+        ),
+        key=lambda c: (c.service, c.operation, c.outcome),
+    )
+    return CallAudit(
+        counted=True,
+        counts=counts,
+        destructive=[destructive_call(record, now) for record in page.destructive],
+        destructive_dropped=page.dropped,
+        deny_destructive=page.deny_destructive,
+    )
+
+
+def destructive_call(record: DestructiveCallRecord, now: Callable[[], float]) -> DestructiveCall:
+    """One gateway record as the result keeps it, placed on the run clock."""
+    return DestructiveCall(
+        at=round(now() - (time.time() - record.time), 3),
+        service=record.service or "unclassified",
+        operation=record.operation or "-",
+        resource=record.resource,
+        outcome=record.outcome.value,
+        region=record.region,
+    )
+
+
+class CallWatch:
+    """The destructive calls a gateway sees, as they happen: what a ``destructive_calls``
+    guardrail polls. ``poll`` blocks on the admin API (call it from a worker thread)."""
+
+    def __init__(self, client: GatewayClient, *, now: Callable[[], float]) -> None:
+        self._client = client
+        self._now = now
+        self._since = 0
+        self._lock = threading.Lock()
+
+    def poll(self) -> list[DestructiveCall]:
+        """The destructive calls since the last poll, oldest first. GameDayError when the
+        gateway does not answer."""
+        with self._lock:
+            page = self._client.calls(since=self._since)
+            self._since = page.last_seq
+        return [destructive_call(record, self._now) for record in page.destructive]

@@ -1,0 +1,3 @@
+"""Every history test runs on a SQLite file and on a real PostgreSQL database."""
+
+from tests.history_stores import where  # noqa: F401
