@@ -196,19 +196,20 @@ class Drill:
             self.pace.rules(stage.rules), stage.injector, recorder, self.pace.end
         )
         watches: list[asyncio.Task[None]] = []
-        if stage.app is not None:
-            watches.append(asyncio.create_task(self._watch_app(stage.app, outcome), name="app"))
-        if watches_calls(self.scenario):
-            if stage.watch_calls is None:
-                raise GameDayError(
-                    "this scenario counts or refuses destructive calls, and on "
-                    f"{self.plan.environment.value} no gateway sees the app's calls",
-                    hint="run it embedded or with localstack, or drop the destructive_calls "
-                    "guardrail, objective and target.deny_destructive",
-                )
-            watch_calls = stage.watch_calls
-            watches.append(asyncio.create_task(self._watch_calls(watch_calls), name="calls"))
         try:
+            if stage.app is not None:
+                watch_app = self._watch_app(stage.app, outcome)
+                watches.append(asyncio.create_task(watch_app, name="app"))
+            if watches_calls(self.scenario):
+                if stage.watch_calls is None:
+                    raise GameDayError(
+                        "this scenario counts or refuses destructive calls, and on "
+                        f"{self.plan.environment.value} no gateway sees the app's calls",
+                        hint="run it embedded or with localstack, or drop the destructive_calls "
+                        "guardrail, objective and target.deny_destructive",
+                    )
+                watch_calls = self._watch_calls(stage.watch_calls)
+                watches.append(asyncio.create_task(watch_calls, name="calls"))
             await self._steady_and_drill(stage, probes, schedule, outcome)
         finally:
             for watch in watches:  # before the environment stops the app on purpose

@@ -23,6 +23,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from gameday.environments import supervisor
+from gameday.environments.ports import listening_pids
 from gameday.environments.workdir import APP_LOG_FILE
 from gameday.errors import EnvironmentFailure
 from gameday.scenario.target import AppSpec, CommandApp, DemoApp, DemoAppRef
@@ -195,6 +196,9 @@ class AppProcess:
             app, workdir, regions
         )
         self._env = {**env, **extra}
+        # The port gameday chose and the health URL names: checked for its owner once ready.
+        told = isinstance(app, CommandApp) and "{port}" in app.health_url
+        self._port = int(extra["PORT"]) if told else None
         self._port_file = workdir / "app.url"
         self.log = workdir / APP_LOG_FILE
         self._process: subprocess.Popen[bytes] | None = None
@@ -263,7 +267,27 @@ class AppProcess:
             raise EnvironmentFailure(
                 error.message + (f"; the app's last output:\n{tail}" if tail else ""), error.hint
             ) from None
+        self._check_port_owner()
         return RunningApp(url=url, pid=self._app_pid, log=self.log, exit_code=self.exit_code)
+
+    def _check_port_owner(self) -> None:
+        """EnvironmentFailure when the app's port is held by a process outside its tree: the
+        health check was answered by a stranger that took the port first."""
+        if self._port is None or self._process is None:
+            return
+        tree = [self._process.pid, *supervisor.descendants(self._process.pid)]
+        ours = listening_pids(self._port, tree)
+        if ours is None or ours:
+            return
+        strangers = sorted(listening_pids(self._port) or ())
+        if strangers:
+            raise EnvironmentFailure(
+                f"port {self._port}, chosen for the app, is held by another process "
+                f"(pid {', '.join(map(str, strangers))}), not by the app: the health check "
+                "was not the app's",
+                hint="another program took the port between gameday choosing it and the app "
+                "binding it; run the drill again",
+            )
 
     def exit_code(self) -> int | None:
         """None while the app's process tree lives (or before ``start``); its exit code after.

@@ -48,7 +48,8 @@ PLAN_TIMEOUT_S = 1.0
 HEALTH_PATH = "/_localstack/health"
 _START_HINT = (
     "start LocalStack (`LOCALSTACK_AUTH_TOKEN=... docker compose up -d localstack`, or "
-    "`scripts/localstack.sh start` without Docker) or point LOCALSTACK_HOST at it, e.g. LOCALSTACK_HOST=localhost:4566"
+    "`scripts/localstack.sh start` without Docker) or point LOCALSTACK_HOST at it, "
+    "e.g. LOCALSTACK_HOST=localhost:4566"
 )
 
 

@@ -28,7 +28,6 @@ from gameday.history.store import (
     HistoryStore,
     Skip,
     SkipReason,
-    default_store_path,
     iso_utc,
 )
 
@@ -43,7 +42,6 @@ __all__ = [
     "Skip",
     "SkipReason",
     "StoreLocation",
-    "default_store_path",
     "iso_utc",
     "parse_age",
     "parse_since",

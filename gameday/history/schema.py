@@ -1,6 +1,12 @@
 """The history store's tables, and the migrations that bring an older store up to date.
 
-The version lives in ``PRAGMA user_version``. A new store is created at the latest version
+One migration path, two dialects: a step is written once in SQLite's spelling and runs on
+PostgreSQL too (``gameday.history.postgresql`` reads it) unless it needs what only SQLite has
+(a table rebuild, its JSON functions): then ``MIGRATIONS_POSTGRESQL`` holds its PostgreSQL
+spelling. In PostgreSQL the version lives in the one-row table ``gameday_schema``; a
+PostgreSQL store never had version 0.
+
+In SQLite the version lives in ``PRAGMA user_version``. A new store is created at the latest version
 directly; an older one is migrated step by step, each step in the same transaction as the
 version bump, so a store is never left half-migrated. A store from a newer gameday is refused
 rather than guessed at.

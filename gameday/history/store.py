@@ -21,7 +21,6 @@ The scheduler's fire times that did not run are kept too (``record_skips``, ``sk
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,18 +35,12 @@ from pydantic import ValidationError
 from gameday.errors import InvalidInputError
 from gameday.grading import grade_aborted
 from gameday.history.database import Database, open_sqlite
-from gameday.history.location import DEFAULT_STORE, StoreLocation, store_location
+from gameday.history.location import StoreLocation, store_location
 from gameday.history.schema import capabilities_text, migrate
 from gameday.history.transfer import Archive, CopyCounts, read_archive, write_archive
 from gameday.history.writer import Writer, is_gone, writer_for
 from gameday.kinds import Capability, Grade, ObjectiveKind, RunStatus
 from gameday.result import ObjectiveResult, RunResult
-
-
-def default_store_path() -> Path:
-    """``$GAMEDAY_STORE`` when set and not empty, else ``.gameday/history.db``, as a path
-    (``store_location`` reads a PostgreSQL URL too)."""
-    return Path(os.environ.get("GAMEDAY_STORE") or DEFAULT_STORE)
 
 
 class HistoryStatus(StrEnum):

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from gameday.history import HistoryStatus, HistoryStore
+from gameday.history import HistoryStatus, HistoryStore, store_location
+from gameday.schedule.lock import SchedulerLockedError, scheduler_lock
 from tests.postgresql import CANARY_PASSWORD, PostgresServer
 from tests.unit.reports.runs import met_and_missed, never_recovered
 from tests.unit.schedule.scenarios import write_scenario
@@ -33,7 +34,7 @@ def _script() -> str:
     return found
 
 
-def _drill(folder: Path, name: str, duration: str = "600ms") -> Path:
+def _drill(folder: Path, name: str, duration: str = "2s") -> Path:
     """A short real drill: the truth app rides through an identity loss."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.yaml"
@@ -47,7 +48,7 @@ def _drill(folder: Path, name: str, duration: str = "600ms") -> Path:
         "probes: [{name: api, kind: http, url: '{app}/health', interval: 100ms, "
         "timeout: 1s}]\n"
         "objectives: [{kind: rto, probe: api, target: 5s}]\n"
-        "observe: {max: 30s, recovery_window: 500ms}\n"
+        "observe: {max: 90s, recovery_window: 500ms}\n"
     )
     return path
 
@@ -62,7 +63,7 @@ def _gameday(
     *args: str, env: dict[str, str], timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [_script(), *args], capture_output=True, text=True, env=env, timeout=timeout
+        [_script(), *args], capture_output=True, text=True, env=env, timeout=timeout, check=False
     )
 
 
@@ -82,10 +83,22 @@ def test_eight_runners_at_once_all_land(postgresql_url: str, tmp_path: Path) -> 
             _drill(suite, f"writer-{i}-drill-{j}")
     runners = [
         subprocess.Popen(
-            [_script(), "run", str(suite), "--parallel", "1", "--store", postgresql_url,
-             "--report-dir", str(tmp_path / "reports" / suite.name)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(tmp_path),
-        )  # fmt: skip
+            [
+                _script(),
+                "run",
+                str(suite),
+                "--parallel",
+                "1",
+                "--store",
+                postgresql_url,
+                "--report-dir",
+                str(tmp_path / "reports" / suite.name),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(tmp_path),
+        )
         for suite in suites
     ]
     outputs = []
@@ -189,16 +202,13 @@ def test_two_schedulers_on_one_postgresql_store_the_second_refused(
         assert "serving /metrics" in seen, seen
     finally:
         again.send_signal(signal.SIGKILL)  # its lock must not outlive it either
-        again.wait(timeout=15)
-    from gameday.history.location import store_location
-    from gameday.schedule.lock import scheduler_lock
-
+        again.communicate(timeout=15)
     deadline = time.monotonic() + 10
     while True:  # the server ends the killed session as soon as it sees the socket close
         try:
             with scheduler_lock(store_location(postgresql_url)):
                 break
-        except Exception:
+        except SchedulerLockedError:
             assert time.monotonic() < deadline
             time.sleep(0.1)
 
@@ -244,7 +254,9 @@ def test_the_password_comes_from_pgpassword_or_pgpass(
     bare = postgresql_server.url(database, password=False)
     HistoryStore(postgresql_url).close()
     env = {k: v for k, v in _env(tmp_path).items() if not k.startswith("PG")}
-    refused = _gameday("history", "--store", bare, env={**env, "PGPASSFILE": os.devnull})
+    refused = _gameday(
+        "history", "--store", bare, env={**env, "PGPASSFILE": str(tmp_path / "none")}
+    )
     assert refused.returncode == 2
     assert refused.stderr.startswith(f"error: {bare}: cannot open the history store: ")
     assert "hint: check the URL" in refused.stderr

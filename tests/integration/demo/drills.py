@@ -1,20 +1,21 @@
-"""The shipped drills, run whole by the engine on the embedded environment, with their
-durations scaled down so that a test takes seconds: the same faults, probes and objectives."""
+"""The shipped drills, run whole by the real CLI on the embedded environment, with their
+durations scaled down so that a test takes seconds: the same faults, probes and objectives.
+
+Each drill runs in a process of its own: the embedded environment resets moto's state, which
+is per process, and would wipe what this test session's moto server holds for other tests."""
 
 from __future__ import annotations
 
 import json
-import time
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 
-from gameday.engine.drill import RunOptions, run_drill
-from gameday.engine.plan import make_plan
 from gameday.result import ObjectiveResult, RunResult
-from gameday.scenario.loader import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[3] / "scenarios"
 
@@ -34,9 +35,16 @@ def scaled(name: str, folder: Path, edit: Edit) -> Path:
     return path
 
 
-def run(path: Path) -> RunResult:
-    """Run the scenario at ``path`` through the whole engine."""
-    return run_drill(make_plan(load_scenario(path)), RunOptions(seed=1), time.monotonic)
+def run(path: Path) -> tuple[RunResult, int]:
+    """Run the scenario at ``path`` with ``gameday run``: its result (read from its file) and
+    the command's exit code."""
+    reports = path.parent / "reports"
+    argv = [sys.executable, "-m", "gameday", "run", str(path), "--seed", "1"]
+    argv += ["--report-dir", str(reports), "--store", str(path.parent / "history.db")]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    results = list(reports.glob("*/result.json"))
+    assert len(results) == 1, f"exit {done.returncode}: {done.stdout}\n{done.stderr}"
+    return RunResult.model_validate_json(results[0].read_text()), done.returncode
 
 
 def objective(result: RunResult, name: str) -> ObjectiveResult:

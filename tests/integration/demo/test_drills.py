@@ -16,9 +16,10 @@ def test_break_glass_key_stays_available_while_identity_is_down(tmp_path: Path) 
     def edit(document: dict[str, Any]) -> None:
         window(document, start="1s", duration="5s", observe="7s")
 
-    result = run(scaled("break-glass.yaml", tmp_path, edit))
+    result, code = run(scaled("break-glass.yaml", tmp_path, edit))
 
     assert result.status is RunStatus.PASSED, result.reason
+    assert code == 0
     (fault,) = result.faults
     assert fault.matched_calls  # the app's own AssumeRole calls met the identity fault
     assert objective(result, "break-glass-availability").measured == 1.0
@@ -41,9 +42,10 @@ def test_break_glass_through_iam_fails_with_identity(tmp_path: Path) -> None:
         probe = next(p for p in document["probes"] if p["name"] == "break-glass")
         probe.update(service="iam", call="get_user", params={"UserName": "break-glass"})
 
-    result = run(scaled("break-glass.yaml", tmp_path, edit))
+    result, code = run(scaled("break-glass.yaml", tmp_path, edit))
 
     assert result.status is RunStatus.FAILED, result.reason
+    assert code == 1
     availability = objective(result, "break-glass-availability")
     assert availability.measured is not None and availability.measured < 0.5
     assert not availability.met
@@ -55,9 +57,9 @@ def _alert_window(document: dict[str, Any]) -> None:
 
 
 def test_the_page_arrives_through_the_webhook_when_the_region_takes_sns(tmp_path: Path) -> None:
-    result = run(scaled("alert-path-loss.yaml", tmp_path, _alert_window))
+    result, code = run(scaled("alert-path-loss.yaml", tmp_path, _alert_window))
 
-    assert result.status is not RunStatus.INCONCLUSIVE, result.reason
+    assert code in (0, 1), result.reason  # graded: it ran and its fault met the app's calls
     page = objective(result, "page-arrives")
     assert page.met, page.detail
     assert page.measured is not None and 0 < page.measured <= page.target
@@ -70,12 +72,13 @@ def test_without_a_second_path_the_page_never_arrives(tmp_path: Path) -> None:
         _alert_window(document)
         document["target"]["app"]["demo"]["alert_fallback"] = False
 
-    result = run(scaled("alert-path-loss.yaml", tmp_path, edit))
+    result, code = run(scaled("alert-path-loss.yaml", tmp_path, edit))
 
     page = objective(result, "page-arrives")
     assert page.measured is None
     assert not page.met
     assert result.status is RunStatus.FAILED, result.reason
+    assert code == 1
 
 
 def _automation_window(document: dict[str, Any]) -> None:
@@ -93,9 +96,10 @@ def _self_heal(mode: str) -> Callable[[dict[str, Any]], None]:
 def test_the_guardrail_stops_the_naive_self_healer_and_nothing_is_destroyed(
     tmp_path: Path,
 ) -> None:
-    result = run(scaled("automation-under-outage.yaml", tmp_path, _automation_window))
+    result, code = run(scaled("automation-under-outage.yaml", tmp_path, _automation_window))
 
     assert result.status is RunStatus.ABORTED, result.reason
+    assert code == 4
     assert result.reason is not None and "DeleteTable" in result.reason
     assert objective(result, "nothing-destroyed").measured == 1
     (call,) = result.calls.destructive
@@ -106,9 +110,10 @@ def test_the_guardrail_stops_the_naive_self_healer_and_nothing_is_destroyed(
 
 
 def test_the_resilient_self_healer_passes_the_same_drill(tmp_path: Path) -> None:
-    result = run(scaled("automation-under-outage.yaml", tmp_path, _self_heal("resilient")))
+    result, code = run(scaled("automation-under-outage.yaml", tmp_path, _self_heal("resilient")))
 
     assert result.status is RunStatus.PASSED, result.reason
+    assert code == 0
     assert objective(result, "nothing-destroyed").measured == 0
     assert result.calls.destructive == []
     assert all(fault.matched_calls for fault in result.faults)
@@ -123,9 +128,10 @@ def test_unguarded_the_naive_self_healer_loses_the_orders(tmp_path: Path) -> Non
         document["target"]["deny_destructive"] = False
         document["guardrails"]["abort_when"] = []
 
-    result = run(scaled("automation-under-outage.yaml", tmp_path, edit))
+    result, code = run(scaled("automation-under-outage.yaml", tmp_path, edit))
 
     assert result.status is RunStatus.FAILED, result.reason
+    assert code == 1
     destroyed = objective(result, "nothing-destroyed").measured
     assert destroyed is not None and destroyed >= 1
     rpo = objective(result, "orders-rpo")

@@ -11,8 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from gameday.history import HistoryStatus, HistoryStore
 from gameday.kinds import Grade
 from tests.history_stores import StoreUnderTest

@@ -250,7 +250,7 @@ def test_the_rules_print_the_numbers_the_code_applies() -> None:
     assert "a boolean objective (availability, steady) at or over it" in text
     assert "max(0, 1 - (measured - target) / target)" in text
     assert "(human_ttd, human_ttm, latency, rpo, rto, ttd)" in text
-    assert "(availability, steady) earns 0" in text
+    assert "(availability, steady) or count (destructive_calls) earns 0" in text
     assert "caps the grade at D; the score is kept" in text
     assert "makes the score 0" in text
     for grade, minimum in SCORING_RULES.grade_thresholds:

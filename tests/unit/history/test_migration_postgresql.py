@@ -51,8 +51,7 @@ def _old_store(store: StoreUnderTest, version: int) -> None:
     if version >= 3:  # the writer of version 3 recorded these itself
         for i, o in enumerate(result.objectives):
             store.sql(
-                "UPDATE measurements SET weight = ?, critical = ?, detail = ? "
-                "WHERE position = ?",
+                "UPDATE measurements SET weight = ?, critical = ?, detail = ? WHERE position = ?",
                 (o.weight, int(o.critical), o.detail, i),
             )
 

@@ -20,7 +20,6 @@ from gameday.history import (
     HistoryStatus,
     HistoryStore,
     StoreLocation,
-    default_store_path,
     iso_utc,
     store_location,
 )
@@ -214,10 +213,8 @@ def test_times_are_stored_in_one_utc_spelling() -> None:
 
 def test_the_store_path_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GAMEDAY_STORE", "/tmp/x/history.db")
-    assert default_store_path() == Path("/tmp/x/history.db")
     assert store_location() == StoreLocation(path=Path("/tmp/x/history.db"))
     monkeypatch.setenv("GAMEDAY_STORE", "")
-    assert default_store_path() == Path(".gameday/history.db")
     assert store_location() == StoreLocation(path=Path(".gameday/history.db"))
     monkeypatch.setenv("GAMEDAY_STORE", "postgresql://drills@db.internal/gameday")
     assert store_location() == StoreLocation(url="postgresql://drills@db.internal/gameday")

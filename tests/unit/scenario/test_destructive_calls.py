@@ -81,8 +81,8 @@ def test_mistakes_read_in_the_words_of_the_form_they_meant(tmp_path: Path) -> No
         "guardrails: {abort_when: [{destructive_calls: 0}, {destructive_call: 1}]}\n",
     )
     assert problems == [
-        "5:40: objectives[0].target: must be at least 0, got -1",
-        "5:51: objectives[0].probe: unknown key 'probe'; allowed keys: critical, kind, name, "
+        "5:48: objectives[0].target: must be at least 0, got -1",
+        "5:52: objectives[0].probe: unknown key 'probe'; allowed keys: critical, kind, name, "
         "target, weight",
         "6:47: guardrails.abort_when[0].destructive_calls: must be at least 1, got 0",
         "6:51: guardrails.abort_when[1].destructive_calls: required field is missing",
@@ -95,7 +95,7 @@ def test_a_probe_guardrail_still_reads_as_one(tmp_path: Path) -> None:
     problems = _problems(
         tmp_path,
         "objectives: [{kind: steady, probe: api}]\n"
-        "guardrails: {abort_when: [{max_unhealthy: 0.5}, {probe: nope, consecutive_failures: 2}]}\n",
+        "guardrails: {abort_when: [{max_unhealthy: 0.5}]}\n",
     )
     assert problems[0] == "6:27: guardrails.abort_when[0].probe: required field is missing"
 

@@ -1,17 +1,24 @@
 """The scheduler's skipped fire times in the history store, and its lock (one scheduler per
-store)."""
+store), on a SQLite file and a real PostgreSQL database."""
 
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from gameday.errors import InvalidInputError
-from gameday.history import HistoryStore, Skip, SkipReason
+from gameday.history import HistoryStore, Skip, SkipReason, store_location
 from gameday.schedule.lock import SchedulerLockedError, scheduler_lock
+from tests.history_stores import StoreUnderTest
+from tests.postgresql import CANARY_PASSWORD
+from tests.unit.reports.runs import REPO
 
 
 def _skip(name: str, second: int, reason: SkipReason = SkipReason.BUSY) -> Skip:
@@ -19,8 +26,8 @@ def _skip(name: str, second: int, reason: SkipReason = SkipReason.BUSY) -> Skip:
     return Skip(name, due, "2026-11-22T08:01:00.000Z", reason, "a was running (run r1)")
 
 
-def test_skips_live_beside_the_history_in_the_same_file(tmp_path: Path) -> None:
-    store = tmp_path / "history.db"
+def test_skips_live_beside_the_history_in_the_same_store(where: StoreUnderTest) -> None:
+    store = where.location
     with HistoryStore(store) as history:
         history.record_skips([_skip("b", 3), _skip("a", 2), _skip("a", 1, SkipReason.LATE)])
         history.record_skips([])
@@ -36,8 +43,7 @@ def test_skips_live_beside_the_history_in_the_same_file(tmp_path: Path) -> None:
         ]
     with HistoryStore(store) as again:  # kept across opens
         assert len(again.skips()) == 3
-    tables = sqlite3.connect(store).execute("SELECT name FROM sqlite_master WHERE type='table'")
-    assert {"runs", "measurements", "schedule_skips"} <= {row[0] for row in tables}
+    assert {"runs", "measurements", "schedule_skips"} <= {row[0] for row in where.tables()}
 
 
 def test_the_lock_names_its_store_and_holder(tmp_path: Path) -> None:
@@ -79,3 +85,48 @@ def test_a_lock_that_cannot_be_created_says_where(tmp_path: Path) -> None:
         scheduler_lock(blocker / "history.db"),
     ):
         pass
+
+
+def test_the_postgresql_lock_names_its_store_and_holder(postgresql_url: str) -> None:
+    with scheduler_lock(postgresql_url) as held:
+        shown = store_location(postgresql_url).shown
+        assert held == shown and CANARY_PASSWORD not in shown
+        with pytest.raises(SchedulerLockedError) as caught, scheduler_lock(postgresql_url):
+            pass
+        # Another store in the same database (its own schema) has a lock of its own.
+        other = StoreUnderTest("postgresql", postgresql_url, Path()).another("elsewhere")
+        with scheduler_lock(other.location):
+            pass
+    assert caught.value.message.startswith(
+        f"another scheduler is running on this store: {shown} is locked by gameday scheduler "
+        f"(pid {os.getpid()} on {socket.gethostname()}) (server pid "
+    )
+    assert caught.value.exit_code == 2
+    with scheduler_lock(postgresql_url):  # released on the way out
+        pass
+
+
+HOLD_LOCK = """
+import os, signal, sys
+from gameday.schedule.lock import scheduler_lock
+
+with scheduler_lock(sys.argv[1]):
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_killed_scheduler_leaves_no_postgresql_lock(postgresql_url: str) -> None:
+    killed = subprocess.run(
+        [sys.executable, "-c", HOLD_LOCK, postgresql_url],
+        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, check=False,
+    )  # fmt: skip
+    assert killed.returncode == -9, killed.stderr
+    # The server ends the dead session when it reads the closed socket: at once, in practice;
+    # a bounded wait keeps a loaded machine from failing this.
+    for attempt in range(50):
+        try:
+            with scheduler_lock(postgresql_url):
+                break
+        except SchedulerLockedError:
+            assert attempt < 49, "the killed scheduler's lock outlived it"
+            time.sleep(0.1)
