@@ -296,8 +296,8 @@ def run(
         bool,
         typer.Option(
             "--exit-zero-on-miss",
-            help="Exit 0, not 1, when the drills ran and were graded but missed objectives "
-            "(make demo). Codes 2, 3, 4 and 5 are kept.",
+            help="Exit 0 when the drills ran and were graded (make demo): missed objectives "
+            "and guardrail aborts are findings. Codes 2, 3, a signal's 4 and 5 are kept.",
         ),
     ] = False,
     junit: Annotated[
@@ -364,10 +364,11 @@ def run(
     explain` command that shows how the score was computed. Every run is recorded in the
     history store. Ctrl-C or SIGTERM rolls every running drill back and records it as aborted.
 
-    Exit codes: 0 every objective met; 1 an objective missed (0 with --exit-zero-on-miss); 2
-    invalid input; 3 the drill could not run (environment, not steady, an injector's API
-    failed); 4 aborted (guardrail or signal); 5 rollback failed: a fault may still be in force
-    (it overrides every other code). A suite exits with its most serious outcome.
+    Exit codes: 0 every objective met; 1 an objective missed (0 with --exit-zero-on-miss, as is a
+    guardrail's 4); 2 invalid input; 3 the drill could not run (environment, not steady, an
+    injector's API or the emulator failed, the app exited before any fault) or tested nothing
+    (inconclusive); 4 aborted (guardrail or signal); 5 rollback failed: a fault may still be
+    in force (it overrides every other code). A suite exits with its most serious outcome.
 
     Examples:
 

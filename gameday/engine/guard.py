@@ -8,6 +8,9 @@ from gameday.recorder import Recorder
 from gameday.result import DestructiveCall
 from gameday.scenario.models import AbortWhen, DestructiveCallsObjective, Scenario
 
+GUARDRAIL = "guardrail: "
+"""How every guardrail's reason begins: an abort the app caused, not a person or a signal."""
+
 MIN_SAMPLES_FOR_RATIO = 10
 """``max_unhealthy`` is judged on at least this many samples since injection, so that one bad
 first sample (a ratio of 1.0) does not abort a drill that has barely begun."""
@@ -24,7 +27,7 @@ def check_guardrails(
     rails = scenario.guardrails
     elapsed = recorder.now() - drill_start
     if elapsed > rails.max_duration:
-        return f"guardrail: max_duration {rails.max_duration:g}s exceeded"
+        return f"{GUARDRAIL}max_duration {rails.max_duration:g}s exceeded"
     t0 = recorder.t0
     if t0 is None:
         return None
@@ -40,14 +43,14 @@ def check_guardrails(
             tail = since[-guard.consecutive_failures :]
             if len(tail) == guard.consecutive_failures and not any(s.ok for s in tail):
                 return (
-                    f"guardrail: probe {guard.probe!r} failed "
+                    f"{GUARDRAIL}probe {guard.probe!r} failed "
                     f"{guard.consecutive_failures} times in a row"
                 )
         if guard.max_unhealthy is not None and len(since) >= MIN_SAMPLES_FOR_RATIO:
             ratio = sum(not s.ok for s in since) / len(since)
             if ratio > guard.max_unhealthy:
                 return (
-                    f"guardrail: probe {guard.probe!r} unhealthy {ratio:.0%} of samples since "
+                    f"{GUARDRAIL}probe {guard.probe!r} unhealthy {ratio:.0%} of samples since "
                     f"injection (max {guard.max_unhealthy:.0%})"
                 )
     return None
@@ -65,7 +68,7 @@ def destructive_guard(
     if len(since) < limit:
         return None
     return (
-        f"guardrail: the app made {len(since)} destructive call(s) (abort at {limit}), "
+        f"{GUARDRAIL}the app made {len(since)} destructive call(s) (abort at {limit}), "
         f"the last {describe_call(since[-1])}"
     )
 

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gameday.engine.drill import RunOptions
+from gameday.engine.guard import GUARDRAIL
 from gameday.engine.parallel import check_parallel
 from gameday.engine.plan import load_all, plan_scenarios
-from gameday.engine.suite import SuiteOutcome, run_suite
+from gameday.engine.suite import SuiteOutcome, exit_code_for, run_suite
 from gameday.environments.localstack_coverage import REFUSAL_HINT
 from gameday.errors import EnvironmentFailure, ExitCode, GameDayError, InvalidInputError
 from gameday.facilitation.rules import check_facilitation
@@ -24,6 +25,7 @@ from gameday.faults.plan import Plan
 from gameday.fis.aws_config import load_aws_environment
 from gameday.fis.plan import plan_aws
 from gameday.history import HistoryStore
+from gameday.kinds import RunStatus
 from gameday.probes.http import unset_header_variables
 from gameday.recorder import Listener
 from gameday.reports.prom import MetricsExportError, push, write_textfile
@@ -123,15 +125,24 @@ def plan_all(
 
 def command_exit_code(outcome: SuiteOutcome, *, exit_zero_on_miss: bool = False) -> ExitCode:
     """The exit code of ``gameday run``: DESIGN.md's (``SuiteOutcome.exit_code``), except that
-    with ``exit_zero_on_miss`` a suite that ran and was graded with objectives missed exits 0.
+    with ``exit_zero_on_miss`` a suite that ran and was graded exits 0.
 
-    Only exit 1 becomes 0: a drill that could not run (3), an abort (4), a failed rollback (5)
-    stay as they are, since a suite exits with its most serious outcome.
+    Graded includes a drill a guardrail stopped: the app caused that abort (it destroyed
+    something, or stayed down too long), and the drill is graded as a finding. A drill that
+    could not run (3), an abort by a signal (4), and a failed rollback (5) still fail.
     """
-    code = outcome.exit_code
-    if exit_zero_on_miss and code is ExitCode.OBJECTIVE_MISSED:
-        return ExitCode.OK
-    return code
+    if not exit_zero_on_miss:
+        return outcome.exit_code
+    graded = [
+        r.model_copy(update={"status": RunStatus.FAILED}) if _stopped_by_guardrail(r) else r
+        for r in outcome.results
+    ]
+    code = exit_code_for(graded)
+    return ExitCode.OK if code is ExitCode.OBJECTIVE_MISSED else code
+
+
+def _stopped_by_guardrail(result: RunResult) -> bool:
+    return result.status is RunStatus.ABORTED and (result.reason or "").startswith(GUARDRAIL)
 
 
 def run(

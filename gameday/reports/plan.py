@@ -125,7 +125,9 @@ def _human_note(objectives: Sequence[tuple[str, ObjectiveVariant]]) -> list[str]
 def _probe_line(probe: ProbeVariant) -> str:
     what: dict[str, Callable[[Any], str]] = {
         "http": lambda p: f"{p.method} {p.url}",
-        "aws": lambda p: f"{p.service}.{p.call}",
+        "aws": lambda p: (
+            f"{p.service}.{p.call}" + (f", signed with profile {p.profile}" if p.profile else "")
+        ),
         "command": lambda p: " ".join(p.command),
         "prometheus": lambda p: p.query,
         "dns": lambda p: f"{p.hostname} {p.record_type}",

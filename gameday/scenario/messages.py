@@ -54,6 +54,9 @@ PATTERN_WORDS: Mapping[str, str] = {
     r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$": "an S3 bucket name: 3 to 63 lower-case letters, "
     "digits, '.' and '-', starting and ending with a letter or digit",
     r"^\d{12}$": "a 12-digit account id",
+    r"^[A-Za-z0-9_-]{1,256}$": "an SNS topic name (not its ARN): 1 to 256 letters, digits, "
+    "'_' and '-', such as demo-pager",
+    r"^[A-Za-z0-9+=,.@_-]{1,64}$": "an IAM user name: 1 to 64 letters, digits and +=,.@_-",
     r"^arn:aws[a-z-]*:cloudwatch:[a-z0-9-]+:\d{12}:alarm:.+": "a CloudWatch alarm ARN such "
     "as arn:aws:cloudwatch:us-east-1:123456789012:alarm:high-errors",
 }

@@ -82,7 +82,8 @@ def test_without_a_second_path_the_page_never_arrives(tmp_path: Path) -> None:
 
 
 def _automation_window(document: dict[str, Any]) -> None:
-    window(document, start="2s", duration="6s", observe="9s")
+    # Observation runs on past the fault: the orders must be seen back (orders-back).
+    window(document, start="2s", duration="6s", observe="13s")
 
 
 def _self_heal(mode: str) -> Callable[[dict[str, Any]], None]:

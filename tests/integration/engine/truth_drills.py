@@ -112,8 +112,10 @@ def recovery_drill(folder: Path) -> RecoveryTruth:
         "observe: {max: 10s, recovery_window: 1s}\n",
         {"MODE": "recover-after", "RECOVER_S": "2", "TRUTH_FILE": str(truth_file)},
     )
+    # The app writes its truth once it has recovered: without it, the drill's own reason says
+    # what went wrong (not steady, the app's exit...).
+    assert truth_file.exists() and result.t0 is not None, f"{result.status}: {result.reason}"
     truth = json.loads(truth_file.read_text())
-    assert result.t0 is not None, result.reason
     return RecoveryTruth(
         rto_s=_objective(result, "rto").measured,
         true_rto_s=truth["recovered_at"] - truth["first_failure"],

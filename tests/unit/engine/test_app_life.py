@@ -63,7 +63,11 @@ class AppEnvironment:
         )
 
 
-def _scenario(tmp_path: Path, *, start_after: str = "300ms", guardrails: str = "{}") -> Path:
+def _scenario(
+    tmp_path: Path, *, start_after: str = "300ms", guardrails: str = "{}", duration: str = "300ms"
+) -> Path:
+    # ``duration``: long enough, where a test needs the exit or the abort to land inside the
+    # fault, that the 50 ms exit watch and the probe's ticks get there on a loaded machine.
     path = tmp_path / "drill.yaml"
     path.write_text(
         "apiVersion: gameday/v1\n"
@@ -72,11 +76,11 @@ def _scenario(tmp_path: Path, *, start_after: str = "300ms", guardrails: str = "
         f"  app: {{command: [app], health_url: 'http://127.0.0.1:{{port}}/', "
         f"env: {{API_TOKEN: '{SECRET}'}}}}\n"
         f"faults: [{{name: sts-down, kind: identity-loss, start_after: {start_after}, "
-        "duration: 300ms}]\n"
+        f"duration: {duration}}}]\n"
         "probes: [{name: api, kind: http, url: '{app}/health', interval: 20ms, timeout: 1s}]\n"
         "objectives: [{kind: rto, probe: api, target: 2s}]\n"
         f"guardrails: {guardrails}\n"
-        "observe: {max: 2s, recovery_window: 100ms, stable: 2}\n"
+        "observe: {max: 4s, recovery_window: 100ms, stable: 2}\n"
     )
     return path
 
@@ -119,7 +123,7 @@ def test_an_exit_during_a_fault_is_graded_and_said(tmp_path: Path, app: FaultyAp
     injector = RecordingInjector(app)
     environment = AppEnvironment(injector)
     injector.on_inject = _exit_on_inject(environment, -9)
-    result = _run(_scenario(tmp_path), environment, None)
+    result = _run(_scenario(tmp_path, duration="1500ms"), environment, None)
     assert result.status is RunStatus.PASSED, result.reason  # the fake app still answers
     assert result.score is not None
     assert result.app_exit is not None and result.app_exit.fault == "sts-down"
@@ -138,7 +142,8 @@ def test_upstream_failures_make_a_guardrail_abort_an_error(tmp_path: Path, app: 
     tally = GatewayTally(total=90, calls=calls, first_upstream_error_at=12.34)
     environment = AppEnvironment(injector, tally=tally)
     rails = "{abort_when: [{probe: api, consecutive_failures: 2}]}"
-    result = _run(_scenario(tmp_path, guardrails=rails), environment, tmp_path / "out")
+    path = _scenario(tmp_path, guardrails=rails, duration="1500ms")
+    result = _run(path, environment, tmp_path / "out")
     assert result.status is RunStatus.ERROR and result.grade is None
     assert result.reason == (
         "the emulator stopped answering: 87 call(s) through the gateway failed upstream "

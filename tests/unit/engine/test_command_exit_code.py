@@ -1,4 +1,5 @@
-"""`gameday run --exit-zero-on-miss` (make demo): only a graded miss becomes 0."""
+"""`gameday run --exit-zero-on-miss` (make demo): a graded suite exits 0, misses and
+guardrail aborts included; a signal, a drill that could not run, a failed rollback do not."""
 
 from __future__ import annotations
 
@@ -17,6 +18,10 @@ def _outcome(*results: RunResult) -> SuiteOutcome:
     return SuiteOutcome(results=list(results), paths=[], suite=suite_of(results))
 
 
+def _stopped_by_a_person() -> RunResult:
+    return aborted().model_copy(update={"reason": "aborted by signal SIGINT", "run_id": "sig"})
+
+
 def _passed() -> RunResult:
     return met_and_missed().model_copy(update={"status": RunStatus.PASSED, "run_id": "passed"})
 
@@ -28,12 +33,21 @@ def _passed() -> RunResult:
         ((met_and_missed(),), ExitCode.OBJECTIVE_MISSED, ExitCode.OK),
         ((_passed(), met_and_missed()), ExitCode.OBJECTIVE_MISSED, ExitCode.OK),
         ((met_and_missed(), not_steady()), ExitCode.COULD_NOT_RUN, ExitCode.COULD_NOT_RUN),
-        ((met_and_missed(), aborted()), ExitCode.ABORTED, ExitCode.ABORTED),
+        ((met_and_missed(), aborted()), ExitCode.ABORTED, ExitCode.OK),
+        ((met_and_missed(), _stopped_by_a_person()), ExitCode.ABORTED, ExitCode.ABORTED),
         ((_passed(), rollback_failed()), ExitCode.ROLLBACK_FAILED, ExitCode.ROLLBACK_FAILED),
     ],
-    ids=["passed", "missed", "suite-missed", "could-not-run", "aborted", "rollback-failed"],
+    ids=[
+        "passed",
+        "missed",
+        "suite-missed",
+        "could-not-run",
+        "guardrail-abort",
+        "signal-abort",
+        "rollback-failed",
+    ],
 )
-def test_only_a_graded_miss_exits_0_with_the_flag(
+def test_a_graded_suite_exits_0_with_the_flag(
     results: tuple[RunResult, ...], designed: ExitCode, with_flag: ExitCode
 ) -> None:
     outcome = _outcome(*results)

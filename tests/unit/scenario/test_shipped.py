@@ -81,7 +81,6 @@ def test_suite_fits_in_a_few_minutes() -> None:
     assert total <= 6 * 60
 
 
-
 def test_folder_search_is_recursive_sorted_and_skips_other_kinds(tmp_path: Path) -> None:
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "two.yml").write_text("apiVersion: gameday/v1\n")
