@@ -6,7 +6,8 @@ The gateway saw every AWS call the app attempted; each is named as the IAM actio
 still attempted, and the app needs the action when the service is back. The document is JSON:
 
 - ``policy``: an IAM policy document allowing exactly those actions (``Resource: "*"``: the
-  gateway records no resource names; narrow it before use), or denying everything when the
+  gateway counts calls by operation, naming resources only for destructive ones; narrow it
+  before use), or denying everything when the
   app called nothing; null when no drill's calls were seen (a real account, through FIS);
 - ``actions``: each action with its calls, the operations behind it, and the ``aws`` probes of
   the scenario that make the same call (their calls go through the gateway too, and count);
