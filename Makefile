@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 # input (2), a drill that could not run (3), a signal's abort (4) and a failed rollback (5) still
 # fail; a guardrail's abort is graded, a finding like a miss.
 # SCENARIOS: another folder or file (the newcomer-path test runs a short one).
-# The drills run at once, gameday's default of 3 per CPU core (docs/running.md, "Parallel
+# The drills run at once, gameday's default of 4 per CPU core (docs/running.md, "Parallel
 # runs": about 55 s for the shipped suite on 2 cores, against 216 s one after another);
 # PARALLEL=N sets another number, PARALLEL=1 runs them one after another.
 SCENARIOS ?= scenarios/

@@ -272,7 +272,7 @@ def run(
             "-j",
             min=1,
             help="Drills run at once, each in its own process with its own emulator, gateway, "
-            "app and ports (default: 3 per CPU core; 1 with --facilitate). Results, history "
+            "app and ports (default: 4 per CPU core; 1 with --facilitate). Results, history "
             "and exit code are those of a run one after another.",
             show_default=False,
         ),
@@ -879,6 +879,55 @@ def gateway(
         seed=seed,
         allow_unauthenticated=allow_unauthenticated,
     )
+
+
+@app.command()
+@guarded
+def egress(
+    ca_dir: Annotated[
+        Path,
+        typer.Option(
+            "--ca-dir",
+            help="Folder for the run's CA (made 0700): ca-key.pem (0600) and ca-bundle.pem.",
+        ),
+    ],
+    listen: Annotated[str, typer.Option(help="HOST:PORT to listen on (loopback).")] = (
+        "127.0.0.1:4580"
+    ),
+    token: Annotated[
+        str | None,
+        typer.Option(
+            help="Bearer token for the admin API (default: $GAMEDAY_GATEWAY_TOKEN).",
+            show_default=False,
+        ),
+    ] = None,
+    route: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="PATTERN=URL: send matching hosts to https://HOST:PORT instead (a testing "
+            "aid, e.g. an emulator over TLS; repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    route_ca: Annotated[
+        Path | None,
+        typer.Option(help="PEM certificates to trust for --route targets.", show_default=False),
+    ] = None,
+) -> None:
+    """Run the egress proxy: faults for a real account's AWS calls, through HTTPS_PROXY.
+
+    An HTTP CONNECT proxy: hosts an active fault may match are decrypted with a per-run,
+    AWS-only CA, and their calls failed or forwarded byte-identical; every other host is
+    tunnelled blind. Faults go in through the gateway's admin API under /_gameday/ (see
+    docs/egress.md).
+
+    Example:
+
+        gameday egress --ca-dir run/egress-ca --listen 127.0.0.1:4580
+    """
+    from gameday.egress.serve import run_egress
+
+    run_egress(ca_dir, listen=listen, token=token, routes=route or (), route_ca=route_ca)
 
 
 export_app = typer.Typer(help="Export what gameday would create, for review.", no_args_is_help=True)

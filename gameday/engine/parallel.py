@@ -47,9 +47,9 @@ _POLL_S = 0.1
 
 
 def default_parallel(cpus: int | None = None) -> int:
-    """How many drills ``gameday run`` runs at once unless told: 3 per CPU core (docs/running.md,
+    """How many drills ``gameday run`` runs at once unless told: 4 per CPU core (docs/running.md,
     "Parallel runs", has the measurement behind it)."""
-    return 3 * max(1, cpus if cpus is not None else os.cpu_count() or 1)
+    return 4 * max(1, cpus if cpus is not None else os.cpu_count() or 1)
 
 
 def check_parallel(parallel: int, *, facilitated: bool) -> None:

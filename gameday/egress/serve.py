@@ -1,0 +1,81 @@
+"""``gameday egress``: make the run's CA, serve the proxy until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import signal
+from collections.abc import Sequence
+from pathlib import Path
+
+from gameday.egress.ca import CertificateAuthority
+from gameday.egress.proxy import EgressCore, parse_route
+from gameday.errors import EnvironmentFailure, InvalidInputError
+from gameday.gateway.server import TOKEN_ENV
+from gameday.listen import is_loopback, parse_listen
+
+DEFAULT_LISTEN = "127.0.0.1:4580"
+
+
+def run_egress(
+    ca_dir: Path,
+    listen: str = DEFAULT_LISTEN,
+    token: str | None = None,
+    routes: Sequence[str] = (),
+    route_ca: Path | None = None,
+    valid_hours: float = 12.0,
+) -> None:
+    """Serve until a signal; prints one line with the proxy's URL once it is ready.
+
+    Only loopback: a CONNECT proxy on a wider address is an open relay into the account's
+    AWS traffic, whatever the admin token (a sidecar shares the app's loopback).
+    """
+    host, port = parse_listen(listen, "--listen", DEFAULT_LISTEN)
+    if not is_loopback(host):
+        raise InvalidInputError(
+            f"--listen {listen}: the egress proxy listens on loopback only ({host} is not)",
+            hint="run it beside the app (a sidecar shares its loopback): --listen 127.0.0.1:PORT",
+        )
+    parsed = [parse_route(route) for route in routes]
+    if route_ca is not None and not route_ca.is_file():
+        raise InvalidInputError(f"--route-ca {route_ca}: no such file")
+    if token is None:
+        token = os.environ.get(TOKEN_ENV) or None
+    try:
+        authority = CertificateAuthority.create(ca_dir, valid_hours=valid_hours)
+    except OSError as error:
+        raise InvalidInputError(
+            f"--ca-dir {ca_dir}: cannot write the run's CA there: {error.strerror or error}",
+            hint="give a folder this user can create and write (it is made 0700)",
+        ) from error
+    core = EgressCore(authority, routes=parsed, route_ca=route_ca, token=token)
+    asyncio.run(_serve_until_signal(core, host, port))
+
+
+async def _serve_until_signal(core: EgressCore, host: str, port: int) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        try:
+            bound_host, bound_port = await core.start(host, port)
+        except OSError as error:
+            raise EnvironmentFailure(
+                f"the egress proxy could not listen on {host}:{port}: {error}",
+                hint="pick another port with --listen HOST:PORT",
+            ) from error
+        gc.freeze()  # as the gateway does: long-lived objects out of the collector's walk
+        url = f"http://{bound_host}:{bound_port}"
+        print(
+            f"gameday egress listening on {url}; trust {core.authority.bundle_path}\n"
+            f"  HTTPS_PROXY={url} AWS_CA_BUNDLE={core.authority.bundle_path} "
+            "NO_PROXY=169.254.169.254,169.254.170.2,169.254.170.23",
+            flush=True,
+        )
+        await stop.wait()
+    finally:
+        await core.close()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
