@@ -46,6 +46,10 @@ _RETARGET_QUIET_S = 0.1
 this long ago: SDKs keep connections pooled, and one opened before the fault would otherwise
 never carry it. The SDK finds the pooled connection closed and opens a new one, decrypted. A
 request sent in the same instant meets a closed connection, which SDKs retry."""
+_RETARGET_PATIENCE_S = 1.0
+"""After this long as a target, a tunnel that never goes quiet (a client that sends its next
+request within ``_RETARGET_QUIET_S`` of every answer) is closed between an answer and the next
+request all the same: otherwise steady traffic would keep it blind for the whole fault."""
 _HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]+\]")
 
 _DESTINATION: contextvars.ContextVar[str] = contextvars.ContextVar("egress_destination")
@@ -191,7 +195,12 @@ class EgressCore(GatewayCore):
                 continue
             now = loop.time()
             for front in list(self._fronts):
-                if front.idle_tunnel(now, _RETARGET_QUIET_S) and self.decrypts(*front.target):
+                if not self.decrypts(*front.target):
+                    continue
+                if front.targeted_since is None:
+                    front.targeted_since = now
+                patient = now - front.targeted_since < _RETARGET_PATIENCE_S
+                if front.idle_tunnel(now, _RETARGET_QUIET_S if patient else 0.0):
                     front.close()
 
     async def _accept(self, listener: socket.socket) -> None:
@@ -330,6 +339,8 @@ class _Front(asyncio.Protocol):
         """The last bytes through the tunnel came from the upstream (an answer, not a
         request waiting for one)."""
         self.quiet_since = 0.0
+        self.targeted_since: float | None = None
+        """When a fault first targeted this tunnel's host (the retargeter's clock)."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)

@@ -29,6 +29,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -381,12 +382,16 @@ def test_a_pooled_blind_connection_is_closed_once_a_fault_targets_its_host(env: 
     assert sts.get_caller_identity()["Account"].isdigit()  # blind: no fault yet, kept pooled
     GatewayClient(env.proxy_url).add(_fault("later", ["sts"], "throttle"))
     deadline = time.monotonic() + 10
-    codes = []
+    codes, dropped = [], 0
     while time.monotonic() < deadline:
         try:
             sts.get_caller_identity()
         except ClientError as error:
             codes.append(error.response["Error"]["Code"])
             break
+        except BotoConnectionError:
+            # A request sent at the instant the proxy closes the tunnel meets a closed
+            # connection: an SDK with retries retries it; this client has one attempt.
+            dropped += 1
         time.sleep(0.1)
-    assert codes == ["Throttling"]
+    assert codes == ["Throttling"] and dropped <= 1
