@@ -14,17 +14,16 @@ and a short walk of a route trie:
 from __future__ import annotations
 
 import functools
-import gzip
-import json
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any, cast
+from typing import Any, cast
 from urllib.parse import unquote
 
 from botocore.exceptions import DataNotFoundError, UnknownServiceError
 from botocore.loaders import JSONFileLoader, Loader, create_loader
 
+from gameday.scenario.botocore_data import service_metadata
 from gameday.scenario.service_names import SIGNING_NAME_ALIASES, signing_name
 
 REST_PROTOCOLS = ("rest-json", "rest-xml")
@@ -38,9 +37,6 @@ _PRIORITY = ("json", "rest-json", "rest-xml", "smithy-rpc-v2-cbor", "query", "ec
 UNSIGNED_SERVICES = ("cognito-identity", "cognito-idp", "signin", "sso", "sso-oidc", "sts")
 """Services with operations the SDKs send without a signature (``authtype: none`` or
 ``smithy.api#noAuth`` in the model). A test checks this list against the installed botocore."""
-
-_HEAD_BYTES = 16384
-"""service-2.json starts with ``version`` and ``metadata``: the first bytes hold the metadata."""
 
 _XID = "x-id"
 """Query key some SDKs add to S3 requests naming the operation (JS v3, Go v2, Java v2)."""
@@ -295,29 +291,13 @@ def _model_file(name: str) -> str | None:
     return None
 
 
-def _open(path: str) -> IO[bytes]:
-    if path.endswith(".gz"):
-        return cast(IO[bytes], gzip.open(path, "rb"))
-    return open(path, "rb")
-
-
 def _read_metadata(name: str) -> dict[str, Any]:
-    # Parsing all ~440 models in full takes seconds; their metadata sits in the first bytes, so
-    # the index costs tens of milliseconds. Any surprise falls back to botocore's full load.
-    path = _model_file(name)
-    if path is not None:
-        try:
-            with _open(path) as stream:
-                head = stream.read(_HEAD_BYTES).decode("utf-8", "replace")
-            start = head.find('"metadata"')
-            brace = head.find("{", start) if start >= 0 else -1
-            if brace >= 0:
-                metadata, _ = json.JSONDecoder().raw_decode(head, brace)
-                if isinstance(metadata, dict) and "protocol" in metadata:
-                    return metadata
-        except (OSError, EOFError, ValueError):
-            pass
-    return cast(dict[str, Any], load_model(name)["metadata"])
+    """A model's metadata from the first bytes of its file (``service_metadata``: one reader
+    for the gateway and ``validate``); botocore's full load for a name that index lacks."""
+    try:
+        return dict(service_metadata(name))
+    except KeyError:
+        return cast(dict[str, Any], load_model(name)["metadata"])
 
 
 def load_model(name: str) -> dict[str, Any]:
