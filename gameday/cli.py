@@ -159,16 +159,17 @@ AwsConfigOption = Annotated[
 
 
 def _plan_aws(loaded: list[LoadedScenario], aws_config: Path | None, output: OutputFormat) -> None:
-    """``plan --env aws``: the exact FIS template of each scenario, and the real-account checks."""
+    """``plan --env aws``: the exact FIS template of each scenario (or, with ``injector:
+    egress``, the proxy's rules and decrypted hosts), and the real-account checks."""
+    from gameday.engine.real_account import plan_dict, plan_real_account, plan_text
     from gameday.fis.aws_config import load_aws_environment
-    from gameday.fis.plan import fis_plan_dict, fis_plan_text, plan_aws
 
     environment = load_aws_environment(aws_config) if aws_config else None
-    plans = [plan_aws(each, environment, run_id="plan") for each in loaded]
+    plans = [plan_real_account(each, environment, run_id="plan") for each in loaded]
     if output is OutputFormat.JSON:
-        typer.echo(json.dumps({"plans": [fis_plan_dict(p) for p in plans]}, indent=2))
+        typer.echo(json.dumps({"plans": [plan_dict(p) for p in plans]}, indent=2))
     else:
-        typer.echo("\n".join(fis_plan_text(p) for p in plans), nl=False)
+        typer.echo("\n".join(plan_text(p) for p in plans), nl=False)
     failed = [p.scenario.metadata.name for p in plans if not p.ok]
     if failed:
         raise GameDayError(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from gameday.egress.ca import PERMITTED_SUFFIXES
@@ -85,10 +85,29 @@ def targeted(host: str, faults: Iterable[ActiveFault]) -> bool:
     scope = scope_of(host)
     if scope is None:
         return False
-    for fault in faults:
-        if fault.services and fault.services.isdisjoint(scope.names):
-            continue
-        if fault.regions and scope.region is not None and scope.region not in fault.regions:
-            continue
-        return True
-    return False
+    return any(covers(scope, fault.services, fault.regions) for fault in faults)
+
+
+def covers(scope: HostScope, services: Collection[str], regions: Collection[str]) -> bool:
+    """Whether a fault on ``services`` in ``regions`` (empty: every) may match a host of
+    ``scope``: the one rule for the proxy's choice and for ``plan``'s list of hosts."""
+    if services and scope.names.isdisjoint(services):
+        return False
+    return not (regions and scope.region is not None and scope.region not in regions)
+
+
+def candidate_hosts(service: str, region: str) -> tuple[str, ...]:
+    """The endpoint host names of ``service`` in ``region`` an SDK may call (standard and
+    dual-stack; the global name of a service whose home is us-east-1), for ``plan``."""
+    if service == REGISTRY_SERVICE:
+        return (f"*.dkr.ecr.{region}.amazonaws.com",)
+    try:
+        metadata = service_metadata(service)
+    except (KeyError, OSError, ValueError):
+        metadata = {}
+    prefix = str(metadata.get("endpointPrefix") or service)
+    hosts = [f"{prefix}.{region}.amazonaws.com", f"{prefix}.{region}.api.aws"]
+    global_endpoint = metadata.get("globalEndpoint")
+    if region == _GLOBAL_REGION and isinstance(global_endpoint, str):
+        hosts.append(global_endpoint)
+    return tuple(hosts)

@@ -1,13 +1,17 @@
-"""``gameday egress``: make the run's CA, serve the proxy until SIGINT or SIGTERM."""
+"""``gameday egress``: make the run's CA, serve the proxy until SIGINT or SIGTERM; and
+``EgressThread``, the same proxy in a thread of the runner (``egress.start``)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import signal
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from types import TracebackType
 
 from gameday.egress.ca import CertificateAuthority
 from gameday.egress.proxy import EgressCore, parse_route
@@ -16,6 +20,22 @@ from gameday.gateway.server import TOKEN_ENV
 from gameday.listen import is_loopback, parse_listen
 
 DEFAULT_LISTEN = "127.0.0.1:4580"
+NO_PROXY = "169.254.169.254,169.254.170.2,169.254.170.23"
+"""Instance metadata, ECS task credentials and EKS Pod Identity stay direct: the app's own
+credentials keep working whatever the proxy does."""
+
+
+def app_variables(proxy_url: str, ca_dir: Path) -> dict[str, str]:
+    """What an app's environment needs to reach AWS through the proxy at ``proxy_url``."""
+    bundle = str(ca_dir / "ca-bundle.pem")
+    return {
+        "HTTPS_PROXY": proxy_url,
+        "https_proxy": proxy_url,
+        "AWS_CA_BUNDLE": bundle,
+        "NODE_EXTRA_CA_CERTS": bundle,
+        "NO_PROXY": NO_PROXY,
+        "no_proxy": NO_PROXY,
+    }
 
 
 def run_egress(
@@ -70,8 +90,7 @@ async def _serve_until_signal(core: EgressCore, host: str, port: int) -> None:
         url = f"http://{bound_host}:{bound_port}"
         print(
             f"gameday egress listening on {url}; trust {core.authority.bundle_path}\n"
-            f"  HTTPS_PROXY={url} AWS_CA_BUNDLE={core.authority.bundle_path} "
-            "NO_PROXY=169.254.169.254,169.254.170.2,169.254.170.23",
+            f"  HTTPS_PROXY={url} AWS_CA_BUNDLE={core.authority.bundle_path} NO_PROXY={NO_PROXY}",
             flush=True,
         )
         await stop.wait()
@@ -79,3 +98,74 @@ async def _serve_until_signal(core: EgressCore, host: str, port: int) -> None:
         await core.close()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+
+
+class EgressThread:
+    """The egress proxy served from a thread of the runner, on loopback; it stops with the
+    runner, so an app started behind it (``egress.start``) never outlives it.
+
+    >>> with EgressThread(workdir / "egress-ca", token=token) as proxy:
+    ...     env.update(app_variables(proxy.url, proxy.ca_dir))
+    """
+
+    def __init__(
+        self,
+        ca_dir: Path,
+        *,
+        token: str,
+        routes: Sequence[str] = (),
+        route_ca: Path | None = None,
+        valid_hours: float = 12.0,
+    ) -> None:
+        self.ca_dir = ca_dir
+        self._core = EgressCore(
+            CertificateAuthority.create(ca_dir, valid_hours=valid_hours),
+            routes=[parse_route(route) for route in routes],
+            route_ca=route_ca,
+            token=token,
+        )
+        self.url = ""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="gameday-egress", daemon=True)
+
+    def __enter__(self) -> EgressThread:
+        self._thread.start()
+        if not self._ready.wait(30) or self._error is not None:
+            self.__exit__(None, None, None)
+            raise EnvironmentFailure(f"the egress proxy could not start: {self._error}")
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already ended
+                loop.call_soon_threadsafe(stop.set)
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        try:
+            host, port = await self._core.start("127.0.0.1", 0)
+        except Exception as error:  # reported by __enter__ in the caller's thread
+            self._error = error
+            await self._core.close()
+            self._ready.set()
+            return
+        self.url = f"http://{host}:{port}"
+        self._ready.set()
+        try:
+            await self._stop.wait()
+        finally:
+            await self._core.close()

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from gameday.engine.causes import describe_app_exit
 from gameday.engine.guard import (
+    GUARDRAIL,
     check_guardrails,
     describe_call,
     destructive_guard,
@@ -210,6 +211,9 @@ class Drill:
                     )
                 watch_calls = self._watch_calls(stage.watch_calls)
                 watches.append(asyncio.create_task(watch_calls, name="calls"))
+            if stage.stop_condition is not None:
+                watch_stop = self._watch_stop_condition(stage.stop_condition)
+                watches.append(asyncio.create_task(watch_stop, name="stop-condition"))
             await self._steady_and_drill(stage, probes, schedule, outcome)
         finally:
             for watch in watches:  # before the environment stops the app on purpose
@@ -332,6 +336,22 @@ class Drill:
                 reason = destructive_guard(self.scenario, recorder.t0, self.destructive)
                 if reason is not None and self.abort_reason is None:
                     self.request_abort(reason)
+            await asyncio.sleep(CALLS_POLL_S)
+
+    async def _watch_stop_condition(self, fired: Callable[[], str | None]) -> None:
+        """Until cancelled: a stop condition that fires aborts the drill as a guardrail
+        does; one that cannot be read stops it too (nobody would see it fire)."""
+        recorder = self.recorder
+        while True:
+            try:
+                reason = await asyncio.to_thread(fired)
+            except GameDayError as error:
+                recorder.fail(error.message)
+                return
+            if reason is not None:
+                if self.abort_reason is None:
+                    self.request_abort(f"{GUARDRAIL}{reason}")
+                return
             await asyncio.sleep(CALLS_POLL_S)
 
     async def _watch_app(self, app: RunningApp, outcome: Outcome) -> None:

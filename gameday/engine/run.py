@@ -17,13 +17,13 @@ from gameday.engine.drill import RunOptions
 from gameday.engine.guard import GUARDRAIL
 from gameday.engine.parallel import check_parallel
 from gameday.engine.plan import load_all, plan_scenarios
+from gameday.engine.real_account import plan_real_account
 from gameday.engine.suite import SuiteOutcome, exit_code_for, run_suite
 from gameday.environments.localstack_coverage import REFUSAL_HINT
 from gameday.errors import EnvironmentFailure, ExitCode, GameDayError, InvalidInputError
 from gameday.facilitation.rules import check_facilitation
 from gameday.faults.plan import Plan
 from gameday.fis.aws_config import load_aws_environment
-from gameday.fis.plan import plan_aws
 from gameday.history import HistoryStore
 from gameday.kinds import RunStatus
 from gameday.probes.http import unset_header_variables
@@ -64,11 +64,12 @@ class RunRequest:
 
 
 def _refused_on_aws(plans: Sequence[Plan], aws_environment: AwsEnvironment | None) -> list[str]:
-    """Scenarios whose FIS plan fails a check (approval is asked at run, not here)."""
+    """Scenarios whose plan (FIS, or the egress proxy's) fails a check (approval is asked
+    at run, not here)."""
     return [
         p.loaded.scenario.metadata.name
         for p in plans
-        if not plan_aws(p.loaded, aws_environment, run_id="plan").ok
+        if not plan_real_account(p.loaded, aws_environment, run_id="plan").ok
     ]
 
 

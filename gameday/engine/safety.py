@@ -30,12 +30,17 @@ def _real_account_checks(environment: Environment) -> list[Check]:
 
 def safety_checks(scenario: Scenario, rules: list[Rule], environment: Environment) -> list[Check]:
     """Every safety check for running ``scenario`` on ``environment``."""
+    return [*_real_account_checks(environment), *rule_checks(scenario, rules)]
+
+
+def rule_checks(scenario: Scenario, rules: list[Rule]) -> list[Check]:
+    """The checks of the rules themselves, wherever they are applied (a gateway, an egress
+    proxy): what they do, that they expire, and their blast radius."""
     rails = scenario.guardrails
     longest = max(rule.end_s for rule in rules)
     peak = max(rule.probability for rule in rules)
     modes = sorted({rule.mode.value for rule in rules})
     return [
-        *_real_account_checks(environment),
         Check(
             "no destructive actions",
             CheckOutcome.PASS,

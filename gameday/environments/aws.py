@@ -1,5 +1,7 @@
 """The aws environment: a real account. Nothing is started here; the app runs in the account
-and faults go through one FIS experiment (``gameday.injectors.fis``).
+and faults go through one FIS experiment (``gameday.injectors.fis``), or through the egress
+proxy beside the app when the scenario or the environment file says ``injector: egress``
+(``aws_egress``).
 
 The real-account checks come first, in DESIGN.md's order: approval before any network call,
 then the caller's account, stop conditions, durations and the template.
@@ -10,8 +12,9 @@ from __future__ import annotations
 import asyncio
 from contextlib import ExitStack
 
+from gameday.environments.aws_egress import bring_up_egress
 from gameday.environments.stage import Evidence, Stage, StageRequest
-from gameday.fis.aws_config import AwsEnvironment
+from gameday.fis.aws_config import AwsEnvironment, merge_environment
 from gameday.fis.clients import AwsClients
 from gameday.fis.plan import plan_aws
 from gameday.fis.safety import clear_for_real_account
@@ -27,7 +30,10 @@ class RealAccountEnvironment:
 
     async def bring_up(self, request: StageRequest, stack: ExitStack) -> Stage:
         """Clear the account (approval first), then hand over the FIS injector."""
-        del stack  # nothing is started on a real account
+        scenario = request.plan.loaded.scenario
+        if merge_environment(scenario, self.aws_environment).injector == "egress":
+            return await bring_up_egress(request, self.aws_environment, stack, approve=self.approve)
+        del stack  # nothing is started for FIS
         aws = plan_aws(request.plan.loaded, self.aws_environment, run_id=request.run_id)
         clients = AwsClients(aws.fis.region)
         clearance = await asyncio.to_thread(

@@ -17,38 +17,57 @@ from gameday.environments.stage import Note
 from gameday.errors import GameDayError
 from gameday.gateway.client import GatewayClient
 from gameday.gateway.models import DestructiveCallRecord
+from gameday.kinds import CallClass
 from gameday.result import CallAudit, CallCount, DestructiveCall
 
 
-def read_call_audit(client: GatewayClient, note: Note, *, now: Callable[[], float]) -> CallAudit:
+def read_call_audit(
+    client: GatewayClient,
+    note: Note,
+    *,
+    now: Callable[[], float],
+    baseline: CallAudit | None = None,
+) -> CallAudit:
     """Every call the gateway counted, by class, and its destructive calls; an empty audit
-    with its ``read_error``, said through ``note``, when the admin API does not answer."""
+    with its ``read_error``, said through ``note``, when the admin API does not answer.
+    ``baseline``: the counts before the run, taken off, for a gateway that outlives runs."""
     try:
         page = client.calls(since=0)
     except GameDayError as error:
         why = f"could not read the app's calls: {error.message}"
         note("note", why)
         return CallAudit(read_error=why)
-    counts = sorted(
-        (
-            CallCount(
-                service=row.service or "unclassified",
-                operation=row.operation or "-",
-                outcome=row.outcome.value,
-                call_class=row.call_class,
-                count=row.count,
+    before = {_key(c): c.count for c in (baseline.counts if baseline else ())}
+    counts = []
+    for row in page.counts:
+        key = (row.service or "unclassified", row.operation or "-", row.outcome.value)
+        made = row.count - before.get((*key, row.call_class), 0)
+        if made > 0:
+            service, operation, outcome = key
+            counts.append(
+                CallCount(
+                    service=service,
+                    operation=operation,
+                    outcome=outcome,
+                    call_class=row.call_class,
+                    count=made,
+                )
             )
-            for row in page.counts
-        ),
-        key=lambda c: (c.service, c.operation, c.outcome),
-    )
+    counts.sort(key=lambda c: (c.service, c.operation, c.outcome))
+    destructive = [destructive_call(record, now) for record in page.destructive]
+    if baseline is not None:  # the run clock starts at 0: older calls were another run's
+        destructive = [call for call in destructive if call.at is None or call.at >= 0]
     return CallAudit(
         counted=True,
         counts=counts,
-        destructive=[destructive_call(record, now) for record in page.destructive],
+        destructive=destructive,
         destructive_dropped=page.dropped,
         deny_destructive=page.deny_destructive,
     )
+
+
+def _key(count: CallCount) -> tuple[str, str, str, CallClass]:
+    return (count.service, count.operation, count.outcome, count.call_class)
 
 
 def destructive_call(record: DestructiveCallRecord, now: Callable[[], float]) -> DestructiveCall:
@@ -67,10 +86,11 @@ class CallWatch:
     """The destructive calls a gateway sees, as they happen: what a ``destructive_calls``
     guardrail polls. ``poll`` blocks on the admin API (call it from a worker thread)."""
 
-    def __init__(self, client: GatewayClient, *, now: Callable[[], float]) -> None:
+    def __init__(self, client: GatewayClient, *, now: Callable[[], float], since: int = 0) -> None:
         self._client = client
         self._now = now
-        self._since = 0
+        self._since = since
+        """The calls ring's last record already seen (a gateway that outlives runs)."""
         self._lock = threading.Lock()
 
     def poll(self) -> list[DestructiveCall]:

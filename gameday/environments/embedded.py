@@ -178,13 +178,18 @@ def matched_calls(
 
 
 def tally_gateway(
-    client: GatewayClient, note: Note | None = None, *, now: Callable[[], float] | None = None
+    client: GatewayClient,
+    note: Note | None = None,
+    *,
+    now: Callable[[], float] | None = None,
+    since: int = 0,
 ) -> GatewayTally:
     """What the gateway saw during the run: calls by service, operation and outcome, and
     when (``now``: the run clock) it first failed to forward one; an empty tally with its
-    ``read_error``, said through ``note``, when its admin API does not answer."""
+    ``read_error``, said through ``note``, when its admin API does not answer. ``since``: the
+    ring's last record before the run, for a gateway that outlives runs (an egress sidecar)."""
     try:
-        return _tally(client, now)
+        return _tally(client, now, since)
     except GameDayError as error:
         if note is None:
             raise
@@ -192,9 +197,19 @@ def tally_gateway(
         return GatewayTally(read_error=f"could not read what it saw: {error.message}")
 
 
-def _tally(client: GatewayClient, now: Callable[[], float] | None) -> GatewayTally:
+def last_seq(client: GatewayClient) -> int:
+    """The sequence number of the ring's newest record (0 when empty)."""
+    since = 0
+    while True:
+        page = client.requests(since=since)
+        if not page.requests or page.last_seq == since:
+            return since
+        since = page.last_seq
+
+
+def _tally(client: GatewayClient, now: Callable[[], float] | None, since: int) -> GatewayTally:
     counts: Counter[tuple[str, str, str]] = Counter()
-    since, total = 0, 0
+    total = 0
     first_upstream_error: float | None = None
     while True:
         page = client.requests(since=since)

@@ -101,6 +101,10 @@ class Stage:
     """The app's destructive calls since the last ask, as they happen (it blocks on the
     backend's API); None where nobody sees the app's calls (a real account)."""
 
+    stop_condition: Callable[[], str | None] | None = None
+    """Why the drill must stop now (a stop-condition alarm in ALARM), or None; it blocks on
+    the backend's API and paces itself. None where the backend watches them (FIS)."""
+
     @property
     def base_url(self) -> str | None:
         """What '{app}' means in probe URLs."""

@@ -248,6 +248,43 @@ class Report(Model):
     post_experiment: Duration | None = None
 
 
+class EgressConnection(Model):
+    """Where the runner finds the egress proxy (``injector: egress``): a running one beside
+    the app (``url``), or one it starts with the scenario's ``target.app`` (``start``)."""
+
+    url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/?#\s]+/?$",
+        description="The proxy's admin API as the runner reaches it, e.g. http://127.0.0.1:4580 "
+        "through a port forward to the sidecar (ECS Exec / SSM, kubectl port-forward).",
+    )
+    start: bool = Field(
+        default=False,
+        description="The runner starts the proxy on loopback and the scenario's target.app "
+        "behind it (HTTPS_PROXY, AWS_CA_BUNDLE...), and stops both after the drill.",
+    )
+    routes: tuple[str, ...] = Field(
+        default=(),
+        description="Testing aid, with start: `gameday egress --route PATTERN=URL` for each.",
+    )
+    route_ca: str | None = Field(
+        default=None, description="Testing aid, with start: `gameday egress --route-ca FILE`."
+    )
+    token_env: str = Field(
+        default="GAMEDAY_GATEWAY_TOKEN",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="The variable holding the admin API's bearer token (never the token).",
+    )
+
+    @model_validator(mode="after")
+    def _url_or_start(self) -> EgressConnection:
+        if (self.url is None) == (not self.start):
+            raise ValueError("give 'url' (a running proxy) or 'start: true', one of them")
+        if (self.routes or self.route_ca) and not self.start:
+            raise ValueError("'routes' and 'route_ca' are for a proxy the runner starts")
+        return self
+
+
 class AwsEnvironment(Model):
     """One real account: where the app runs and the safety settings a drill there needs."""
 
@@ -282,6 +319,14 @@ class AwsEnvironment(Model):
         default=None,
         description="The app's base URL in this account: what '{app}' means in probe URLs.",
     )
+    injector: Literal["fis", "egress"] | None = Field(
+        default=None,
+        description="fis (one FIS experiment) or egress (the proxy beside the app); "
+        "default: the scenario's target.aws.injector.",
+    )
+    egress: EgressConnection | None = Field(
+        default=None, description="The egress proxy the runner injects into (injector: egress)."
+    )
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -300,6 +345,7 @@ def merge_environment(scenario: Scenario, env: AwsEnvironment | None) -> AwsEnvi
             "role_arn": base.role_arn or defaults.role_arn,
             "stop_conditions": base.stop_conditions or defaults.stop_conditions,
             "region": base.region_for(scenario),
+            "injector": base.injector or defaults.injector,
         }
     )
 

@@ -19,6 +19,7 @@ inside each of gameday's retries, would let a blackholed endpoint hold a rollbac
 minutes. FIS answers in well under a second; retries are gameday's (gameday.fis.calls)."""
 
 if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_fis import FISClient
     from mypy_boto3_sts import STSClient
 
@@ -49,6 +50,12 @@ class AwsClients:
     def sts(self) -> STSClient:
         """An STS client in the experiment region (for GetCallerIdentity)."""
         return self.session.client("sts", region_name=self.region)
+
+    def cloudwatch(self, region: str | None = None) -> CloudWatchClient:
+        """A CloudWatch client in ``region`` (an alarm ARN's) or the experiment region."""
+        return self.session.client(
+            "cloudwatch", region_name=region or self.region, config=FIS_TIMEOUTS
+        )
 
     def resiliencehub(self, region: str | None = None) -> ResiliencyPolicyReader:
         """A Resilience Hub client, in ``region`` (a policy ARN's) or the experiment region."""

@@ -253,6 +253,12 @@ class AwsTarget(Model):
         Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:cloudwatch:[a-z0-9-]+:\d{12}:alarm:.+")],
         ...,
     ] = ()
+    injector: Literal["fis", "egress"] = Field(
+        default="fis",
+        description="How faults reach a real account: one FIS experiment (`fis`), or the "
+        "egress proxy beside the app that answers its AWS calls with the fault's error "
+        "(`egress`, docs/egress.md). An environment file's `injector` wins.",
+    )
 
 
 class Target(Model):
