@@ -229,7 +229,8 @@ def test_the_runner_starts_the_proxy_and_the_app_behind_it(
         scenario.read_text().replace(
             "faults:",
             f"target: {{app: {{command: [{sys.executable}, {APP}], "
-            "health_url: 'http://127.0.0.1:{port}/health', env: {AWS_ACCESS_KEY_ID: testing, AWS_SECRET_ACCESS_KEY: testing, "
+            "health_url: 'http://127.0.0.1:{port}/health', "
+            "env: {AWS_ACCESS_KEY_ID: testing, AWS_SECRET_ACCESS_KEY: testing, "
             "AWS_SESSION_TOKEN: testing, AWS_DEFAULT_REGION: us-east-1}}}\nfaults:",
         )
     )

@@ -104,3 +104,18 @@ def test_fis_action_faults_do_not_map_onto_the_proxy(tmp_path: Path) -> None:
         "targets: {Instances: {resource_type: 'aws:ec2:instance', tags: {app: x}}}}",
     )
     assert not plan.ok
+
+
+def test_the_shipped_example_s_egress_lines_load(tmp_path: Path) -> None:
+    import re
+
+    from gameday.fis.aws_config import load_aws_environment
+
+    example = Path(__file__).parents[3] / "scenarios" / "aws.example.yaml"
+    text = re.sub(r"^# (injector|egress|  url|  token_env)", r"\1", example.read_text(), flags=re.M)
+    assert text != example.read_text()
+    path = tmp_path / "aws.yaml"
+    path.write_text(text)
+    env = load_aws_environment(path)
+    assert env.injector == "egress"
+    assert env.egress is not None and env.egress.url == "http://127.0.0.1:4580"
