@@ -9,14 +9,17 @@ SigV4 signatures with botocore's own signer, and a ``gameday egress`` subprocess
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime
+import io
 import ipaddress
+import os
 import re
 import ssl
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +27,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from botocore import httpchecksum
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
@@ -38,8 +42,10 @@ _SIGNED = re.compile(r"SignedHeaders=([^,\s]+)")
 _SIGNATURE = re.compile(r"Signature=([0-9a-f]+)")
 
 
-def upstream_cert(directory: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for the AWS names and 127.0.0.1: the 'real' endpoint."""
+def upstream_cert(
+    directory: Path, names: Sequence[str] = ("*.us-east-1.amazonaws.com",)
+) -> tuple[Path, Path]:
+    """A self-signed certificate for the AWS ``names`` and 127.0.0.1: the 'real' endpoint."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, UPSTREAM_CN)])
     now = datetime.datetime.now(datetime.UTC)
@@ -54,7 +60,7 @@ def upstream_cert(directory: Path) -> tuple[Path, Path]:
         .add_extension(
             x509.SubjectAlternativeName(
                 [
-                    x509.DNSName("*.us-east-1.amazonaws.com"),
+                    *(x509.DNSName(name) for name in names),
                     x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
                 ]
             ),
@@ -116,7 +122,10 @@ class TlsUpstream:
             await runner.cleanup()
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
-        body = await request.read()
+        return await self._answer(request, await request.read())
+
+    async def _answer(self, request: web.BaseRequest, body: bytes) -> web.StreamResponse:
+        """Check the signature of ``request`` (its ``body`` read), then ask moto."""
         authorization = request.headers.get("Authorization", "")
         if authorization.startswith("AWS4-HMAC-SHA256"):
             if not _signature_ok(request.method, request.raw_path, request.headers, body):
@@ -129,13 +138,23 @@ class TlsUpstream:
             self.verified += 1
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
         async with self._session.request(
-            request.method, self.moto_url + request.raw_path, headers=headers, data=body
+            request.method,
+            self.moto_url + request.raw_path,
+            headers=headers,
+            # aiohttp warns that a large bytes body blocks its loop; a file object is streamed.
+            data=io.BytesIO(body) if len(body) > _LARGE else body,
         ) as answer:
             payload = await answer.read()
-            kept = [(k, v) for k, v in answer.headers.items() if k.lower() not in _HOP]
-            return web.Response(status=answer.status, headers=kept, body=payload)
+            return self._reply(request, answer, payload)
+
+    def _reply(
+        self, request: web.BaseRequest, answer: aiohttp.ClientResponse, payload: bytes
+    ) -> web.StreamResponse:
+        kept = [(k, v) for k, v in answer.headers.items() if k.lower() not in _HOP]
+        return web.Response(status=answer.status, headers=kept, body=payload)
 
 
+_LARGE = 1 << 20
 _HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "expect"})
 
 
@@ -195,3 +214,168 @@ def egress_proxy(base: Path, cert_path: Path, upstream: TlsUpstream) -> Iterator
         proxy.wait(timeout=10)
         if proxy.stdout is not None:
             proxy.stdout.close()
+
+
+@dataclass(frozen=True)
+class SeenRequest:
+    """What the 'real' endpoint received: the head as sent, and the body's size."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    """Lower-cased names."""
+    body_bytes: int
+    trailer_ok: bool | None
+    """For an aws-chunked body: whether its framing held and its trailing checksum matches
+    the decoded bytes; None for another body, or an algorithm botocore cannot compute."""
+
+
+class RecordingTlsUpstream(TlsUpstream):
+    """A TlsUpstream that answers ``Expect: 100-continue`` and HEAD's Content-Length as S3
+    does, takes bodies of any size (TlsUpstream answers 413 past 1 MiB), keeps
+    each request's head and checks aws-chunked bodies (chunk framing, trailing checksum)
+    against what was decoded: proof that a chunked upload arrived byte for byte. Heads only
+    are kept, never bodies."""
+
+    def __init__(self, moto_url: str, cert: Path, key: Path) -> None:
+        super().__init__(moto_url, cert, key)
+        self.seen: list[SeenRequest] = []
+
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        if request.headers.get("Expect", "").lower() == "100-continue":
+            # As S3 does. Without it botocore, on a fresh TLS 1.3 connection, takes the
+            # server's session tickets for an answer and waits for a status line that never
+            # comes while this server waits for the body (aiohttp's low-level server does not
+            # send 100 Continue).
+            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        # Read past aiohttp's 1 MiB client_max_size, which request.read() enforces (413).
+        buffer = bytearray()
+        async for chunk in request.content.iter_chunked(1 << 20):
+            buffer += chunk
+        body = bytes(buffer)
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        trailer_ok = None
+        if "aws-chunked" in headers.get("content-encoding", ""):
+            trailer_ok = aws_chunked_trailer_ok(body, headers.get("x-amz-trailer", ""))
+        self.seen.append(
+            SeenRequest(request.method, request.raw_path, headers, len(body), trailer_ok)
+        )
+        return await self._answer(request, body)
+
+    def _reply(
+        self, request: web.BaseRequest, answer: aiohttp.ClientResponse, payload: bytes
+    ) -> web.StreamResponse:
+        if request.method != "HEAD" or answer.content_length is None:
+            return super()._reply(request, answer, payload)
+        # A HEAD answer's Content-Length is the object's size (S3's HeadObject reads it), not
+        # the empty body's: TlsUpstream's answer would lose it.
+        kept = [(k, v) for k, v in answer.headers.items() if k.lower() not in _HOP]
+        kept.append(("Content-Length", str(answer.content_length)))
+        return web.Response(status=answer.status, headers=kept)
+
+
+def aws_chunked_trailer_ok(body: bytes, trailer: str) -> bool | None:
+    """Whether an unsigned aws-chunked body (``size-hex CRLF data CRLF ... 0 CRLF trailer CRLF
+    CRLF``) is well framed and its ``trailer`` checksum header matches the decoded data."""
+    algorithm = trailer.lower().removeprefix("x-amz-checksum-")
+    # botocore's own checksum classes, by the names it puts in x-amz-trailer; CRC64NVME (AWS
+    # CLI v2's default) needs awscrt there, so it is computed here.
+    classes: dict[str, Any] = {
+        "crc64nvme": Crc64Nvme,
+        **getattr(httpchecksum, "_CHECKSUM_CLS", {}),
+    }
+    if not trailer or algorithm not in classes:
+        return None
+    checksum = classes[algorithm]()
+    view, position = memoryview(body), 0
+    while True:
+        end = body.find(b"\r\n", position)
+        if end < 0:
+            return False
+        size = int(body[position:end].split(b";", 1)[0], 16)
+        position = end + 2
+        if size == 0:
+            break
+        checksum.update(view[position : position + size])
+        position += size
+        if body[position : position + 2] != b"\r\n":
+            return False
+        position += 2
+    lines = body[position:].split(b"\r\n")
+    fields = dict(line.split(b":", 1) for line in lines if b":" in line)
+    given = fields.get(trailer.lower().encode(), b"").strip().decode()
+    return bool(lines[-2:] == [b"", b""] and given == checksum.b64digest())
+
+
+def _crc64_table() -> tuple[int, ...]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ _CRC64_NVME if crc & 1 else crc >> 1
+        table.append(crc)
+    return tuple(table)
+
+
+_CRC64_NVME = 0x9A6C9329AC4BC9B5
+"""CRC-64/NVME's polynomial, reflected (init and final xor all ones)."""
+_CRC64_TABLE = _crc64_table()
+
+
+class Crc64Nvme:
+    """CRC-64/NVME as S3 computes it, in Python: about 0.1 s a MiB, for test bodies."""
+
+    def __init__(self) -> None:
+        self._crc = 0
+
+    def update(self, chunk: bytes | memoryview) -> None:
+        crc, table = self._crc ^ 0xFFFFFFFFFFFFFFFF, _CRC64_TABLE
+        for byte in chunk:
+            crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+        self._crc = crc ^ 0xFFFFFFFFFFFFFFFF
+
+    def b64digest(self) -> str:
+        return base64.b64encode(self._crc.to_bytes(8, "big")).decode("ascii")
+
+
+@dataclass
+class RecordedSetup(Setup):
+    """A Setup whose upstream records what it received."""
+
+    upstream: RecordingTlsUpstream
+
+
+@contextmanager
+def egress_setup(
+    base: Path, moto_url: str, names: Sequence[str] = ("*.us-east-1.amazonaws.com",)
+) -> Iterator[RecordedSetup]:
+    """moto behind a RecordingTlsUpstream for ``names``, and the proxy routed to it."""
+    cert_path, key_path = upstream_cert(base, names)
+    upstream = RecordingTlsUpstream(moto_url, cert_path, key_path)
+    with upstream, egress_proxy(base, cert_path, upstream) as setup:
+        yield RecordedSetup(
+            setup.proxy_url, setup.ca_dir, setup.client_bundle, setup.upstream_port, upstream
+        )
+
+
+def client_env(setup: Setup, home: Path) -> dict[str, str]:
+    """The environment of a client process (AWS CLI, node) as in a real account: no endpoint
+    override, no profile or config file of this machine, dummy credentials, only the proxy
+    and the bundle to trust (``AWS_CA_BUNDLE``, ``NODE_EXTRA_CA_CERTS``)."""
+    dropped = ("AWS_", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "NODE_EXTRA_CA_CERTS")
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(dropped)}
+    env.update(
+        HOME=str(home),
+        HTTPS_PROXY=setup.proxy_url,
+        AWS_CA_BUNDLE=str(setup.client_bundle),
+        NODE_EXTRA_CA_CERTS=str(setup.client_bundle),
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_SESSION_TOKEN="testing",
+        AWS_REGION="us-east-1",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_CONFIG_FILE=str(home / "no-aws-config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(home / "no-aws-credentials"),
+    )
+    return env

@@ -17,6 +17,7 @@ import datetime
 import os
 import ssl
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
@@ -26,6 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from gameday.egress.truststore import write_truststore
 from gameday.errors import InvalidInputError
 
 PERMITTED_SUFFIXES = ("amazonaws.com", "amazonaws.com.cn", "api.aws")
@@ -41,6 +43,17 @@ _SYSTEM_BUNDLES = (
     Path("/etc/ssl/certs/ca-certificates.crt"),  # Debian, Ubuntu, Alpine
     Path("/etc/pki/tls/certs/ca-bundle.crt"),  # Fedora, RHEL, Amazon Linux
 )
+LEAF_CACHE_SIZE = 256
+"""Leaf TLS contexts kept, least recently used dropped first. A run decrypts one host per
+targeted service and region (a few dozen), plus one per S3 bucket addressed virtual-host
+style (``bucket.s3.REGION.amazonaws.com``): 256 holds those for one app, at tens of kB of
+memory a context (a few MB in all), while a client that CONNECTs to ever new names can no
+longer grow the proxy without end. A dropped leaf costs a new mint (a millisecond or two of
+CPU) if its host comes back."""
+ALPN_PROTOCOLS = ("h2", "http/1.1")
+"""Offered on every leaf, in the server's order of preference; a client that offers neither
+(or nothing) speaks HTTP/1.1."""
+
 _SKEW = datetime.timedelta(minutes=5)
 """Certificates start this far in the past: a client whose clock is a little behind still
 accepts them."""
@@ -53,7 +66,12 @@ def is_aws_name(host: str) -> bool:
 
 
 def system_roots() -> bytes:
-    """The roots the machine trusts (certifi's bundle where installed, else the OS file)."""
+    """The roots the machine trusts: ``SSL_CERT_FILE`` when set (OpenSSL's own override of
+    its default roots, which a site with its own TLS-inspecting root uses), else certifi's
+    bundle where installed, else the OS file."""
+    override = os.environ.get("SSL_CERT_FILE")
+    if override and Path(override).is_file():
+        return Path(override).read_bytes()
     spec = find_spec("certifi")
     if spec is not None and spec.origin is not None:
         bundled = Path(spec.origin).parent / "cacert.pem"
@@ -74,11 +92,19 @@ class _Issued:
 class CertificateAuthority:
     """The run's CA: mints one leaf per host on demand and caches its TLS context."""
 
-    def __init__(self, directory: Path, root: x509.Certificate, intermediate: _Issued) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        root: x509.Certificate,
+        intermediate: _Issued,
+        *,
+        leaf_cache_size: int = LEAF_CACHE_SIZE,
+    ) -> None:
         self.directory = directory
         self.root = root
         self._intermediate = intermediate
-        self._contexts: dict[str, ssl.SSLContext] = {}
+        self._contexts: OrderedDict[str, ssl.SSLContext] = OrderedDict()
+        self._cache_size = max(1, leaf_cache_size)
         self._lock = threading.Lock()
 
     @property
@@ -92,7 +118,12 @@ class CertificateAuthority:
 
     @classmethod
     def create(
-        cls, directory: Path, *, valid_hours: float = 12.0, now: datetime.datetime | None = None
+        cls,
+        directory: Path,
+        *,
+        valid_hours: float = 12.0,
+        now: datetime.datetime | None = None,
+        leaf_cache_size: int = LEAF_CACHE_SIZE,
     ) -> CertificateAuthority:
         """A new root and intermediate, written to ``directory`` (made 0700 if missing)."""
         if valid_hours <= 0:
@@ -124,7 +155,9 @@ class CertificateAuthority:
             .sign(root_key, hashes.SHA256())
         )
         del root_key  # never written: only the constrained intermediate can sign from here on
-        authority = cls(directory, root, _Issued(intermediate, key))
+        authority = cls(
+            directory, root, _Issued(intermediate, key), leaf_cache_size=leaf_cache_size
+        )
         authority._write()
         return authority
 
@@ -145,6 +178,7 @@ class CertificateAuthority:
         roots = system_roots()
         separator = b"" if not roots or roots.endswith(b"\n") else b"\n"
         self.bundle_path.write_bytes(roots + separator + root_pem)
+        write_truststore(directory, roots, self.root)
 
     def issue(self, host: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
         """A leaf for ``host``, signed by the intermediate; InvalidInputError for a name
@@ -176,21 +210,37 @@ class CertificateAuthority:
         return cert, key
 
     def server_context(self, host: str) -> ssl.SSLContext:
-        """The TLS server context presenting ``host``'s leaf (minted on first use, cached)."""
+        """The TLS server context presenting ``host``'s leaf, offering ALPN h2 and http/1.1
+        (minted on first use; the last ``LEAF_CACHE_SIZE`` hosts used are cached)."""
         host = host.lower().rstrip(".")
         with self._lock:
             context = self._contexts.get(host)
-            if context is None:
-                context = self._context_for(host)
-                self._contexts[host] = context
+            if context is not None:
+                self._contexts.move_to_end(host)
+                return context
+            context = self._context_for(host)
+            self._contexts[host] = context
+            if len(self._contexts) > self._cache_size:
+                dropped, _ = self._contexts.popitem(last=False)
+                # Its key file goes too: the folder holds no more leaf keys than the cache.
+                with contextlib.suppress(FileNotFoundError):
+                    self._leaf_path(dropped).unlink()
             return context
+
+    @property
+    def cached_hosts(self) -> tuple[str, ...]:
+        """Hosts whose leaf context is cached, least recently used first."""
+        with self._lock:
+            return tuple(self._contexts)
+
+    def _leaf_path(self, host: str) -> Path:
+        return self.directory / "leaves" / f"{host}.pem"
 
     def _context_for(self, host: str) -> ssl.SSLContext:
         cert, key = self.issue(host)
         # ssl loads a chain from files only: the leaf's key goes beside the CA key, 0600.
-        leaves = self.directory / "leaves"
-        leaves.mkdir(mode=0o700, exist_ok=True)
-        path = leaves / f"{host}.pem"
+        path = self._leaf_path(host)
+        path.parent.mkdir(mode=0o700, exist_ok=True)
         _write_private(
             path,
             key.private_bytes(
@@ -204,8 +254,7 @@ class CertificateAuthority:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.load_cert_chain(path)
-        # HTTP/1.1 only so far: a client offering h2 falls back to it (issue 19).
-        context.set_alpn_protocols(["http/1.1"])
+        context.set_alpn_protocols(list(ALPN_PROTOCOLS))
         return context
 
 

@@ -6,7 +6,11 @@ leaf from the run's CA; each request inside is classified, matched and answered 
 gateway does (it is a ``GatewayCore``: same fault store, admin API, ring and metrics), and a
 request no fault takes is forwarded to the real host with the client's own headers and body,
 so its SigV4 signature stays valid. Every other CONNECT is a blind tunnel: bytes copied both
-ways, never decrypted. See docs/egress.md.
+ways, never decrypted. A decrypted client that negotiates HTTP/2 (ALPN h2) is served by
+``H2Server``: each stream goes through the same ``handle`` as an HTTP/1.1 request, and is
+forwarded upstream over HTTP/1.1 (SigV4 signs the method, path, query, signed headers and
+payload hash, never the framing; ``:authority`` becomes Host). Tunnels, blind or HTTP/2, count
+against the gateway's connection cap as its HTTP connections do. See docs/egress.md.
 
 >>> core = EgressCore(CertificateAuthority.create(Path("ca")))
 >>> await core.start("127.0.0.1", 0)
@@ -21,6 +25,7 @@ import fnmatch
 import re
 import socket
 import ssl
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +34,7 @@ from aiohttp import web
 from yarl import URL
 
 from gameday.egress.ca import CertificateAuthority
+from gameday.egress.h2_server import H2Server
 from gameday.egress.hosts import targeted
 from gameday.egress.hosts import warm as warm_hosts
 from gameday.errors import InvalidInputError
@@ -38,7 +44,6 @@ from gameday.gateway.upstream import BodySource, UpstreamPool, UpstreamResponse
 
 _PLACEHOLDER = "https://egress.invalid"
 """The GatewayCore's one upstream, never contacted: each request goes to its CONNECT's host."""
-_PLACEHOLDER_HOST_LINE = b"\r\nHost: egress.invalid\r\n"
 _CONNECT_TIMEOUT_S = 10.0
 _RETARGET_INTERVAL_S = 0.25
 _RETARGET_QUIET_S = 0.1
@@ -150,8 +155,6 @@ class EgressCore(GatewayCore):
         seed: int | None = None,
         limits: ServerLimits | None = None,
     ) -> None:
-        super().__init__(_PLACEHOLDER, token=token, seed=seed, limits=limits)
-        self.authority = authority
         self.routes = tuple(routes)
         route_context = None
         if route_ca is not None:
@@ -161,19 +164,21 @@ class EgressCore(GatewayCore):
                 raise InvalidInputError(
                     f"--route-ca {route_ca}: cannot load it as PEM certificates: {error}"
                 ) from error
-        self._pool = _Destinations(self.routes, route_context)
-        self._hosts: dict[ssl.SSLContext, str] = {}
+        pool = _Destinations(self.routes, route_context)
+        super().__init__(_PLACEHOLDER, token=token, seed=seed, limits=limits, pool=pool)
+        self.authority = authority
+        # Weak: a leaf context the CA's cache dropped goes once its last connection closes.
+        self._hosts: weakref.WeakKeyDictionary[ssl.SSLContext, str] = weakref.WeakKeyDictionary()
         self._fronts: set[_Front] = set()
+        self._h2: set[H2Server] = set()
+        self._tunnels = 0
+        """Connections held outside the HTTP server: CONNECTs being served, blind tunnels,
+        HTTP/2 connections."""
         self._retargeter: asyncio.Task[None] | None = None
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
         bound = await super().start(host, port)
-        # The gateway's accept loops (not yet run: no await since they were made) would hand
-        # every connection to aiohttp; here each first goes to _Front, which reads CONNECT.
-        for task in self._accepting:
-            task.cancel()
-        self._accepting = [asyncio.create_task(self._accept(sock)) for sock in self._listeners]
-        self._retargeter = asyncio.create_task(self._retarget())
+        self._retargeter = asyncio.create_task(self._watch_tunnels())
         await asyncio.get_running_loop().run_in_executor(None, warm_hosts)
         return bound
 
@@ -184,26 +189,52 @@ class EgressCore(GatewayCore):
                 await self._retargeter
         for front in list(self._fronts):
             front.abort()
+        for connection in list(self._h2):
+            connection.shutdown()
         await super().close()
 
-    async def _retarget(self) -> None:
+    @property
+    def open_connections(self) -> int:
+        """Client connections open now: the HTTP server's, and tunnels."""
+        return super().open_connections + self._tunnels
+
+    def take_slot(self) -> bool:
+        """Count one more tunnel, unless the data path is at its cap (the admin reserve is
+        kept, as on the gateway: the kill switch stays reachable)."""
+        if self.open_connections >= self.data_path_cap:
+            return False
+        self._tunnels += 1
+        return True
+
+    def give_slot(self) -> None:
+        self._tunnels -= 1
+
+    async def _watch_tunnels(self) -> None:
+        """Close blind tunnels that carried nothing for the idle timeout (a half-closed one
+        would otherwise hold its slot for good), and retarget those a new fault targets."""
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(_RETARGET_INTERVAL_S)
-            faults = self.store.active()
-            if not faults:
-                continue
             now = loop.time()
             for front in list(self._fronts):
-                if not self.decrypts(*front.target):
-                    continue
-                if front.targeted_since is None:
-                    front.targeted_since = now
-                patient = now - front.targeted_since < _RETARGET_PATIENCE_S
-                if front.idle_tunnel(now, _RETARGET_QUIET_S if patient else 0.0):
+                if front.quiet_tunnel(now, self.limits.idle_timeout_s):
                     front.close()
+            if self.store.active():
+                self._retarget(now)
 
-    async def _accept(self, listener: socket.socket) -> None:
+    def _retarget(self, now: float) -> None:
+        for front in list(self._fronts):
+            if not self.decrypts(*front.target):
+                continue
+            if front.targeted_since is None:
+                front.targeted_since = now
+            patient = now - front.targeted_since < _RETARGET_PATIENCE_S
+            if front.idle_tunnel(now, _RETARGET_QUIET_S if patient else 0.0):
+                front.close()
+
+    async def serve_listener(self, listener: socket.socket) -> None:
+        """Each connection goes first to ``_Front``, which reads CONNECT (and hands anything
+        else, the admin API, to the HTTP server)."""
         loop = asyncio.get_running_loop()
         while True:
             try:
@@ -243,12 +274,10 @@ class EgressCore(GatewayCore):
         _DESTINATION.set(host)
         return await self._proxy(request, request.raw_path)
 
-    def _request_head(self, request: web.BaseRequest, target: str, chunked: bool) -> bytes:
-        head = super()._request_head(request, target, chunked)
-        # The client's own Host (signed by SigV4), not the placeholder upstream's.
+    def upstream_host(self, request: web.BaseRequest) -> bytes:
+        """The client's own Host (signed by SigV4), not the placeholder upstream's."""
         host = request.headers.get("Host") or _DESTINATION.get()
-        line = b"\r\nHost: " + host.encode("utf-8", "surrogateescape") + b"\r\n"
-        return head.replace(_PLACEHOLDER_HOST_LINE, line, 1)
+        return host.encode("utf-8", "surrogateescape")
 
     async def tunnel(self, front: _Front, host: str, port: int, early: bytes) -> None:
         """Connect a CONNECT: decrypted when targeted, else a blind tunnel."""
@@ -295,17 +324,31 @@ class EgressCore(GatewayCore):
             return
         finally:
             self._fronts.discard(front)
+            front.release_slot()  # the HTTP server or an H2Server counts it from here
         if tls is None:
             transport.abort()
             return
-        assert self._server is not None
-        handler = self._server()
-        tls.set_protocol(handler)
-        handler.connection_made(tls)
+        ssl_object = tls.get_extra_info("ssl_object")
+        if isinstance(ssl_object, ssl.SSLObject) and ssl_object.selected_alpn_protocol() == "h2":
+            self._serve_h2(tls, handoff)
+        else:
+            self.serve_http(tls, bytes(handoff.buffer), handoff.eof)
+
+    def _serve_h2(self, tls: asyncio.Transport, handoff: _Handoff) -> None:
+        self._tunnels += 1  # the CONNECT's slot, given back just before (no await between)
+
+        def closed() -> None:
+            self._h2.discard(server)
+            self.give_slot()
+
+        server = H2Server(self.handle, limits=self.limits, log=self.errors, on_close=closed)
+        self._h2.add(server)
+        tls.set_protocol(server)
+        server.connection_made(tls)
         if handoff.buffer:
-            handler.data_received(bytes(handoff.buffer))
+            server.data_received(bytes(handoff.buffer))
         if handoff.eof:
-            handler.eof_received()
+            tls.close()
 
 
 class _Handoff(asyncio.Protocol):
@@ -341,6 +384,10 @@ class _Front(asyncio.Protocol):
         self.quiet_since = 0.0
         self.targeted_since: float | None = None
         """When a fault first targeted this tunnel's host (the retargeter's clock)."""
+        self.holds_slot = False
+        """Counted against the connection cap (from its CONNECT on)."""
+        self.client_ended = False
+        self.upstream_ended = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -375,6 +422,11 @@ class _Front(asyncio.Protocol):
         if target is None or not parts[2].startswith(b"HTTP/1."):
             self.answer(400, f"not a CONNECT host:port request: {line[:100]!r}")
             return
+        if not self._core.take_slot():
+            cap = self._core.data_path_cap
+            self.answer(503, f"the egress proxy is at its connection limit ({cap})")
+            return
+        self.holds_slot = True
         self._cancel_timer()
         assert self.transport is not None
         self.transport.pause_reading()
@@ -385,13 +437,14 @@ class _Front(asyncio.Protocol):
     def _hand_over(self) -> None:
         self._cancel_timer()
         self._core._fronts.discard(self)
-        server = self._core._server
-        transport = self.transport
-        assert server is not None and transport is not None
-        handler = server()
-        transport.set_protocol(handler)
-        handler.connection_made(transport)
-        handler.data_received(bytes(self._buffer))
+        assert self.transport is not None
+        self._core.serve_http(self.transport, bytes(self._buffer))
+
+    def release_slot(self) -> None:
+        """No longer counted against the cap (closed, or counted by what serves it now)."""
+        if self.holds_slot:
+            self.holds_slot = False
+            self._core.give_slot()
 
     def established(self) -> asyncio.Transport | None:
         """Tell the client the tunnel is up; the transport, unless the client left."""
@@ -408,6 +461,7 @@ class _Front(asyncio.Protocol):
             upstream.close()
             return
         self._peer = upstream
+        self.quiet_since = asyncio.get_running_loop().time()
         if early:
             upstream.write(early)
         assert self.transport is not None
@@ -430,6 +484,10 @@ class _Front(asyncio.Protocol):
         """Bytes went through the tunnel: from the upstream when ``answered``."""
         self.answered = answered
         self.quiet_since = asyncio.get_running_loop().time()
+
+    def quiet_tunnel(self, now: float, quiet_s: float) -> bool:
+        """A blind tunnel that carried no byte either way for ``quiet_s``."""
+        return self._peer is not None and now - self.quiet_since >= quiet_s
 
     def idle_tunnel(self, now: float, quiet_s: float) -> bool:
         """A blind tunnel whose last bytes were an answer at least ``quiet_s`` ago."""
@@ -456,12 +514,24 @@ class _Front(asyncio.Protocol):
     def eof_received(self) -> bool:
         if self._peer is not None and self._peer.can_write_eof():
             self._peer.write_eof()
+            self.ended(client=True)
             return True  # the other direction may still carry the answer
         return False
+
+    def ended(self, *, client: bool) -> None:
+        """One direction of the tunnel ended (EOF); once both have, the tunnel is closed (no
+        transport would close itself: each keeps its other direction open)."""
+        if client:
+            self.client_ended = True
+        else:
+            self.upstream_ended = True
+        if self.client_ended and self.upstream_ended:
+            self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_timer()
         self._core._fronts.discard(self)
+        self.release_slot()
         if self._peer is not None:
             self._peer.close()
         if self._task is not None and not self._task.done():
@@ -495,6 +565,7 @@ class _Pipe(asyncio.Protocol):
         client = self._front.transport
         if client is not None and client.can_write_eof():
             client.write_eof()
+            self._front.ended(client=False)
             return True
         return False
 

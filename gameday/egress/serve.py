@@ -12,9 +12,11 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import urlsplit
 
 from gameday.egress.ca import CertificateAuthority
 from gameday.egress.proxy import EgressCore, parse_route
+from gameday.egress.truststore import TRUSTSTORE_NAME, java_tool_options
 from gameday.errors import EnvironmentFailure, InvalidInputError
 from gameday.gateway.server import TOKEN_ENV
 from gameday.listen import is_loopback, parse_listen
@@ -28,7 +30,10 @@ credentials keep working whatever the proxy does."""
 def app_variables(proxy_url: str, ca_dir: Path) -> dict[str, str]:
     """What an app's environment needs to reach AWS through the proxy at ``proxy_url``."""
     bundle = str(ca_dir / "ca-bundle.pem")
+    address = urlsplit(proxy_url)
+    java = java_tool_options(ca_dir / TRUSTSTORE_NAME, address.hostname or "", address.port or 0)
     return {
+        "JAVA_TOOL_OPTIONS": java,
         "HTTPS_PROXY": proxy_url,
         "https_proxy": proxy_url,
         "AWS_CA_BUNDLE": bundle,
@@ -88,9 +93,12 @@ async def _serve_until_signal(core: EgressCore, host: str, port: int) -> None:
             ) from error
         gc.freeze()  # as the gateway does: long-lived objects out of the collector's walk
         url = f"http://{bound_host}:{bound_port}"
+        truststore = core.authority.directory / TRUSTSTORE_NAME
         print(
             f"gameday egress listening on {url}; trust {core.authority.bundle_path}\n"
-            f"  HTTPS_PROXY={url} AWS_CA_BUNDLE={core.authority.bundle_path} NO_PROXY={NO_PROXY}",
+            f"  HTTPS_PROXY={url} AWS_CA_BUNDLE={core.authority.bundle_path} NO_PROXY={NO_PROXY}\n"
+            f"  NODE_EXTRA_CA_CERTS={core.authority.bundle_path} JAVA_TOOL_OPTIONS='"
+            f"{java_tool_options(truststore, bound_host, bound_port)}'",
             flush=True,
         )
         await stop.wait()

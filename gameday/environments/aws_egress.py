@@ -84,7 +84,10 @@ async def _start_app_behind(
         for name, value in without_gameday_variables(os.environ).items()
         if not name.upper().startswith("AWS_ENDPOINT_URL")
     }
+    java = env.get("JAVA_TOOL_OPTIONS")
     env.update(app_variables(proxy.url, proxy.ca_dir))
+    if java:  # the app's own JVM options stay, the proxy's trust and address come after
+        env["JAVA_TOOL_OPTIONS"] = f"{java} {env['JAVA_TOOL_OPTIONS']}"
     env["NO_PROXY"] = env["no_proxy"] = f"{env['NO_PROXY']},127.0.0.1,localhost"
     if request.alert_url:
         env["GAMEDAY_ALERT_URL"] = request.alert_url

@@ -116,7 +116,10 @@ class GatewayCore:
         ring_size: int = DEFAULT_RING_SIZE,
         limits: ServerLimits | None = None,
         deny_destructive: bool = False,
+        pool: UpstreamPool | None = None,
     ) -> None:
+        """``pool``: where forwarded requests go, if not to ``upstream`` (the egress proxy
+        picks a destination per request)."""
         self.upstream = normalize_upstream(upstream)
         self.limits = limits or ServerLimits()
         self.errors = RateLimitedLog()
@@ -133,7 +136,7 @@ class GatewayCore:
             body_timeout_s=self.limits.admin_body_timeout_s,
             ledger=self.ledger,
         )
-        self._pool = UpstreamPool(self.upstream)
+        self._pool = pool if pool is not None else UpstreamPool(self.upstream)
         self._upstream_path = URL(self.upstream).raw_path.rstrip("/").encode()
         self._runner: web.ServerRunner | None = None
         self._server: GuardedServer | None = None
@@ -165,10 +168,31 @@ class GatewayCore:
         self._runner = web.ServerRunner(server, shutdown_timeout=_SHUTDOWN_TIMEOUT_S)
         await self._runner.setup()
         self._listeners = listen(host, port)
-        self._accepting = [asyncio.create_task(server.accept(sock)) for sock in self._listeners]
+        self._accepting = [asyncio.create_task(self.serve_listener(s)) for s in self._listeners]
         bound_host, bound_port = self._listeners[0].getsockname()[:2]
         self._sweeper = asyncio.create_task(self._sweep())
         return str(bound_host), int(bound_port)
+
+    async def serve_listener(self, listener: socket.socket) -> None:
+        """Accept connections on ``listener`` until cancelled, each served by the HTTP server.
+        A subclass that reads a connection's first bytes itself (the egress proxy's CONNECT)
+        overrides this, and hands HTTP connections on with ``serve_http``."""
+        assert self._server is not None
+        await self._server.accept(listener)
+
+    def serve_http(
+        self, transport: asyncio.Transport, data: bytes = b"", eof: bool = False
+    ) -> None:
+        """Serve a connection accepted elsewhere with the HTTP server, counted against its cap
+        like any other: ``data`` was already read from it, ``eof`` it was already seen."""
+        assert self._server is not None
+        handler = self._server()
+        transport.set_protocol(handler)
+        handler.connection_made(transport)
+        if data:
+            handler.data_received(data)
+        if eof:
+            handler.eof_received()
 
     async def close(self) -> None:
         """Release held requests, stop listening, finish in-flight ones, close the pool."""
@@ -202,6 +226,17 @@ class GatewayCore:
     def open_connections(self) -> int:
         """Client connections open now."""
         return self._server.open_connections if self._server is not None else 0
+
+    @property
+    def data_path_cap(self) -> int:
+        """Connections the data path may hold: the connection cap less the admin reserve."""
+        server = self._server
+        return server.cap - server.reserve if server is not None else 0
+
+    def upstream_host(self, request: web.BaseRequest) -> bytes:
+        """The Host header a forwarded request carries: the upstream's own. (The egress proxy
+        sends the client's, which SigV4 signed.)"""
+        return self._pool.host_header
 
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         """Every request: admin API, refused, or proxied."""
@@ -414,7 +449,7 @@ class GatewayCore:
             self._upstream_path,
             target.encode("utf-8", "surrogateescape"),
             b" HTTP/1.1\r\nHost: ",
-            self._pool.host_header,
+            self.upstream_host(request),
             b"\r\n",
         ]
         for name, value in request.raw_headers:
