@@ -889,7 +889,8 @@ def egress(
         Path,
         typer.Option(
             "--ca-dir",
-            help="Folder for the run's CA (made 0700): ca-key.pem (0600) and ca-bundle.pem.",
+            help="Folder for the run's CA (made 0700): ca-key.pem (0600), ca-bundle.pem, "
+            "truststore.p12 (Java).",
         ),
     ],
     listen: Annotated[str, typer.Option(help="HOST:PORT to listen on (loopback).")] = (
@@ -917,10 +918,11 @@ def egress(
 ) -> None:
     """Run the egress proxy: faults for a real account's AWS calls, through HTTPS_PROXY.
 
-    An HTTP CONNECT proxy: hosts an active fault may match are decrypted with a per-run,
-    AWS-only CA, and their calls failed or forwarded byte-identical; every other host is
-    tunnelled blind. Faults go in through the gateway's admin API under /_gameday/ (see
-    docs/egress.md).
+    An HTTP CONNECT proxy (HTTP/1.1 and HTTP/2 inside): hosts an active fault may match
+    are decrypted with a per-run, AWS-only CA, and their calls failed or forwarded with
+    their own signatures; every other host is tunnelled blind. Faults go in through the
+    gateway's admin API under /_gameday/. Run it beside the app (docs/recipes/); a drill
+    uses it with `injector: egress` in the environment file (docs/egress.md, docs/aws.md).
 
     Example:
 
