@@ -18,6 +18,7 @@ from gameday.checks import Check, CheckOutcome
 from gameday.egress.hosts import candidate_hosts, covers, scope_of
 from gameday.faults.rules import Rule
 from gameday.fis.aws_config import AwsEnvironment
+from gameday.fis.plan import approval_checks
 from gameday.listen import is_loopback
 from gameday.scenario.durations import format_duration
 from gameday.scenario.fault_models import FaultKind, FisAction
@@ -93,14 +94,7 @@ def egress_checks(
 ) -> list[Check]:
     """Approval, allow-list, stop conditions, the proxy's address and token, the faults."""
     return [
-        Check("approval", CheckOutcome.AT_RUN, "run needs --approve or a yes on a terminal"),
-        Check(
-            "account allow-list",
-            _outcome(bool(env.accounts)),
-            f"allowed: {', '.join(env.accounts)}; the caller's account is checked at run (STS)"
-            if env.accounts
-            else "no account is allowed: list them under 'accounts'",
-        ),
+        *approval_checks(env),
         Check(
             "stop conditions",
             _outcome(bool(env.stop_conditions)),

@@ -42,7 +42,7 @@ from gameday.gateway.guard import ServerLimits, describe
 from gameday.gateway.server import GatewayCore
 from gameday.gateway.upstream import BodySource, UpstreamPool, UpstreamResponse
 
-_PLACEHOLDER = "https://egress.invalid"
+PLACEHOLDER_UPSTREAM = "https://egress.invalid"
 """The GatewayCore's one upstream, never contacted: each request goes to its CONNECT's host."""
 _CONNECT_TIMEOUT_S = 10.0
 _RETARGET_INTERVAL_S = 0.25
@@ -111,7 +111,7 @@ class _Destinations(UpstreamPool):
     """One upstream pool per destination (a real host, or a route), chosen per request."""
 
     def __init__(self, routes: Sequence[Route], route_context: ssl.SSLContext | None) -> None:
-        super().__init__(_PLACEHOLDER)
+        super().__init__(PLACEHOLDER_UPSTREAM)
         self._routes = routes
         self._route_context = route_context
         self._pools: dict[str, UpstreamPool] = {}
@@ -165,7 +165,7 @@ class EgressCore(GatewayCore):
                     f"--route-ca {route_ca}: cannot load it as PEM certificates: {error}"
                 ) from error
         pool = _Destinations(self.routes, route_context)
-        super().__init__(_PLACEHOLDER, token=token, seed=seed, limits=limits, pool=pool)
+        super().__init__(PLACEHOLDER_UPSTREAM, token=token, seed=seed, limits=limits, pool=pool)
         self.authority = authority
         # Weak: a leaf context the CA's cache dropped goes once its last connection closes.
         self._hosts: weakref.WeakKeyDictionary[ssl.SSLContext, str] = weakref.WeakKeyDictionary()

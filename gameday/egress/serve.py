@@ -4,21 +4,18 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import os
 import signal
-import threading
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 from urllib.parse import urlsplit
 
 from gameday.egress.ca import CertificateAuthority
-from gameday.egress.proxy import EgressCore, parse_route
+from gameday.egress.proxy import PLACEHOLDER_UPSTREAM, EgressCore, parse_route
 from gameday.egress.truststore import TRUSTSTORE_NAME, java_tool_options
 from gameday.errors import EnvironmentFailure, InvalidInputError
-from gameday.gateway.server import TOKEN_ENV
+from gameday.gateway.server import TOKEN_ENV, Gateway, GatewayCore
 from gameday.listen import is_loopback, parse_listen
 
 DEFAULT_LISTEN = "127.0.0.1:4580"
@@ -108,7 +105,7 @@ async def _serve_until_signal(core: EgressCore, host: str, port: int) -> None:
             loop.remove_signal_handler(signum)
 
 
-class EgressThread:
+class EgressThread(Gateway):
     """The egress proxy served from a thread of the runner, on loopback; it stops with the
     runner, so an app started behind it (``egress.start``) never outlives it.
 
@@ -125,55 +122,13 @@ class EgressThread:
         route_ca: Path | None = None,
         valid_hours: float = 12.0,
     ) -> None:
+        super().__init__(PLACEHOLDER_UPSTREAM, token=token)
         self.ca_dir = ca_dir
-        self._core = EgressCore(
-            CertificateAuthority.create(ca_dir, valid_hours=valid_hours),
-            routes=[parse_route(route) for route in routes],
-            route_ca=route_ca,
-            token=token,
+        self._authority = CertificateAuthority.create(ca_dir, valid_hours=valid_hours)
+        self._routes = [parse_route(route) for route in routes]
+        self._route_ca = route_ca
+
+    def make_core(self) -> GatewayCore:
+        return EgressCore(
+            self._authority, routes=self._routes, route_ca=self._route_ca, token=self._token
         )
-        self.url = ""
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="gameday-egress", daemon=True)
-
-    def __enter__(self) -> EgressThread:
-        self._thread.start()
-        if not self._ready.wait(30) or self._error is not None:
-            self.__exit__(None, None, None)
-            raise EnvironmentFailure(f"the egress proxy could not start: {self._error}")
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        loop, stop = self._loop, self._stop
-        if loop is not None and stop is not None:
-            with contextlib.suppress(RuntimeError):  # the loop already ended
-                loop.call_soon_threadsafe(stop.set)
-        self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        asyncio.run(self._serve())
-
-    async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        try:
-            host, port = await self._core.start("127.0.0.1", 0)
-        except Exception as error:  # reported by __enter__ in the caller's thread
-            self._error = error
-            await self._core.close()
-            self._ready.set()
-            return
-        self.url = f"http://{host}:{port}"
-        self._ready.set()
-        try:
-            await self._stop.wait()
-        finally:
-            await self._core.close()

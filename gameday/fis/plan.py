@@ -36,7 +36,9 @@ def _effects(plan: FisPlan) -> str:
     return ", ".join(f"{n} {effect.value}" for effect, n in sorted(counts.items()))
 
 
-def _account_checks(env: AwsEnvironment) -> list[Check]:
+def approval_checks(env: AwsEnvironment) -> list[Check]:
+    """Approval and the account allow-list: the first checks on a real account, whatever
+    the injector."""
     return [
         Check("approval", CheckOutcome.AT_RUN, "run needs --approve or a yes on a terminal"),
         Check(
@@ -46,6 +48,12 @@ def _account_checks(env: AwsEnvironment) -> list[Check]:
             if env.accounts
             else "no account is allowed: list them under 'accounts'",
         ),
+    ]
+
+
+def _account_checks(env: AwsEnvironment) -> list[Check]:
+    return [
+        *approval_checks(env),
         Check(
             "stop conditions",
             _outcome(bool(env.stop_conditions)),

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from time import perf_counter
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import unquote
 
 import aiohttp
@@ -697,7 +697,7 @@ class Gateway:
         self._thread = None
         self._url = None
 
-    def __enter__(self) -> Gateway:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -709,20 +709,24 @@ class Gateway:
     ) -> None:
         self.stop()
 
-    def _run(self) -> None:
-        asyncio.run(self._serve())
-
-    async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        core = GatewayCore(
+    def make_core(self) -> GatewayCore:
+        """The server this thread runs, made inside its loop (the egress proxy's thread
+        makes an ``EgressCore``)."""
+        return GatewayCore(
             self.upstream,
             token=self._token,
             seed=self._seed,
             limits=self._limits,
             deny_destructive=self._deny_destructive,
         )
-        self._core = core
+
+    def _run(self) -> None:
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        core = self._core = self.make_core()
         try:
             host, port = await core.start(self._host, self._port)
         except Exception as error:  # reported by start() in the caller's thread

@@ -41,14 +41,6 @@ def setup(tmp_path_factory: pytest.TempPathFactory, moto_url: str) -> Iterator[S
         yield proxy
 
 
-@pytest.fixture
-def admin(setup: Setup) -> Iterator[GatewayClient]:
-    client = GatewayClient(setup.proxy_url)
-    client.clear()
-    yield client
-    client.clear()
-
-
 @pytest.fixture(params=["v1", "v2"], scope="module")
 def cli(request: pytest.FixtureRequest) -> tuple[str, Path]:
     major = str(request.param)

@@ -25,7 +25,7 @@ from gameday.gateway.client import GatewayClient
 from gameday.kinds import RunStatus
 from gameday.scenario.loader import load_scenario
 from gameday.scenario.models import Environment
-from tests.egress_support import Setup, TlsUpstream, egress_proxy, upstream_cert
+from tests.egress_support import Setup, egress_setup
 
 APP = Path(__file__).parents[2] / "fixtures" / "apps" / "egress_app.py"
 ALARM = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:egress-drill-5xx"
@@ -51,9 +51,7 @@ observe: {{max: 40s, recovery_window: 500ms}}
 
 @pytest.fixture(scope="module")
 def proxy(tmp_path_factory: pytest.TempPathFactory, moto_url: str) -> Iterator[Setup]:
-    base = tmp_path_factory.mktemp("egress-run")
-    cert, key = upstream_cert(base)
-    with TlsUpstream(moto_url, cert, key) as upstream, egress_proxy(base, cert, upstream) as setup:
+    with egress_setup(tmp_path_factory.mktemp("egress-run"), moto_url) as setup:
         yield setup
 
 

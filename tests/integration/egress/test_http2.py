@@ -26,7 +26,7 @@ from hyperframe.frame import HeadersFrame, PingFrame
 
 from gameday.gateway.client import GatewayClient
 from gameday.gateway.models import FaultSpec
-from tests.egress_support import RecordingTlsUpstream, Setup, egress_proxy, upstream_cert
+from tests.egress_support import RecordingTlsUpstream, Setup, egress_setup
 
 STS = "https://sts.us-east-1.amazonaws.com/"
 S3 = "https://s3.us-east-1.amazonaws.com"
@@ -37,12 +37,7 @@ CREDENTIALS = Credentials("testing", "testing", "testing")
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory, moto_url: str) -> Iterator[Setup]:
-    base = tmp_path_factory.mktemp("egress-h2")
-    cert_path, key_path = upstream_cert(base)
-    with (
-        RecordingTlsUpstream(moto_url, cert_path, key_path) as upstream,
-        egress_proxy(base, cert_path, upstream) as proxy,
-    ):
+    with egress_setup(tmp_path_factory.mktemp("egress-h2"), moto_url) as proxy:
         yield proxy
 
 

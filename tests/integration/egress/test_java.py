@@ -18,7 +18,7 @@ from gameday.egress.ca import CertificateAuthority, system_roots
 from gameday.egress.truststore import TRUSTSTORE_NAME, java_tool_options, write_truststore
 from gameday.gateway.client import GatewayClient
 from gameday.gateway.models import FaultSpec
-from tests.egress_support import Setup, TlsUpstream, egress_proxy, upstream_cert
+from tests.egress_support import Setup, egress_setup
 
 JAVA = shutil.which("java")
 PROGRAM = Path(__file__).parents[2] / "fixtures" / "java" / "StsCall.java"
@@ -28,12 +28,7 @@ pytestmark = pytest.mark.skipif(JAVA is None, reason="needs a JDK (java on PATH)
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory, moto_url: str) -> Iterator[Setup]:
-    base = tmp_path_factory.mktemp("egress-java")
-    cert_path, key_path = upstream_cert(base)
-    with (
-        TlsUpstream(moto_url, cert_path, key_path) as upstream,
-        egress_proxy(base, cert_path, upstream) as proxy,
-    ):
+    with egress_setup(tmp_path_factory.mktemp("egress-java"), moto_url) as proxy:
         yield proxy
 
 

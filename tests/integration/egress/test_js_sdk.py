@@ -42,14 +42,6 @@ def setup(tmp_path_factory: pytest.TempPathFactory, moto_url: str) -> Iterator[S
 
 
 @pytest.fixture
-def admin(setup: Setup) -> Iterator[GatewayClient]:
-    client = GatewayClient(setup.proxy_url)
-    client.clear()
-    yield client
-    client.clear()
-
-
-@pytest.fixture
 def node_call(setup: Setup, tmp_path: Path) -> NodeCall:
     """Runs tests/fixtures/js-sdk/call.mjs for the services given, at once; its results by
     service."""

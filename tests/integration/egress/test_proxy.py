@@ -28,25 +28,14 @@ from gameday.egress.ca import KEY_NAME, CertificateAuthority
 from gameday.errors import InvalidInputError
 from gameday.gateway.client import GatewayClient
 from gameday.gateway.models import FaultSpec
-from tests.egress_support import (
-    UPSTREAM_CN,
-    Setup,
-    TlsUpstream,
-    egress_proxy,
-    upstream_cert,
-)
+from tests.egress_support import UPSTREAM_CN, Setup, egress_setup
 
 GAMEDAY_ISSUER = "gameday egress AWS-only CA"
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory, moto_url: str) -> Iterator[Setup]:
-    base = tmp_path_factory.mktemp("egress")
-    cert_path, key_path = upstream_cert(base)
-    with (
-        TlsUpstream(moto_url, cert_path, key_path) as upstream,
-        egress_proxy(base, cert_path, upstream) as proxy,
-    ):
+    with egress_setup(tmp_path_factory.mktemp("egress"), moto_url) as proxy:
         yield proxy
 
 
