@@ -36,6 +36,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from gameday.gateway.models import FaultSpec
+
 UPSTREAM_CN = "egress test upstream"
 _CREDENTIAL = re.compile(r"Credential=([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request")
 _SIGNED = re.compile(r"SignedHeaders=([^,\s]+)")
@@ -379,3 +381,15 @@ def client_env(setup: Setup, home: Path) -> dict[str, str]:
         AWS_SHARED_CREDENTIALS_FILE=str(home / "no-aws-credentials"),
     )
     return env
+
+
+def fault(fault_id: str, services: list[str], mode: str, **match: Any) -> FaultSpec:
+    """A fault for the proxy's admin API: ``mode`` on ``services``, TTL 60 s."""
+    return FaultSpec.model_validate(
+        {
+            "id": fault_id,
+            "match": {"services": services, **match},
+            "effect": {"mode": mode},
+            "ttl_seconds": 60,
+        }
+    )

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -40,7 +39,7 @@ from h2.exceptions import ProtocolError
 from h2.settings import SettingCodes, Settings
 
 from gameday.egress.h2_stream import H2Stream, Handler, Header, serve_stream
-from gameday.gateway.guard import RateLimitedLog, ServerLimits, describe
+from gameday.gateway.guard import RateLimitedLog, ServerLimits, TokenBucket, describe
 
 MAX_CONCURRENT_STREAMS = 100
 """Requests one connection may have open at once. RFC 9113 asks for no fewer than 100, so as
@@ -375,24 +374,13 @@ class _Budget:
     """A token bucket over the frames that cost work but carry no request."""
 
     def __init__(self, burst: int, per_s: float) -> None:
-        self._burst = float(burst)
-        self._per_s = per_s
-        self._tokens = float(burst)
-        self._at = time.monotonic()
+        self._bucket = TokenBucket(burst, per_s)
 
     def allows(self, event: ev.Event) -> bool:
         costly = isinstance(event, _COSTLY) or (
             isinstance(event, ev.DataReceived) and not event.data and event.stream_ended is None
         )
-        if not costly:
-            return True
-        now = time.monotonic()
-        self._tokens = min(self._burst, self._tokens + (now - self._at) * self._per_s)
-        self._at = now
-        if self._tokens < 1.0:
-            return False
-        self._tokens -= 1.0
-        return True
+        return not costly or self._bucket.take()
 
 
 class _Refusal:

@@ -71,6 +71,29 @@ def connection_cap(limits: ServerLimits) -> int:
     return max(1, min(limits.max_connections, (soft - _FD_SPARE) // 2))
 
 
+class TokenBucket:
+    """``burst`` tokens, refilled at ``per_s`` a second: ``take`` spends one if there is one."""
+
+    def __init__(
+        self, burst: float, per_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._burst = float(burst)
+        self._per_s = per_s
+        self._clock = clock
+        self._tokens = float(burst)
+        self._at = clock()
+
+    def take(self) -> bool:
+        """Spend a token; False when none is left."""
+        now = self._clock()
+        self._tokens = min(self._burst, self._tokens + (now - self._at) * self._per_s)
+        self._at = now
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True
+
+
 class RateLimitedLog:
     """One line per event, never a traceback, and at most ``burst`` lines plus ``per_s`` a
     second: a flood of bad requests costs a few lines and a count of what was left out."""
@@ -84,11 +107,7 @@ class RateLimitedLog:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._logger = logger
-        self._burst = float(burst)
-        self._per_s = per_s
-        self._clock = clock
-        self._tokens = float(burst)
-        self._at = clock()
+        self._bucket = TokenBucket(burst, per_s, clock)
         self.suppressed = 0
         """Lines left out since the last one written."""
 
@@ -110,13 +129,7 @@ class RateLimitedLog:
             self.suppressed = 0
 
     def _take(self) -> bool:
-        now = self._clock()
-        self._tokens = min(self._burst, self._tokens + (now - self._at) * self._per_s)
-        self._at = now
-        if self._tokens < 1.0:
-            return False
-        self._tokens -= 1.0
-        return True
+        return self._bucket.take()
 
 
 def describe(error: BaseException | None) -> str:

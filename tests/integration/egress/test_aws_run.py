@@ -7,7 +7,6 @@ reached."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -25,7 +24,7 @@ from gameday.gateway.client import GatewayClient
 from gameday.kinds import RunStatus
 from gameday.scenario.loader import load_scenario
 from gameday.scenario.models import Environment
-from tests.egress_support import Setup, egress_setup
+from tests.egress_support import Setup, client_env, egress_setup
 
 APP = Path(__file__).parents[2] / "fixtures" / "apps" / "egress_app.py"
 ALARM = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:egress-drill-5xx"
@@ -56,19 +55,11 @@ def proxy(tmp_path_factory: pytest.TempPathFactory, moto_url: str) -> Iterator[S
 
 
 @pytest.fixture(scope="module")
-def app(proxy: Setup) -> Iterator[str]:
+def app(proxy: Setup, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app in the "account": only the proxy variables and dummy keys, no endpoint."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GAMEDAY_"))}
-    env.update(
-        HTTPS_PROXY=proxy.proxy_url,
-        AWS_CA_BUNDLE=str(proxy.client_bundle),
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_SESSION_TOKEN="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_EC2_METADATA_DISABLED="true",
-        NO_PROXY="127.0.0.1,localhost",
-    )
+    env = client_env(proxy, tmp_path_factory.mktemp("app-home"))
+    env = {k: v for k, v in env.items() if not k.startswith("GAMEDAY_")}
+    env["NO_PROXY"] = "127.0.0.1,localhost"
     process = subprocess.Popen(
         [sys.executable, str(APP)], stdout=subprocess.PIPE, text=True, env=env
     )

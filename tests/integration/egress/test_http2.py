@@ -25,8 +25,7 @@ from hpack import Encoder
 from hyperframe.frame import HeadersFrame, PingFrame
 
 from gameday.gateway.client import GatewayClient
-from gameday.gateway.models import FaultSpec
-from tests.egress_support import RecordingTlsUpstream, Setup, egress_setup
+from tests.egress_support import RecordingTlsUpstream, Setup, egress_setup, fault
 
 STS = "https://sts.us-east-1.amazonaws.com/"
 S3 = "https://s3.us-east-1.amazonaws.com"
@@ -45,17 +44,6 @@ def setup(tmp_path_factory: pytest.TempPathFactory, moto_url: str) -> Iterator[S
 def env(setup: Setup) -> Setup:
     GatewayClient(setup.proxy_url).clear()
     return setup
-
-
-def _fault(fault_id: str, services: list[str], mode: str, **match: Any) -> FaultSpec:
-    return FaultSpec.model_validate(
-        {
-            "id": fault_id,
-            "match": {"services": services, **match},
-            "effect": {"mode": mode},
-            "ttl_seconds": 60,
-        }
-    )
 
 
 def _client(setup: Setup, **options: Any) -> httpx.AsyncClient:
@@ -92,7 +80,7 @@ async def _identity(client: httpx.AsyncClient, secret_ok: bool = True) -> httpx.
 
 def test_a_signed_call_is_forwarded_over_http2_and_keeps_its_signature(env: Setup) -> None:
     admin = GatewayClient(env.proxy_url)
-    admin.add(_fault("assume-role", ["sts"], "throttle", operations=["AssumeRole"]))
+    admin.add(fault("assume-role", ["sts"], "throttle", operations=["AssumeRole"]))
     before = env.upstream.verified
 
     async def calls() -> tuple[httpx.Response, httpx.Response]:
@@ -114,7 +102,7 @@ def test_a_signed_call_is_forwarded_over_http2_and_keeps_its_signature(env: Setu
 
 def test_a_fault_answers_over_http2_and_shows_in_the_ring(env: Setup) -> None:
     admin = GatewayClient(env.proxy_url)
-    admin.add(_fault("sts-throttle", ["sts"], "throttle"))
+    admin.add(fault("sts-throttle", ["sts"], "throttle"))
 
     async def call() -> httpx.Response:
         async with _client(env) as client:
@@ -137,8 +125,8 @@ def test_streams_share_one_connection_and_a_held_one_blocks_none(env: Setup) -> 
     """A blackholed stream stays unanswered while others on its connection are answered; a
     reset stream fails alone and the connection serves the next call."""
     admin = GatewayClient(env.proxy_url)
-    admin.add(_fault("hold-assume", ["sts"], "blackhole", operations=["AssumeRole"]))
-    admin.add(_fault("reset-tags", ["sts"], "reset", operations=["GetSessionToken"]))
+    admin.add(fault("hold-assume", ["sts"], "blackhole", operations=["AssumeRole"]))
+    admin.add(fault("reset-tags", ["sts"], "reset", operations=["GetSessionToken"]))
 
     async def calls() -> None:
         async with _client(env, timeout=10) as client:
@@ -172,7 +160,7 @@ def test_streams_share_one_connection_and_a_held_one_blocks_none(env: Setup) -> 
 def test_a_large_body_streams_both_ways_intact(env: Setup) -> None:
     admin = GatewayClient(env.proxy_url)
     # s3 is decrypted (a fault targets it), but no call here is the faulted one.
-    admin.add(_fault("s3-delete", ["s3"], "throttle", operations=["DeleteBucket"]))
+    admin.add(fault("s3-delete", ["s3"], "throttle", operations=["DeleteBucket"]))
     payload = os.urandom(8 * 1024 * 1024)
     key_url = f"{S3}/h2-bucket/blob"
 
@@ -272,7 +260,7 @@ def test_hostile_http2_gets_goaway_and_the_proxy_serves_the_next_client(
     env: Setup, attack: str
 ) -> None:
     GatewayClient(env.proxy_url).add(
-        _fault("decrypt", ["sts"], "throttle", operations=["AssumeRole"])
+        fault("decrypt", ["sts"], "throttle", operations=["AssumeRole"])
     )
     with _h2_socket(env) as tls:
         client = _raw_client(tls)

@@ -27,8 +27,7 @@ from cryptography.x509.verification import PolicyBuilder, Store, VerificationErr
 from gameday.egress.ca import KEY_NAME, CertificateAuthority
 from gameday.errors import InvalidInputError
 from gameday.gateway.client import GatewayClient
-from gameday.gateway.models import FaultSpec
-from tests.egress_support import UPSTREAM_CN, Setup, egress_setup
+from tests.egress_support import UPSTREAM_CN, Setup, egress_setup, fault
 
 GAMEDAY_ISSUER = "gameday egress AWS-only CA"
 
@@ -58,17 +57,6 @@ def _client(service: Literal["sts", "logs"], secret: str = "testing") -> Any:
         aws_secret_access_key=secret,
         aws_session_token="testing",
         config=Config(retries={"total_max_attempts": 1}),
-    )
-
-
-def _fault(fault_id: str, services: list[str], mode: str, **match: Any) -> FaultSpec:
-    return FaultSpec.model_validate(
-        {
-            "id": fault_id,
-            "match": {"services": services, **match},
-            "effect": {"mode": mode},
-            "ttl_seconds": 60,
-        }
     )
 
 
@@ -102,8 +90,8 @@ def test_calls_succeed_through_the_proxy_without_a_fault(env: Setup) -> None:
 
 def test_a_fault_answers_with_its_error_code(env: Setup) -> None:
     admin = GatewayClient(env.proxy_url)
-    admin.add(_fault("sts-expired", ["sts"], "expired-token"))
-    admin.add(_fault("logs-throttle", ["logs"], "throttle", regions=["us-east-1"]))
+    admin.add(fault("sts-expired", ["sts"], "expired-token"))
+    admin.add(fault("logs-throttle", ["logs"], "throttle", regions=["us-east-1"]))
     with pytest.raises(ClientError) as sts_error:
         _client("sts").get_caller_identity()
     assert sts_error.value.response["Error"]["Code"] == "ExpiredToken"
@@ -118,13 +106,13 @@ def test_a_fault_answers_with_its_error_code(env: Setup) -> None:
 
 
 def test_a_fault_in_another_region_decrypts_nothing(env: Setup) -> None:
-    GatewayClient(env.proxy_url).add(_fault("eu", ["sts"], "throttle", regions=["eu-west-1"]))
+    GatewayClient(env.proxy_url).add(fault("eu", ["sts"], "throttle", regions=["eu-west-1"]))
     assert _issuer_through_proxy(env.proxy_url, "sts.us-east-1.amazonaws.com", 443) == (UPSTREAM_CN)
     assert _client("sts").get_caller_identity()["Account"].isdigit()
 
 
 def test_only_targeted_hosts_are_decrypted(env: Setup) -> None:
-    GatewayClient(env.proxy_url).add(_fault("sts-only", ["sts"], "throttle"))
+    GatewayClient(env.proxy_url).add(fault("sts-only", ["sts"], "throttle"))
     proxy = env.proxy_url
     assert _issuer_through_proxy(proxy, "sts.us-east-1.amazonaws.com", 443) == GAMEDAY_ISSUER
     assert _issuer_through_proxy(proxy, "logs.us-east-1.amazonaws.com", 443) == UPSTREAM_CN
@@ -136,7 +124,7 @@ def test_a_forwarded_request_keeps_its_signature(env: Setup) -> None:
     admin = GatewayClient(env.proxy_url)
     # sts is decrypted (a fault targets it) but GetCallerIdentity is not the faulted call:
     # it is forwarded, and the upstream checks its signature with botocore's signer.
-    admin.add(_fault("assume-role", ["sts"], "throttle", operations=["AssumeRole"]))
+    admin.add(fault("assume-role", ["sts"], "throttle", operations=["AssumeRole"]))
     before = env.upstream.verified
     assert _client("sts").get_caller_identity()["Account"].isdigit()
     assert env.upstream.verified == before + 1
@@ -205,7 +193,7 @@ def test_the_ca_key_is_private_and_the_intermediate_signs_aws_names_only(
 def test_a_pooled_blind_connection_is_closed_once_a_fault_targets_its_host(env: Setup) -> None:
     sts = _client("sts")
     assert sts.get_caller_identity()["Account"].isdigit()  # blind: no fault yet, kept pooled
-    GatewayClient(env.proxy_url).add(_fault("later", ["sts"], "throttle"))
+    GatewayClient(env.proxy_url).add(fault("later", ["sts"], "throttle"))
     deadline = time.monotonic() + 10
     codes, dropped = [], 0
     while time.monotonic() < deadline:
