@@ -18,3 +18,16 @@ def admin(setup: Setup) -> Iterator[GatewayClient]:
     client.clear()
     yield client
     client.clear()
+
+
+@pytest.fixture
+def in_account(setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process's SDK as an app's in a real account: no endpoint override, only the
+    proxy and the bundle to trust."""
+    for key in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(key, raising=False)
+    for key in ("HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", setup.proxy_url)
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(setup.client_bundle))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")

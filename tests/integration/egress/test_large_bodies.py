@@ -35,18 +35,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory, moto_url: str) -> Iterator[R
         yield proxy
 
 
-@pytest.fixture
-def admin(setup: RecordedSetup, monkeypatch: pytest.MonkeyPatch) -> Iterator[GatewayClient]:
-    """No endpoint override: only the proxy and the bundle, as an app in a real account."""
-    for key in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "NO_PROXY", "no_proxy"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("HTTPS_PROXY", setup.proxy_url)
-    monkeypatch.setenv("AWS_CA_BUNDLE", str(setup.client_bundle))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    client = GatewayClient(setup.proxy_url)
-    client.clear()
-    yield client
-    client.clear()
+pytestmark = pytest.mark.usefixtures("in_account")
 
 
 @pytest.fixture(scope="module")

@@ -54,18 +54,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory, moto_url: str) -> Iterator[S
         yield proxy
 
 
-@pytest.fixture
-def admin(setup: Setup, monkeypatch: pytest.MonkeyPatch) -> Iterator[GatewayClient]:
-    """No endpoint override: only the proxy and the bundle, as an app in a real account."""
-    for key in ("AWS_ENDPOINT_URL", "NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("HTTPS_PROXY", setup.proxy_url)
-    monkeypatch.setenv("AWS_CA_BUNDLE", str(setup.client_bundle))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    client = GatewayClient(setup.proxy_url)
-    client.clear()
-    yield client
-    client.clear()
+pytestmark = pytest.mark.usefixtures("in_account")
 
 
 def _client(service: str, read_timeout_s: float = 10.0) -> Any:
