@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 import asyncio
-import gc
+import functools
 import os
-import signal
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -14,8 +13,8 @@ from urllib.parse import urlsplit
 from gameday.egress.ca import CertificateAuthority
 from gameday.egress.proxy import PLACEHOLDER_UPSTREAM, EgressCore, parse_route
 from gameday.egress.truststore import TRUSTSTORE_NAME, java_tool_options
-from gameday.errors import EnvironmentFailure, InvalidInputError
-from gameday.gateway.server import TOKEN_ENV, Gateway, GatewayCore
+from gameday.errors import InvalidInputError
+from gameday.gateway.server import TOKEN_ENV, Gateway, GatewayCore, serve_until_signal
 from gameday.listen import is_loopback, parse_listen
 
 DEFAULT_LISTEN = "127.0.0.1:4580"
@@ -72,37 +71,19 @@ def run_egress(
             hint="give a folder this user can create and write (it is made 0700)",
         ) from error
     core = EgressCore(authority, routes=parsed, route_ca=route_ca, token=token)
-    asyncio.run(_serve_until_signal(core, host, port))
+    ready = functools.partial(_ready_line, core)
+    asyncio.run(serve_until_signal(core, host, port, "the egress proxy", ready))
 
 
-async def _serve_until_signal(core: EgressCore, host: str, port: int) -> None:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    try:
-        try:
-            bound_host, bound_port = await core.start(host, port)
-        except OSError as error:
-            raise EnvironmentFailure(
-                f"the egress proxy could not listen on {host}:{port}: {error}",
-                hint="pick another port with --listen HOST:PORT",
-            ) from error
-        gc.freeze()  # as the gateway does: long-lived objects out of the collector's walk
-        url = f"http://{bound_host}:{bound_port}"
-        truststore = core.authority.directory / TRUSTSTORE_NAME
-        print(
-            f"gameday egress listening on {url}; trust {core.authority.bundle_path}\n"
-            f"  HTTPS_PROXY={url} AWS_CA_BUNDLE={core.authority.bundle_path} NO_PROXY={NO_PROXY}\n"
-            f"  NODE_EXTRA_CA_CERTS={core.authority.bundle_path} JAVA_TOOL_OPTIONS='"
-            f"{java_tool_options(truststore, bound_host, bound_port)}'",
-            flush=True,
-        )
-        await stop.wait()
-    finally:
-        await core.close()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
+def _ready_line(core: EgressCore, host: str, port: int) -> str:
+    url = f"http://{host}:{port}"
+    bundle = core.authority.bundle_path
+    java = java_tool_options(core.authority.directory / TRUSTSTORE_NAME, host, port)
+    return (
+        f"gameday egress listening on {url}; trust {bundle}\n"
+        f"  HTTPS_PROXY={url} AWS_CA_BUNDLE={bundle} NO_PROXY={NO_PROXY}\n"
+        f"  NODE_EXTRA_CA_CERTS={bundle} JAVA_TOOL_OPTIONS='{java}'"
+    )
 
 
 class EgressThread(Gateway):

@@ -783,28 +783,44 @@ def run_gateway(
 async def _serve_until_signal(
     upstream: str, host: str, port: int, token: str | None, seed: int | None
 ) -> None:
+    core = GatewayCore(upstream, token=token, seed=seed)
+
+    def ready(bound_host: str, bound_port: int) -> str:
+        return (
+            f"gameday gateway listening on {_url(bound_host, bound_port)}, "
+            f"forwarding to {core.upstream}"
+        )
+
+    await serve_until_signal(core, host, port, "the gateway", ready)
+
+
+async def serve_until_signal(
+    core: GatewayCore,
+    host: str,
+    port: int,
+    what: str,
+    ready: Callable[[str, int], str],
+) -> None:
+    """Serve ``core`` on host:port until SIGINT or SIGTERM, then close it; once listening,
+    print ``ready(bound host, bound port)``. EnvironmentFailure naming ``what`` when the
+    address cannot be bound."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    core = GatewayCore(upstream, token=token, seed=seed)
     try:
         try:
             bound_host, bound_port = await core.start(host, port)
         except OSError as error:
             raise EnvironmentFailure(
-                f"the gateway could not listen on {host}:{port}: {error}",
+                f"{what} could not listen on {host}:{port}: {error}",
                 hint="pick another port with --listen HOST:PORT",
             ) from error
         # Everything built so far (modules, model indexes) lives as long as the process: out
         # of the collector's sight, a full collection no longer walks it (about 7 ms measured,
         # more than the whole p99 budget of a forwarded call).
         gc.freeze()
-        print(
-            f"gameday gateway listening on {_url(bound_host, bound_port)}, "
-            f"forwarding to {core.upstream}",
-            flush=True,
-        )
+        print(ready(bound_host, bound_port), flush=True)
         await stop.wait()
     finally:
         await core.close()
