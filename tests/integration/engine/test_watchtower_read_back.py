@@ -139,7 +139,14 @@ def test_flush_url_as_the_guide_says_leaves_no_false_loss(tmp_path: Path) -> Non
         0,
         0,
     )
-    assert store.stored == set(acknowledged.values())
+    assert store.stored is not None
+    assert set(acknowledged.values()) <= store.stored
+    # The store may also hold the write that was in flight when the probe stopped: the app
+    # took it, but no answer reached the probe, so it counts as refused, never as lost.
+    unanswered = {
+        f"{probe.name}-{result.run_id}-{seq}" for seq, _, ack, _ in probe.markers if not ack
+    }
+    assert store.stored - set(acknowledged.values()) <= unanswered
 
 
 def test_logging_loss_rpo_matches_the_markers_missing_from_the_store(tmp_path: Path) -> None:
