@@ -6,6 +6,13 @@ direct; anything else, such as an SDK that ignores ``AWS_ENDPOINT_URL`` or code 
 its own endpoint, reaches this proxy instead of the network, gets ``403`` (fail closed), and is
 recorded by host, port and who asked (DESIGN.md "Isolation"). Nothing is ever forwarded.
 
+A target is recorded as host and port apart: a name in lower case, an IPv6 literal without
+its brackets and in its one canonical spelling (RFC 5952: ``[2001:DB8:0::1]`` is
+``2001:db8::1``, an IPv4-mapped one ``::ffff:192.0.2.1``), so that one address is one target
+however a client wrote it; the reports put the brackets back (``[2001:db8::1]:443``). A target
+that is neither a name nor a bracketed IPv6 address (an unclosed bracket, a zone ID, a bare
+``::1``, a port outside 1-65535) is answered 400 and counted in ``dropped``.
+
 >>> with EgressGuard(now=clock) as guard:
 ...     env["HTTPS_PROXY"] = guard.proxy_url("app")   # http://app:gameday@127.0.0.1:PORT
 ...     guard.attempts()                               # [EgressRecord(host='sts...', ...)]
@@ -17,13 +24,13 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import ipaddress
 import re
 import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from urllib.parse import urlsplit
 
 from gameday.errors import EnvironmentFailure
 from gameday.result import EgressRecord
@@ -45,7 +52,15 @@ MAX_TARGETS = 256
 LABELS = frozenset({"app", "probe"})
 """Who may say who they are, as the user name of the proxy URL (Proxy-Authorization)."""
 
-_HOST = re.compile(r"[A-Za-z0-9._:-]{1,253}")
+_AUTHORITY = re.compile(
+    r"(?:\[(?P<literal>[0-9A-Fa-f:.]{2,45})\]|(?P<name>[A-Za-z0-9._-]{1,253}))"
+    r"(?::(?P<port>[0-9]{0,5}))?"
+)
+"""``host[:port]``: a name (or dotted IPv4), or an IPv6 literal in brackets (RFC 3986), with no
+zone ID: a link-local scope means nothing to a proxy, so ``[fe80::1%25eth0]`` is malformed."""
+_ABSOLUTE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+"""The scheme of an absolute-form target; an origin-form one starts with ``/``."""
+_AUTHORITY_END = re.compile(r"[/?#]")
 _REFUSAL = (
     "gameday refused this connection: an isolated drill reaches only loopback (the gateway);\n"
     "point the SDK at AWS_ENDPOINT_URL instead of a real endpoint.\n"
@@ -61,20 +76,33 @@ class _Tally:
 def _target(method: str, target: str, host_header: str) -> tuple[str, int] | None:
     """(host, port) a proxy request asks for: CONNECT's authority, an absolute URI, or Host."""
     if method == "CONNECT":
-        authority, default = target, 443
-    elif "://" in target:
-        parts = urlsplit(target)
-        authority, default = parts.netloc.rpartition("@")[2], 443 if parts.scheme == "https" else 80
-    else:
-        authority, default = host_header, 80
+        return _authority(target, 443)
+    absolute = _ABSOLUTE.match(target)
+    if absolute is None:
+        return _authority(host_header, 80)
+    rest = target[absolute.end() :]
+    authority = _AUTHORITY_END.split(rest, maxsplit=1)[0].rpartition("@")[2]
+    return _authority(authority, 443 if absolute.group(1).lower() == "https" else 80)
+
+
+def _authority(text: str, default_port: int) -> tuple[str, int] | None:
+    """(host, port) of ``host[:port]`` or ``[IPv6]:port``; None when it is neither."""
+    found = _AUTHORITY.fullmatch(text)
+    if found is None:
+        return None
+    port = int(found["port"]) if found["port"] else default_port
+    if not 0 < port < 65536:
+        return None
+    if found["name"] is not None:
+        return found["name"].lower(), port
     try:
-        parts = urlsplit(f"//{authority}")
-        host, port = parts.hostname, parts.port or default
-    except ValueError:
+        address = ipaddress.IPv6Address(found["literal"])
+    except ValueError:  # IPvFuture, a bracketed IPv4 or no address at all
         return None
-    if not host or not _HOST.fullmatch(host):
-        return None
-    return host.lower(), port
+    # One spelling per address (RFC 5952), whichever the client used; str() of a mapped
+    # address differs between Python versions, so the dotted tail is written here.
+    mapped = address.ipv4_mapped
+    return (f"::ffff:{mapped}" if mapped is not None else address.compressed), port
 
 
 def _label(authorization: str) -> str:

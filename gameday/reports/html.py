@@ -1,17 +1,13 @@
 """The HTML report: one self-contained file, readable offline, nothing fetched, no script.
 
-A Content-Security-Policy of ``default-src 'none'`` with inline styles allowed is part of the
-page: even if a scenario string ever slipped through unescaped, the browser would refuse to run
-it (and say so in its console, which the Chromium test watches). Every scenario-supplied string
-goes through ``_e`` (``html.escape`` with quotes) on its way into text or an attribute.
+The page shell (Content-Security-Policy, base styles, escaping) is ``gameday.reports.page``;
+every scenario-supplied string goes through its ``esc`` on its way into text or an attribute.
 A failed rollback is a red banner, the first thing on the page, naming every fault left.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from html import escape
 from pathlib import Path
 
 from gameday.grading import display_score, grade_for
@@ -24,6 +20,7 @@ from gameday.reports.app_calls import (
     summary_line,
 )
 from gameday.reports.egress import EGRESS_HEADING, egress_lines
+from gameday.reports.page import cells, document, esc, rules_list, table, td
 from gameday.reports.people import (
     MARK_HEAD,
     MARK_NUMERIC,
@@ -73,30 +70,19 @@ from gameday.reports.suite import (
 from gameday.reports.terminal import format_measured
 from gameday.result import ProbeRecord, RunResult
 
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
-
 _STYLE = """
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2430;
-background:#f6f7f9}
-main{max-width:1100px;margin:0 auto;padding:16px 24px 48px}
-h1{font-size:22px;margin:8px 0 4px}h2{font-size:19px;margin:28px 0 8px}
-h3{font-size:16px;margin:18px 0 6px}h4{font-size:14px;margin:14px 0 4px}
-section{background:#fff;border:1px solid #dde1e6;border-radius:8px;padding:8px 20px 16px;
-margin:16px 0}
-table{border-collapse:collapse;margin:6px 0 10px;font-size:13px}
-th,td{border-bottom:1px solid #e5e8ec;padding:4px 10px;text-align:left;vertical-align:top}
-th{background:#f0f2f5;font-weight:600}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
+main{max-width:1100px}
+h2{font-size:19px;margin:28px 0 8px}h3{font-size:16px;margin:18px 0 6px}
+h4{font-size:14px;margin:14px 0 4px}
+section{padding:8px 20px 16px}
+th,td{vertical-align:top}
 .objectives td:nth-child(n+2):nth-child(-n+9){white-space:nowrap}
 .badge{display:inline-block;border-radius:4px;padding:1px 8px;font-weight:600;color:#fff}
 .badge.passed{background:#2e7d32}.badge.failed{background:#c62828}
 .badge.aborted{background:#6a1b9a}.badge.error,.badge.not-steady{background:#616161}
 .badge.inconclusive{background:#8d6e63}
 .score{font-size:30px;font-weight:700;margin:4px 0}.score .grade{font-size:22px;margin-left:8px}
-.g-A{color:#2e7d32}.g-B{color:#558b2f}.g-C{color:#f9a825}.g-D{color:#ef6c00}.g-F{color:#c62828}
-.miss td{background:#fff4f4}.muted{color:#5f6b7a}.banner{background:#fff4e5;border-left:4px
-solid #ef6c00;padding:6px 10px;margin:8px 0}
+.miss td{background:#fff4f4}
 .rollback-failed{background:#b71c1c;color:#fff;border-radius:8px;padding:12px 20px;
 margin:16px 0;font-size:15px}.rollback-failed h2{margin:0 0 6px;font-size:20px}
 .rollback-failed ul{margin:6px 0 0;padding-left:20px}.rollback-failed li{margin:4px 0}
@@ -114,8 +100,7 @@ line.impact{stroke:#c62828;stroke-width:1.5;stroke-dasharray:4 3}
 line.recovery{stroke:#2e7d32;stroke-width:1.5}
 .rto-span line,.ttd-span line{stroke:#1d2430;stroke-width:1.5}
 .rto-span.open line{stroke-dasharray:5 4}.axis line{stroke:#9aa4b1}
-svg.trend{width:160px;height:36px;background:#fbfcfd}svg.trend polyline{fill:none;
-stroke:#1565c0;stroke-width:1.5}svg.trend circle{fill:#1565c0}
+svg.trend{width:160px;height:36px}
 .legend span{display:inline-block;margin-right:14px}.swatch{display:inline-block;width:12px;
 height:12px;vertical-align:middle;margin-right:4px;border-radius:2px}
 .sw-ok{background:#43a047}.sw-failed{background:#e53935}.sw-missed{background:#9e9e9e}
@@ -126,18 +111,8 @@ line.mark{stroke-width:2}.mark-note{stroke-dasharray:2 3}
 .mark-recovered{stroke:#558b2f;color:#558b2f}.mark-note{stroke:#5f6b7a;color:#5f6b7a}
 .mark-step{stroke:#8e24aa;color:#8e24aa}.mark-end{stroke:#ef6c00;color:#ef6c00}
 span.mark-kind{font-weight:600}tr.unticked td{color:#5f6b7a}
-code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12.5px}
-ul.rules{font-size:13px;color:#39424e}
 """
-
-
-def _e(text: object) -> str:
-    """Escape for HTML text and quoted attributes alike.
-
-    C0 control characters (a probe's output may carry terminal colour codes) become U+FFFD:
-    HTML forbids them in text, and they would show as nothing at all.
-    """
-    return escape(_CONTROL.sub("\ufffd", str(text)), quote=True)
+"""The drill report's own styles, after the shell's (gameday/reports/page.py)."""
 
 
 def _table(
@@ -146,22 +121,14 @@ def _table(
     css: str = "",
     row_css: Sequence[str] = (),
 ) -> str:
-    """A table; ``head`` is escaped here, cells arrive as ready HTML (already escaped).
-
-    ``row_css`` gives a class per row (same order as ``rows``; '' for none).
-    """
-    heading = "".join(f"<th>{_e(h)}</th>" for h in head)
+    """A table of ready cells (already escaped); ``row_css`` gives a class per row (same
+    order as ``rows``; '' for none)."""
     classes = list(row_css) + [""] * (len(rows) - len(row_css))
-    body = "".join(
+    body = (
         f'<tr class="{c}">{"".join(row)}</tr>' if c else f"<tr>{''.join(row)}</tr>"
         for c, row in zip(classes, rows, strict=True)
     )
-    cls = f' class="{css}"' if css else ""
-    return f"<table{cls}><thead><tr>{heading}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _td(text: object, num: bool = False) -> str:
-    return f'<td class="num">{_e(text)}</td>' if num else f"<td>{_e(text)}</td>"
+    return table(head, body, css)
 
 
 def _score_html(score: float | None, grade: str | None) -> str:
@@ -169,8 +136,8 @@ def _score_html(score: float | None, grade: str | None) -> str:
         return '<p class="score muted">not graded</p>'
     letter = grade or "-"
     return (
-        f'<p class="score g-{_e(letter)}">{_e(display_score(score))}'
-        f'<span class="grade">{_e(letter)}</span></p>'
+        f'<p class="score g-{esc(letter)}">{esc(display_score(score))}'
+        f'<span class="grade">{esc(letter)}</span></p>'
     )
 
 
@@ -183,8 +150,8 @@ def _sparkline(points: Sequence[TrendPoint]) -> str:
     coords = [(5.0 + i * step, 33.0 - 30.0 * score / 100.0) for i, (_, score) in enumerate(scored)]
     line = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
     dots = "".join(
-        f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5"><title>{_e(at)}: '
-        f"{_e(display_score(score))}</title></circle>"
+        f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5"><title>{esc(at)}: '
+        f"{esc(display_score(score))}</title></circle>"
         for (x, y), (at, score) in zip(coords, scored, strict=True)
     )
     return (
@@ -204,19 +171,19 @@ def _suite_section(results: Sequence[RunResult], trend: Trend | None) -> str:
     ]
     if suite.excluded:
         names = ", ".join(suite.excluded)
-        parts.append(f'<p class="banner">{_e(NOT_GRADED_SUITE)}: {_e(names)}</p>')
+        parts.append(f'<p class="banner">{esc(NOT_GRADED_SUITE)}: {esc(names)}</p>')
     if left_behind(results):
         text = f"rollback failed: {left_behind_count(results)} (see the top of the page)"
-        parts.append(f'<p class="banner rollback">{_e(text)}</p>')
+        parts.append(f'<p class="banner rollback">{esc(text)}</p>')
     capability_rows = [
-        [_td(c.value), _td(display_score(score), num=True), _td(grade_for(score).value)]
+        [td(c.value), td(display_score(score), num=True), td(grade_for(score).value)]
         for c, score in sorted(suite.by_capability.items())
     ]
     uncovered = [c.value for c in Capability if c not in suite.by_capability]
     parts.append("<h3>By capability</h3>")
     parts.append(_table(["capability", "score", "grade"], capability_rows, "capabilities"))
     if uncovered:
-        parts.append(f'<p class="muted">not covered: {_e(", ".join(uncovered))}</p>')
+        parts.append(f'<p class="muted">not covered: {esc(", ".join(uncovered))}</p>')
     parts.append("<h3>Scenarios</h3>")
     parts.append(_scenario_index(results, trend))
     parts.append("</section>")
@@ -230,14 +197,14 @@ def _scenario_index(results: Sequence[RunResult], trend: Trend | None) -> str:
         grade = result.grade.value if result.grade else "-"
         rows.append(
             [
-                f'<td><a href="#s-{index}">{_e(result.scenario.name)}</a></td>',
-                f'<td><span class="badge {_e(result.status.value)}">'
-                f"{_e(result.status.value)}</span></td>",
-                _td(display_score(result.score), num=True),
-                _td(grade),
-                _td(sum(1 for o in result.objectives if not o.met), num=True),
-                f"<td>{_sparkline(points)}</td>" if points else _td(""),
-                _td(format_delta(trend_delta(points)), num=True),
+                f'<td><a href="#s-{index}">{esc(result.scenario.name)}</a></td>',
+                f'<td><span class="badge {esc(result.status.value)}">'
+                f"{esc(result.status.value)}</span></td>",
+                td(display_score(result.score), num=True),
+                td(grade),
+                td(sum(1 for o in result.objectives if not o.met), num=True),
+                f"<td>{_sparkline(points)}</td>" if points else td(""),
+                td(format_delta(trend_delta(points)), num=True),
             ]
         )
     head = ["scenario", "status", "score", "grade", "missed", "trend (last runs)", "change"]
@@ -247,32 +214,28 @@ def _scenario_index(results: Sequence[RunResult], trend: Trend | None) -> str:
 def _facts(result: RunResult) -> str:
     scenario = result.scenario
     facts = [
-        ("run", f"<code>{_e(result.run_id)}</code>"),
-        ("environment", _e(result.environment)),
-        ("started", _e(result.started_at)),
-        ("ended", _e(result.ended_at)),
-        ("scenario file", f"<code>{_e(scenario.file)}</code>"),
+        ("run", f"<code>{esc(result.run_id)}</code>"),
+        ("environment", esc(result.environment)),
+        ("started", esc(result.started_at)),
+        ("ended", esc(result.ended_at)),
+        ("scenario file", f"<code>{esc(scenario.file)}</code>"),
         (
             "rollback",
             ROLLBACK_COMPLETE if result.rollback.complete else '<span class="no">FAILED</span>',
         ),
     ]
     if scenario.owner:
-        facts.append(("owner", _e(scenario.owner)))
+        facts.append(("owner", esc(scenario.owner)))
     if scenario.capabilities:
-        facts.append(("capabilities", _e(", ".join(c.value for c in scenario.capabilities))))
+        facts.append(("capabilities", esc(", ".join(c.value for c in scenario.capabilities))))
     tags = tags_of(result)
     if tags:
-        facts.append(("tags", ", ".join(f"<code>{_e(t)}</code>" for t in tags)))
+        facts.append(("tags", ", ".join(f"<code>{esc(t)}</code>" for t in tags)))
     log = app_log_href(result)
     if log:
-        facts.append(("app log", f'<a href="{_e(log)}">{_e(result.app_log or "")}</a>'))
-    rows = "".join(f"<tr><th>{_e(k)}</th><td>{v}</td></tr>" for k, v in facts)
+        facts.append(("app log", f'<a href="{esc(log)}">{esc(result.app_log or "")}</a>'))
+    rows = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in facts)
     return f'<table class="facts"><tbody>{rows}</tbody></table>'
-
-
-def _cells(values: Sequence[str], numeric: frozenset[int]) -> list[str]:
-    return [_td(value, num=i in numeric) for i, value in enumerate(values)]
 
 
 def _objectives_table(result: RunResult, report_dir: Path | None) -> str:
@@ -284,10 +247,10 @@ def _objectives_table(result: RunResult, report_dir: Path | None) -> str:
         elif href is None:
             follow = '<span class="muted">no runbook</span>'
         else:
-            follow = f'<a class="runbook" href="{_e(href)}">runbook</a>'
+            follow = f'<a class="runbook" href="{esc(href)}">runbook</a>'
         detail = o.detail if o.met else f"{miss_message(o)}. {o.detail}"
         rows.append(
-            [*_cells(objective_cells(o), OBJECTIVE_NUMERIC), _td(detail), f"<td>{follow}</td>"]
+            [*cells(objective_cells(o), OBJECTIVE_NUMERIC), td(detail), f"<td>{follow}</td>"]
         )
     row_css = ["" if o.met else "miss" for o in result.objectives]
     return _table([*OBJECTIVE_HEAD, "detail", ""], rows, "objectives", row_css)
@@ -298,13 +261,13 @@ def _score_block(result: RunResult) -> str:
     parts = ["<h3>Score</h3>", _score_html(result.score, grade)]
     formula = score_formula(result)
     if formula is not None:
-        parts.append(f'<p class="formula">{_e(formula)}</p>')
-    parts += [f'<p class="banner">{_e(cap)}</p>' for cap in result.caps]
+        parts.append(f'<p class="formula">{esc(formula)}</p>')
+    parts += [f'<p class="banner">{esc(cap)}</p>' for cap in result.caps]
     return "".join(parts)
 
 
 def _faults_table(result: RunResult) -> str:
-    rows = [_cells(fault_cells(f), FAULT_NUMERIC) for f in result.faults]
+    rows = [cells(fault_cells(f), FAULT_NUMERIC) for f in result.faults]
     return _table(FAULT_HEAD, rows, "faults")
 
 
@@ -356,7 +319,7 @@ def _fault_rects(result: RunResult, end_s: float) -> str:
         css = "fault-window open" if still_on else "fault-window"
         rects.append(
             f'<rect class="{css}" x="{x1:.1f}" y="{_BAND_TOP}" width="{max(x2 - x1, 1.0):.1f}" '
-            f'height="{_BASE - _BAND_TOP + 6}"><title>{_e(label)}</title></rect>'
+            f'height="{_BASE - _BAND_TOP + 6}"><title>{esc(label)}</title></rect>'
         )
     return "".join(rects)
 
@@ -387,7 +350,7 @@ def _sample_series(probe: ProbeRecord, end_s: float) -> list[str]:
             title = f"{offset:.2f}s: {details.get(offset, 'unhealthy')}"
             failed_bars.append(
                 f'<rect x="{x:.1f}" y="{_BASE - _BAR_MAX:.1f}" width="{width:.1f}" '
-                f'height="{_BAR_MAX}"><title>{_e(title)}</title></rect>'
+                f'height="{_BAR_MAX}"><title>{esc(title)}</title></rect>'
             )
     missed = [
         f'<rect x="{_x(at, end_s):.1f}" y="{_BASE + 1}" width="{width:.1f}" height="6">'
@@ -443,7 +406,7 @@ def _span(css: str, start_s: float, stop_s: float, end_s: float, label: str) -> 
         f'<g class="{css}"><line x1="{x1:.1f}" y1="{y}" x2="{x2:.1f}" y2="{y}"/>'
         f'<line x1="{x1:.1f}" y1="{y - 4}" x2="{x1:.1f}" y2="{y + 4}"/>'
         f'<line x1="{x2:.1f}" y1="{y - 4}" x2="{x2:.1f}" y2="{y + 4}"/>'
-        f'<text x="{(x1 + x2) / 2:.1f}" y="{y - 4}" text-anchor="middle">{_e(label)}</text></g>'
+        f'<text x="{(x1 + x2) / 2:.1f}" y="{y - 4}" text-anchor="middle">{esc(label)}</text></g>'
     )
 
 
@@ -451,7 +414,7 @@ def _vline(css: str, at_s: float, end_s: float, title: str) -> str:
     x = _x(at_s, end_s)
     return (
         f'<line class="{css}" x1="{x:.1f}" y1="{_BAND_TOP - 4}" x2="{x:.1f}" y2="{_BASE + 8}">'
-        f"<title>{_e(title)}</title></line>"
+        f"<title>{esc(title)}</title></line>"
     )
 
 
@@ -487,9 +450,9 @@ def _people_marks(result: RunResult, end_s: float) -> str:
     if not result.marks:
         return ""
     lines = [
-        f'<line class="mark mark-{_e(mark.kind.value)}" x1="{_x(mark.at, end_s):.1f}" '
+        f'<line class="mark mark-{esc(mark.kind.value)}" x1="{_x(mark.at, end_s):.1f}" '
         f'y1="{_SPAN_Y - 8}" x2="{_x(mark.at, end_s):.1f}" y2="{_BASE + 8}">'
-        f"<title>{_e(mark_title(result, mark))}</title></line>"
+        f"<title>{esc(mark_title(result, mark))}</title></line>"
         for mark in result.marks
     ]
     return f'<g class="marks" data-count="{len(lines)}">{"".join(lines)}</g>'
@@ -500,7 +463,7 @@ def timeline_svg(result: RunResult, probe: ProbeRecord) -> str:
     and in a facilitated run a line for each mark people made."""
     end_s = timeline_end(result)
     body = [
-        f"<title>{_e(probe.name)}: samples over time, fault windows shaded</title>",
+        f"<title>{esc(probe.name)}: samples over time, fault windows shaded</title>",
         _fault_rects(result, end_s),
         *_sample_series(probe, end_s),
         *_extra_series(probe, end_s),
@@ -509,17 +472,17 @@ def timeline_svg(result: RunResult, probe: ProbeRecord) -> str:
         _axis(end_s),
     ]
     return (
-        f'<svg class="timeline" data-probe="{_e(probe.name)}" viewBox="0 0 {_WIDTH:g} '
+        f'<svg class="timeline" data-probe="{esc(probe.name)}" viewBox="0 0 {_WIDTH:g} '
         f'{_HEIGHT:g}" role="img" xmlns="http://www.w3.org/2000/svg">{"".join(body)}</svg>'
     )
 
 
 def _probe_block(result: RunResult, probe: ProbeRecord) -> str:
     summary = probe_summary(probe)
-    parts = [f"<h4>{_e(probe.name)}</h4>", f'<p class="muted">{_e(summary)}</p>']
+    parts = [f"<h4>{esc(probe.name)}</h4>", f'<p class="muted">{esc(summary)}</p>']
     parts.append(timeline_svg(result, probe))
     if probe.failures:
-        rows = [[_td(f"{at:.2f}s", num=True), _td(detail)] for at, detail in probe.failures[:50]]
+        rows = [[td(f"{at:.2f}s", num=True), td(detail)] for at, detail in probe.failures[:50]]
         more = len(probe.failures) - len(rows)
         parts.append(
             f"<details><summary>unhealthy samples ({len(probe.failures)})</summary>"
@@ -535,11 +498,11 @@ def _marks_table(result: RunResult) -> str:
         return '<p class="muted">nobody marked the timeline</p>'
     rows = []
     for mark in result.marks:
-        cells = _cells(mark_cells(result, mark), MARK_NUMERIC)
-        kind = _e(mark.kind.value)
-        cells[2] = f'<td><span class="mark-kind mark-{kind}">{kind}</span></td>'
-        rows.append(cells)
-    return f'<p class="muted">{_e(MARKS_CAPTION)}</p>' + _table(MARK_HEAD, rows, "marks")
+        row = cells(mark_cells(result, mark), MARK_NUMERIC)
+        kind = esc(mark.kind.value)
+        row[2] = f'<td><span class="mark-kind mark-{kind}">{kind}</span></td>'
+        rows.append(row)
+    return f'<p class="muted">{esc(MARKS_CAPTION)}</p>' + _table(MARK_HEAD, rows, "marks")
 
 
 def _people_block(result: RunResult) -> str:
@@ -547,7 +510,7 @@ def _people_block(result: RunResult) -> str:
     if result.facilitation is None:
         return ""
     facts = "".join(
-        f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facilitation_facts(result)
+        f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in facilitation_facts(result)
     )
     parts = [
         f'<h3>Facilitation</h3><table class="facts facilitation"><tbody>{facts}</tbody></table>',
@@ -555,7 +518,7 @@ def _people_block(result: RunResult) -> str:
     ]
     steps = result.facilitation.steps
     if steps:
-        rows = [_cells(step_cells(result, step), STEP_NUMERIC) for step in steps]
+        rows = [cells(step_cells(result, step), STEP_NUMERIC) for step in steps]
         row_css = ["" if step.ticked_at is not None else "unticked" for step in steps]
         parts.append("<h4>Runbook checklist</h4>")
         parts.append(_table(STEP_HEAD, rows, "checklist", row_css))
@@ -568,9 +531,9 @@ def _gateway_block(result: RunResult) -> str:
     if not rows:
         return parts[0]
     numeric = frozenset(range(1, len(head)))
-    parts.append(_table(head, [_cells(row, numeric) for row in rows], "gateway"))
+    parts.append(_table(head, [cells(row, numeric) for row in rows], "gateway"))
     detail = [
-        [_td(t.service), _td(operation), _td(outcome), _td(count, num=True)]
+        [td(t.service), td(operation), td(outcome), td(count, num=True)]
         for t in gateway_by_service(result)
         for operation, outcome, count in t.by_operation
     ]
@@ -584,20 +547,20 @@ def _gateway_block(result: RunResult) -> str:
 def _app_calls_block(result: RunResult) -> str:
     if not counted(result):
         return ""
-    html = f"<h3>{_e(APP_CALLS_HEADING)}</h3><p>{_e(summary_line(result))}</p>"
-    rows = [_cells(destructive_cells(call), frozenset({0})) for call in result.calls.destructive]
+    html = f"<h3>{esc(APP_CALLS_HEADING)}</h3><p>{esc(summary_line(result))}</p>"
+    rows = [cells(destructive_cells(call), frozenset({0})) for call in result.calls.destructive]
     if rows:
         html += _table(DESTRUCTIVE_HEAD, rows, "destructive")
     return html
 
 
 def _egress_block(result: RunResult) -> str:
-    items = "".join(f"<li>{_e(line)}</li>" for line in egress_lines(result))
-    return f'<h3>{_e(EGRESS_HEADING)}</h3><ul class="egress">{items}</ul>' if items else ""
+    items = "".join(f"<li>{esc(line)}</li>" for line in egress_lines(result))
+    return f'<h3>{esc(EGRESS_HEADING)}</h3><ul class="egress">{items}</ul>' if items else ""
 
 
 def _events_block(result: RunResult) -> str:
-    rows = [[_td(f"{ev.at:.2f}s", num=True), _td(ev.kind), _td(ev.detail)] for ev in result.events]
+    rows = [[td(f"{ev.at:.2f}s", num=True), td(ev.kind), td(ev.detail)] for ev in result.events]
     return (
         f"<details><summary>timeline events ({len(rows)})</summary>"
         f"{_table(['at', 'event', 'detail'], rows)}</details>"
@@ -610,14 +573,14 @@ def _left_behind(results: Sequence[RunResult]) -> str:
     if not failed:
         return ""
     items = "".join(
-        f'<li><span class="name">{_e(r.scenario.name)}</span> (run <code>{_e(r.run_id)}</code>): '
-        f"{_e(problem)}</li>"
+        f'<li><span class="name">{esc(r.scenario.name)}</span> (run <code>{esc(r.run_id)}</code>): '
+        f"{esc(problem)}</li>"
         for r in failed
         for problem in rollback_problems(r)
     )
     return (
         f'<section class="rollback-failed" id="rollback-failed" role="alert">'
-        f"<h2>{_e(ROLLBACK_FAILED)}</h2><p>{_e(left_behind_count(results))}:</p>"
+        f"<h2>{esc(ROLLBACK_FAILED)}</h2><p>{esc(left_behind_count(results))}:</p>"
         f"<ul>{items}</ul></section>"
     )
 
@@ -627,19 +590,20 @@ def _scenario_section(
 ) -> str:
     status = result.status.value
     parts = [
-        f'<section class="scenario" id="s-{index}" data-status="{_e(status)}">',
-        f'<h2>{_e(result.scenario.name)} <span class="badge {_e(status)}">{_e(status)}</span></h2>',
+        f'<section class="scenario" id="s-{index}" data-status="{esc(status)}">',
+        f"<h2>{esc(result.scenario.name)} "
+        f'<span class="badge {esc(status)}">{esc(status)}</span></h2>',
     ]
     if several:  # a page of one run says it once, at the top
         parts += [
-            f'<p class="banner rollback">{_e(ROLLBACK_FAILED)}: {_e(problem)}</p>'
+            f'<p class="banner rollback">{esc(ROLLBACK_FAILED)}: {esc(problem)}</p>'
             for problem in rollback_problems(result)
         ]
     if result.scenario.description:
-        parts.append(f"<p>{_e(result.scenario.description)}</p>")
+        parts.append(f"<p>{esc(result.scenario.description)}</p>")
     parts.append(_facts(result))
     if result.status in RUN_FAILED or result.reason:
-        parts.append(f'<p class="banner">{_e(headline(result))}: {_e(result.reason or "")}</p>')
+        parts.append(f'<p class="banner">{esc(headline(result))}: {esc(result.reason or "")}</p>')
     parts.append(_score_block(result))
     if result.objectives:
         parts.append("<h3>Objectives</h3>" + _objectives_table(result, report_dir))
@@ -657,13 +621,9 @@ def _scenario_section(
     parts.append(_events_block(result))
     rules = rules_of(result)
     if rules != page_rules:
-        parts.append("<h3>Scoring rules of this run</h3>" + _rules_list(rules))
+        parts.append("<h3>Scoring rules of this run</h3>" + rules_list(rules))
     parts.append("</section>")
     return "".join(parts)
-
-
-def _rules_list(rules: Sequence[str]) -> str:
-    return '<ul class="rules">' + "".join(f"<li>{_e(rule)}</li>" for rule in rules) + "</ul>"
 
 
 _LEGEND = (
@@ -703,7 +663,7 @@ def render_html(
     if not results:
         raise ValueError("a report needs at least one result")
     page_rules = rules_of(results[0])
-    body = [_left_behind(results), f"<h1>{_e(title)}</h1>"]
+    body = [_left_behind(results), f"<h1>{esc(title)}</h1>"]
     body.append(f'<p class="muted">{len(results)} run(s); scores are out of 100.</p>')
     if len(latest_per_scenario(results)) > 1:
         body.append(_suite_section(results, trend))
@@ -711,7 +671,7 @@ def render_html(
         points = trend.get(results[0].scenario.name, ())
         if points:
             delta = format_delta(trend_delta(points))
-            body.append(f"<p>trend of the last runs: {_sparkline(points)} {_e(delta)}</p>")
+            body.append(f"<p>trend of the last runs: {_sparkline(points)} {esc(delta)}</p>")
     body.append(_LEGEND)
     if any(r.marks for r in results):
         body.append(_MARKS_LEGEND)
@@ -720,12 +680,5 @@ def render_html(
         _scenario_section(r, i, report_dir, page_rules, several) for i, r in enumerate(results)
     ]
     body.append('<section id="rules"><h2>How the score is computed</h2>')
-    body.append(_rules_list(page_rules) + "</section>")
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{_e(_CSP)}">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(title)}</title><style>{_STYLE}</style></head>"
-        f"<body><main>{''.join(body)}</main></body></html>\n"
-    )
+    body.append(rules_list(page_rules) + "</section>")
+    return document(title, body, _STYLE)

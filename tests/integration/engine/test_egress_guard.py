@@ -3,7 +3,6 @@ refused and recorded, hostile input is bounded, and stopping leaves no thread be
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import socket
 import threading
@@ -17,43 +16,31 @@ from botocore.config import Config
 from botocore.exceptions import ProxyConnectionError
 
 from gameday.environments.egress import HEAD_LIMIT_BYTES, EgressGuard
-
-
-def _ask(port: int, data: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(data)
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _auth(label: str) -> str:
-    return "Basic " + base64.b64encode(f"{label}:gameday".encode()).decode()
+from tests.unit.environments.test_egress_targets import ask, auth
 
 
 def test_connect_and_absolute_requests_are_refused_and_counted_by_target_and_source() -> None:
     with EgressGuard(now=time.monotonic) as guard:
         for _ in range(3):
-            answer = _ask(
+            answer = ask(
                 guard.port,
                 b"CONNECT sts.us-east-1.amazonaws.com:443 HTTP/1.1\r\n"
                 b"Host: sts.us-east-1.amazonaws.com:443\r\n"
-                + f"Proxy-Authorization: {_auth('app')}\r\n\r\n".encode(),
+                + f"Proxy-Authorization: {auth('app')}\r\n\r\n".encode(),
             )
             assert answer.startswith(b"HTTP/1.1 403 Forbidden\r\n")
         body = b"Action=GetCallerIdentity&Version=2011-06-15"
-        answer = _ask(
+        answer = ask(
             guard.port,
             b"POST http://iam.amazonaws.com/ HTTP/1.1\r\nHost: iam.amazonaws.com\r\n"
             + f"Content-Length: {len(body)}\r\n".encode()
-            + f"Proxy-Authorization: {_auth('probe')}\r\n\r\n".encode()
+            + f"Proxy-Authorization: {auth('probe')}\r\n\r\n".encode()
             + body,
         )
         assert answer.startswith(b"HTTP/1.1 403 Forbidden\r\n")
         assert b"isolated drill reaches only loopback" in answer
         # A label gameday did not hand out is nobody's.
-        _ask(guard.port, b"CONNECT [2001:db8::1]:8443 HTTP/1.1\r\nProxy-Authorization: x\r\n\r\n")
+        ask(guard.port, b"CONNECT [2001:db8::1]:8443 HTTP/1.1\r\nProxy-Authorization: x\r\n\r\n")
         attempts = {(a.host, a.port, a.source): a.attempts for a in guard.attempts()}
     assert attempts == {
         ("sts.us-east-1.amazonaws.com", 443, "app"): 3,
@@ -98,7 +85,7 @@ def test_a_real_sdk_fails_closed_against_it() -> None:
 def test_hostile_input_is_bounded_and_stopping_leaves_no_thread() -> None:
     before = {t.name for t in threading.enumerate()}
     with EgressGuard(now=time.monotonic) as guard:
-        assert _ask(guard.port, b"GARBAGE\r\n\r\n").startswith(b"HTTP/1.1 400 ")
+        assert ask(guard.port, b"GARBAGE\r\n\r\n").startswith(b"HTTP/1.1 400 ")
         # A head past the limit is dropped unanswered, never buffered without bound.
         huge = b"CONNECT a.example:443 HTTP/1.1\r\nX: " + b"a" * (HEAD_LIMIT_BYTES * 4)
         with socket.create_connection(("127.0.0.1", guard.port), timeout=5) as sock:
