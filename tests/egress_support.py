@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime
+import hashlib
 import io
 import ipaddress
 import os
 import re
+import socket
 import ssl
 import subprocess
 import sys
@@ -26,16 +28,23 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import h2.events
 from aiohttp import web
 from botocore import httpchecksum
-from botocore.auth import SigV4Auth
+from botocore.auth import S3SigV4Auth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from h2.config import H2Configuration
+from h2.connection import H2Connection
+from h2.errors import ErrorCodes
 
+from gameday.egress.ca import CertificateAuthority
+from gameday.egress.proxy import EgressCore
+from gameday.gateway.guard import ServerLimits
 from gameday.gateway.models import FaultSpec
 
 UPSTREAM_CN = "egress test upstream"
@@ -86,7 +95,9 @@ def upstream_cert(
 class TlsUpstream:
     """The 'real' AWS endpoint: a keep-alive TLS server (as AWS's are) in front of moto over
     HTTP. It recomputes each SigV4 signature with botocore's own signer and the test's
-    credentials first; a mismatch is answered 403 SignatureDoesNotMatch, as AWS would."""
+    credentials first; a mismatch is answered 403 SignatureDoesNotMatch, as AWS would. As S3
+    does, it answers ``Expect: 100-continue``, takes bodies of any size (read whole into
+    memory), and keeps a HEAD answer's Content-Length."""
 
     def __init__(self, moto_url: str, cert: Path, key: Path) -> None:
         self.moto_url = moto_url
@@ -124,7 +135,22 @@ class TlsUpstream:
             await runner.cleanup()
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
-        return await self._answer(request, await request.read())
+        return await self._answer(request, await self._body(request))
+
+    async def _body(self, request: web.BaseRequest) -> bytes:
+        """The whole body, after ``100 Continue`` if the client waits for it."""
+        expect = request.headers.get("Expect", "").lower() == "100-continue"
+        if expect and request.version >= aiohttp.HttpVersion11:
+            # As S3 does. Without it botocore, on a fresh TLS 1.3 connection, takes the
+            # server's session tickets for an answer and waits for a status line that never
+            # comes while this server waits for the body (aiohttp's low-level server does not
+            # send 100 Continue).
+            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        # Read past aiohttp's 1 MiB client_max_size, which request.read() enforces (413).
+        buffer = bytearray()
+        async for chunk in request.content.iter_chunked(1 << 20):
+            buffer += chunk
+        return bytes(buffer)
 
     async def _answer(self, request: web.BaseRequest, body: bytes) -> web.StreamResponse:
         """Check the signature of ``request`` (its ``body`` read), then ask moto."""
@@ -153,6 +179,11 @@ class TlsUpstream:
         self, request: web.BaseRequest, answer: aiohttp.ClientResponse, payload: bytes
     ) -> web.StreamResponse:
         kept = [(k, v) for k, v in answer.headers.items() if k.lower() not in _HOP]
+        if request.method == "HEAD" and answer.content_length is not None:
+            # A HEAD answer's Content-Length is the object's size (S3's HeadObject reads it),
+            # not the empty body's.
+            kept.append(("Content-Length", str(answer.content_length)))
+            return web.Response(status=answer.status, headers=kept)
         return web.Response(status=answer.status, headers=kept, body=payload)
 
 
@@ -233,28 +264,16 @@ class SeenRequest:
 
 
 class RecordingTlsUpstream(TlsUpstream):
-    """A TlsUpstream that answers ``Expect: 100-continue`` and HEAD's Content-Length as S3
-    does, takes bodies of any size (TlsUpstream answers 413 past 1 MiB), keeps
-    each request's head and checks aws-chunked bodies (chunk framing, trailing checksum)
-    against what was decoded: proof that a chunked upload arrived byte for byte. Heads only
-    are kept, never bodies."""
+    """A TlsUpstream that keeps each request's head and checks aws-chunked bodies (chunk
+    framing, trailing checksum) against what was decoded: proof that a chunked upload arrived
+    byte for byte. Heads only are kept, never bodies."""
 
     def __init__(self, moto_url: str, cert: Path, key: Path) -> None:
         super().__init__(moto_url, cert, key)
         self.seen: list[SeenRequest] = []
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
-        if request.headers.get("Expect", "").lower() == "100-continue":
-            # As S3 does. Without it botocore, on a fresh TLS 1.3 connection, takes the
-            # server's session tickets for an answer and waits for a status line that never
-            # comes while this server waits for the body (aiohttp's low-level server does not
-            # send 100 Continue).
-            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        # Read past aiohttp's 1 MiB client_max_size, which request.read() enforces (413).
-        buffer = bytearray()
-        async for chunk in request.content.iter_chunked(1 << 20):
-            buffer += chunk
-        body = bytes(buffer)
+        body = await self._body(request)
         headers = {name.lower(): value for name, value in request.headers.items()}
         trailer_ok = None
         if "aws-chunked" in headers.get("content-encoding", ""):
@@ -263,17 +282,6 @@ class RecordingTlsUpstream(TlsUpstream):
             SeenRequest(request.method, request.raw_path, headers, len(body), trailer_ok)
         )
         return await self._answer(request, body)
-
-    def _reply(
-        self, request: web.BaseRequest, answer: aiohttp.ClientResponse, payload: bytes
-    ) -> web.StreamResponse:
-        if request.method != "HEAD" or answer.content_length is None:
-            return super()._reply(request, answer, payload)
-        # A HEAD answer's Content-Length is the object's size (S3's HeadObject reads it), not
-        # the empty body's: TlsUpstream's answer would lose it.
-        kept = [(k, v) for k, v in answer.headers.items() if k.lower() not in _HOP]
-        kept.append(("Content-Length", str(answer.content_length)))
-        return web.Response(status=answer.status, headers=kept)
 
 
 def aws_chunked_trailer_ok(body: bytes, trailer: str) -> bool | None:
@@ -393,3 +401,94 @@ def fault(fault_id: str, services: list[str], mode: str, **match: Any) -> FaultS
             "ttl_seconds": 60,
         }
     )
+
+
+CREDENTIALS = Credentials("testing", "testing", "testing")
+
+
+def signed_headers(
+    method: str, url: str, body: bytes, service: str = "sts", headers: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Headers botocore's own signer makes for the request (Host is signed, and left out)."""
+    request = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}))
+    if service == "s3":
+        request.headers["X-Amz-Content-SHA256"] = hashlib.sha256(body).hexdigest()
+        S3SigV4Auth(CREDENTIALS, "s3", "us-east-1").add_auth(request)
+    else:
+        SigV4Auth(CREDENTIALS, service, "us-east-1").add_auth(request)
+    return {k: v for k, v in request.headers.items() if k.lower() != "host"}
+
+
+def h2_tunnel(setup: Setup, host: str = "sts.us-east-1.amazonaws.com") -> ssl.SSLSocket:
+    """A CONNECT to ``host`` (decrypted: a fault must target it), then TLS with ALPN h2 only."""
+    address = setup.proxy_url.removeprefix("http://").rsplit(":", 1)
+    sock = socket.create_connection((address[0], int(address[1])), timeout=10)
+    sock.sendall(f"CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\n\r\n".encode())
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        chunk = sock.recv(1024)
+        assert chunk, answer
+        answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200"), answer
+    context = ssl.create_default_context(cafile=str(setup.client_bundle))
+    context.set_alpn_protocols(["h2"])
+    tls = context.wrap_socket(sock, server_hostname=host)
+    assert tls.selected_alpn_protocol() == "h2"
+    return tls
+
+
+def h2_client(tls: ssl.SSLSocket) -> H2Connection:
+    """A raw h2 client on ``tls``, its preface and SETTINGS sent."""
+    client = H2Connection(H2Configuration(client_side=True))
+    client.initiate_connection()
+    tls.sendall(client.data_to_send())
+    return client
+
+
+def h2_goaway(tls: ssl.SSLSocket, client: H2Connection) -> ErrorCodes | int | None:
+    """Read until the proxy's GOAWAY (its error code) or the connection's end (None); the
+    socket's timeout if neither comes."""
+    while True:
+        try:
+            data = tls.recv(65536)
+        except (ConnectionError, ssl.SSLError):
+            return None
+        if not data:
+            return None
+        for event in client.receive_data(data):
+            if isinstance(event, h2.events.ConnectionTerminated):
+                return event.error_code
+
+
+@contextmanager
+def egress_in_thread(
+    ca_dir: Path, limits: ServerLimits
+) -> Iterator[tuple[str, int, CertificateAuthority]]:
+    """A real EgressCore with ``limits`` on its own event loop in a thread (``gameday egress``
+    has no flag for them): its host, port and CA."""
+    authority = CertificateAuthority.create(ca_dir)
+    ready = threading.Event()
+    bound: list[object] = []
+
+    async def serve() -> None:
+        core = EgressCore(authority, limits=limits)
+        host, port = await core.start("127.0.0.1", 0)
+        stop = asyncio.Event()
+        bound.extend([host, port, asyncio.get_running_loop(), stop])
+        ready.set()
+        try:
+            await stop.wait()
+        finally:
+            await core.close()
+
+    thread = threading.Thread(target=lambda: asyncio.run(serve()), daemon=True)
+    thread.start()
+    assert ready.wait(30)
+    host, port, loop, stop = bound
+    assert isinstance(host, str) and isinstance(port, int)
+    assert isinstance(loop, asyncio.AbstractEventLoop) and isinstance(stop, asyncio.Event)
+    try:
+        yield host, port, authority
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(10)

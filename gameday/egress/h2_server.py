@@ -11,8 +11,13 @@ the connection within bounds against a broken or hostile client:
 - request bodies within flow-control windows: ``STREAM_WINDOW`` per stream and
   ``CONNECTION_WINDOW`` in all, acknowledged only as the gateway reads them; answers sent only
   as the client's windows allow, and no more frames read while the client does not read ours;
-- frames that cost work but carry no request (PING, SETTINGS, RST_STREAM, PRIORITY, empty DATA,
-  unknown types) drawn from a budget: a flood gets GOAWAY ENHANCE_YOUR_CALM;
+- frames that cost work but carry no request (PING, SETTINGS, RST_STREAM, PRIORITY,
+  WINDOW_UPDATE, GOAWAY, empty DATA, unknown types) drawn from a budget: a flood gets GOAWAY
+  ENHANCE_YOUR_CALM. They are counted from the frame headers as bytes arrive, before h2 parses
+  them: h2 drops some without an event (a reset or a WINDOW_UPDATE for a stream already
+  closed), and those cost work too. A WINDOW_UPDATE is free while the answers sent have paid
+  for it (a client downloading sends a few per DATA frame it gets);
+- request trailers, which the HTTP/1.1 leg upstream cannot carry, refused (``h2_stream``);
 - a frame h2 rejects gets GOAWAY with h2's error code; an idle connection is closed after the
   gateway's idle timeout (after its header timeout if no request ever came).
 
@@ -53,8 +58,15 @@ FLOOD_BURST = 1000
 FLOOD_PER_S = 100.0
 """Frames that carry no request, allowed at once and then per second. A client sends a few
 per request (a PING to test a pooled connection, a reset when it gives up waiting); a flood
-(PING or SETTINGS floods, CVE-2019-9512/9515; rapid reset, CVE-2023-44487) runs dry within a
-second of sending."""
+(PING, SETTINGS, reset or empty-frame floods, CVE-2019-9512/9514/9515/9518; rapid reset,
+CVE-2023-44487; WINDOW_UPDATEs, which make the proxy look at every waiting stream) runs dry
+within a second of sending."""
+UPDATES_PER_FRAME = 2
+BYTES_PER_UPDATE = 2048
+"""WINDOW_UPDATEs each DATA frame sent pays for: one per ``BYTES_PER_UPDATE`` bytes, and
+``UPDATES_PER_FRAME`` more, stream and connection. Clients acknowledge per frame received
+(nghttp2, the CRT) or per 4 KiB read (Go), each on the stream and the connection: within this
+with a margin, so a download of any size never draws on the budget."""
 
 _DEFAULT_WINDOW = 65535
 """Every connection's window at its start (RFC 9113 6.9.2), whatever the settings say."""
@@ -81,6 +93,7 @@ class H2Server(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._streams: dict[int, H2Stream] = {}
         self._budget = _Budget(FLOOD_BURST, FLOOD_PER_S)
+        self._frames = _FrameMeter()
         self._timer: asyncio.TimerHandle | None = None
         self._paused = False
         self._drained: asyncio.Future[None] | None = None
@@ -109,6 +122,10 @@ class H2Server(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._closed:
             return
+        if not self._budget.allows(*self._frames.costly(data)):
+            # Before h2 parses any of it: none of these frames is worth the work.
+            self._refuse("a flood of frames that carry no request", _CALM)
+            return
         try:
             events = self._h2.receive_data(data)
         except ProtocolError as error:  # h2 has queued GOAWAY with the matching error code
@@ -116,9 +133,6 @@ class H2Server(asyncio.Protocol):
             return
         try:
             for event in events:
-                if not self._budget.allows(event):
-                    self._refuse("a flood of frames that carry no request", _CALM)
-                    return
                 self._dispatch(event)
         except ProtocolError as error:
             self._refuse(f"HTTP/2 state error: {describe(error)}", ErrorCodes.PROTOCOL_ERROR)
@@ -133,6 +147,8 @@ class H2Server(asyncio.Protocol):
             self._open(event.stream_id, event.headers, has_body=event.stream_ended is None)
         elif isinstance(event, ev.DataReceived):
             self._data(event)
+        elif isinstance(event, ev.TrailersReceived):
+            self._trailers(event)
         elif isinstance(event, ev.StreamEnded):
             stream = self._streams.get(event.stream_id)
             if stream is not None:
@@ -151,7 +167,7 @@ class H2Server(asyncio.Protocol):
             self.shutdown(None)
 
     def _open(self, stream_id: int, headers: list[Header], *, has_body: bool) -> None:
-        stream = H2Stream(self, stream_id, has_body=has_body)
+        stream = H2Stream(self, stream_id, has_body=has_body, length=_content_length(headers))
         handler: Handler = self._handler
         why = self._oversized(headers)
         if why is not None:
@@ -161,6 +177,18 @@ class H2Server(asyncio.Protocol):
         stream.task = asyncio.get_running_loop().create_task(
             serve_stream(stream, headers, handler, self._log, self._finished)
         )
+
+    def _trailers(self, event: ev.TrailersReceived) -> None:
+        stream = self._streams.get(event.stream_id)
+        if stream is None or not event.headers:
+            return  # an answered stream's, or an empty section: nothing is lost
+        names = ", ".join(sorted({name.decode("ascii", "replace") for name, _ in event.headers}))
+        why = (
+            f"HTTP/2 request trailers ({names[:200]}) cannot be forwarded: the proxy's leg to "
+            "the upstream is HTTP/1.1; the request was not completed upstream"
+        )
+        if stream.refuse_trailers(why):
+            self._log.warning(f"refused an HTTP/2 request: {why}")
 
     def _oversized(self, headers: list[Header]) -> str | None:
         limits = self._limits
@@ -224,6 +252,7 @@ class H2Server(asyncio.Protocol):
                     continue
                 last = size == len(view)
                 self._h2.send_data(stream.id, view[:size], end_stream=end_stream and last)
+                self._budget.earn(size)
             except ProtocolError as error:
                 stream.reset(ErrorCodes.INTERNAL_ERROR)
                 raise ConnectionResetError(f"cannot send the answer: {error}") from error
@@ -359,28 +388,94 @@ class H2Server(asyncio.Protocol):
 
 
 _CALM = ErrorCodes.ENHANCE_YOUR_CALM
-_COSTLY = (
-    ev.PingReceived,
-    ev.PingAckReceived,
-    ev.RemoteSettingsChanged,
-    ev.SettingsAcknowledged,
-    ev.StreamReset,
-    ev.PriorityUpdated,
-    ev.UnknownFrameReceived,
-)
+
+# Frame types (RFC 9113 section 6) and the flags the meter reads.
+_DATA, _HEADERS, _WINDOW_UPDATE, _CONTINUATION = 0x0, 0x1, 0x8, 0x9
+_END_STREAM, _PADDED = 0x1, 0x8
+_FRAME_HEAD = 9
+_PREFACE = len(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+_REQUEST_FRAMES = frozenset({_HEADERS, _CONTINUATION})
+"""A request's head: bounded by the stream limit and h2's own limits on header blocks."""
+
+
+class _FrameMeter:
+    """Finds, in the bytes a client sends, the frames that carry no request: every frame but
+    HEADERS, CONTINUATION and DATA with a payload or END_STREAM. It reads frame headers only
+    (and a padded DATA frame's pad length), so a frame cut across two reads counts once."""
+
+    def __init__(self) -> None:
+        self._preface = _PREFACE  # the client's preface, checked by h2
+        self._head = bytearray()
+        self._skip = 0
+        """Payload bytes of the current frame not yet seen."""
+        self._pad_length_next = False
+        """The next byte is a padded DATA frame's pad length: the frame is empty if the
+        padding is all of it."""
+
+    def costly(self, data: bytes) -> tuple[int, int]:
+        """How many of the frames in ``data`` carry no request: WINDOW_UPDATEs, and others."""
+        updates = others = 0
+        view = memoryview(data)
+        at = min(self._preface, len(view))
+        self._preface -= at
+        while at < len(view):
+            if self._skip:
+                if self._pad_length_next:
+                    self._pad_length_next = False
+                    others += view[at] == self._skip - 1
+                step = min(self._skip, len(view) - at)
+                self._skip -= step
+                at += step
+                continue
+            take = min(_FRAME_HEAD - len(self._head), len(view) - at)
+            self._head += view[at : at + take]
+            at += take
+            if len(self._head) < _FRAME_HEAD:
+                break
+            head = self._head
+            self._skip = int.from_bytes(head[:3], "big")
+            kind, flags = head[3], head[4]
+            head.clear()
+            if kind == _WINDOW_UPDATE:
+                updates += 1
+            elif kind == _DATA:
+                if not flags & _END_STREAM:
+                    if not self._skip:
+                        others += 1
+                    elif flags & _PADDED:
+                        self._pad_length_next = True
+            elif kind not in _REQUEST_FRAMES:
+                others += 1
+        return updates, others
 
 
 class _Budget:
-    """A token bucket over the frames that cost work but carry no request."""
+    """A token bucket over the frames that carry no request; WINDOW_UPDATEs draw first on the
+    credit that the answers' DATA frames earn. The credit has no cap (a client receives up to
+    its whole window before it acknowledges any): what free WINDOW_UPDATEs cost stays bounded
+    by the answers sent."""
 
     def __init__(self, burst: int, per_s: float) -> None:
         self._bucket = TokenBucket(burst, per_s)
+        self._credit = 0.0
 
-    def allows(self, event: ev.Event) -> bool:
-        costly = isinstance(event, _COSTLY) or (
-            isinstance(event, ev.DataReceived) and not event.data and event.stream_ended is None
-        )
-        return not costly or self._bucket.take()
+    def earn(self, size: int) -> None:
+        """A DATA frame of ``size`` bytes was sent: the client may acknowledge it."""
+        self._credit += UPDATES_PER_FRAME + size / BYTES_PER_UPDATE
+
+    def allows(self, updates: int, others: int) -> bool:
+        """Spend for ``updates`` WINDOW_UPDATEs and ``others`` frames; False once dry."""
+        paid = min(updates, int(self._credit))
+        self._credit -= paid
+        return all(self._bucket.take() for _ in range(updates - paid + others))
+
+
+def _content_length(headers: list[Header]) -> int | None:
+    """The request's declared body length (h2 checks the body against it)."""
+    for name, value in headers:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
 
 
 class _Refusal:

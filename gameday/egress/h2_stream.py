@@ -24,6 +24,14 @@ What the fault modes mean on HTTP/2, that is, what an SDK sees:
 - an error answered before the client sent all its body (a faulted upload) is followed by
   RST_STREAM NO_ERROR (RFC 9113 section 8.1): the client stops sending and keeps the answer.
 - the gateway's interim ``100 Continue`` becomes an informational HEADERS frame.
+
+Request trailers (HEADERS after the body) are refused: the leg to the upstream is HTTP/1.1,
+and the gateway's pool has no way to send them as chunked trailers, so forwarding the request
+would drop them (an SDK's checksum trailer lost). The body then fails as if its client had
+gone (``ConnectionResetError``): the upstream never sees a complete request, and the client
+gets ``501`` unless an answer had already started. So that a body with a Content-Length is not
+complete upstream before the client's END_STREAM says whether trailers follow, its last byte is
+held back until then.
 """
 
 from __future__ import annotations
@@ -82,7 +90,9 @@ class Channel(Protocol):
 class H2Stream:
     """One request on an h2 connection: its body, its answer, and how it ended."""
 
-    def __init__(self, channel: Channel, stream_id: int, *, has_body: bool) -> None:
+    def __init__(
+        self, channel: Channel, stream_id: int, *, has_body: bool, length: int | None = None
+    ) -> None:
         loop = asyncio.get_running_loop()
         self.channel = channel
         self.id = stream_id
@@ -100,18 +110,38 @@ class H2Stream:
         """Body bytes received but not yet read (acknowledged when the stream ends)."""
         self.window: asyncio.Future[None] | None = None
         """Set while an answer waits for the client to open its flow-control window."""
+        self.refusal: str | None = None
+        """Why the request was refused after it started (its trailers), if it was."""
+        self._length = length
+        self._received = 0
+        self._held = b""
 
     def feed(self, data: bytes) -> None:
         """DATA from the client."""
         if data and not self.client_done:
             self.unread += len(data)
-            self.body.feed_data(data)
+            self._received += len(data)
+            if self._received == self._length:
+                data, self._held = data[:-1], data[-1:]  # until END_STREAM: see the module
+            if data:
+                self.body.feed_data(data)
 
     def feed_eof(self) -> None:
         """END_STREAM from the client."""
         if not self.client_done:
             self.client_done = True
+            if self._held:
+                self.body.feed_data(self._held)
             self.body.feed_eof()
+
+    def refuse_trailers(self, why: str) -> bool:
+        """Trailers came: fail the body (``why``) instead of ending it; False if it had ended."""
+        if self.client_done:
+            return False
+        self.client_done = True
+        self.refusal = why
+        self.body.set_exception(ConnectionResetError(why))
+        return True
 
     def consumed(self, size: int) -> None:
         """The gateway read ``size`` bytes of the body."""
@@ -327,7 +357,9 @@ async def serve_stream(
         except web.HTTPException as error:
             response = web.Response(status=error.status, reason=error.reason, text=error.text)
         except ConnectionError:
-            raise
+            if stream.refusal is None or stream.closed or stream.writer.head_sent:
+                raise
+            response = web.json_response({"error": f"refused: {stream.refusal}"}, status=501)
         except Exception as error:  # one line in the log and a 500, as the gateway does
             log.warning(f"error handling an HTTP/2 request: {describe(error)}")
             if stream.writer.head_sent:

@@ -7,31 +7,35 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import h2.events
 import httpx
 import pytest
-from botocore.auth import S3SigV4Auth, SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
-from h2.config import H2Configuration
 from h2.connection import H2Connection
 from h2.errors import ErrorCodes
 from hpack import Encoder
-from hyperframe.frame import HeadersFrame, PingFrame
+from hyperframe.frame import HeadersFrame, PingFrame, RstStreamFrame, WindowUpdateFrame
 
+from gameday.egress.h2_server import FLOOD_BURST
 from gameday.gateway.client import GatewayClient
-from tests.egress_support import RecordingTlsUpstream, Setup, egress_setup, fault
+from tests.egress_support import (
+    RecordingTlsUpstream,
+    Setup,
+    egress_setup,
+    fault,
+    h2_client,
+    h2_goaway,
+    h2_tunnel,
+    signed_headers,
+)
 
 STS = "https://sts.us-east-1.amazonaws.com/"
 S3 = "https://s3.us-east-1.amazonaws.com"
 IDENTITY = b"Action=GetCallerIdentity&Version=2011-06-15"
 FORM = "application/x-www-form-urlencoded; charset=utf-8"
-CREDENTIALS = Credentials("testing", "testing", "testing")
 
 
 @pytest.fixture(scope="module")
@@ -53,22 +57,9 @@ def _client(setup: Setup, **options: Any) -> httpx.AsyncClient:
     )
 
 
-def _signed(
-    method: str, url: str, body: bytes, service: str = "sts", headers: dict[str, str] | None = None
-) -> dict[str, str]:
-    """Headers botocore's own signer makes for the request (Host is signed)."""
-    request = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}))
-    if service == "s3":
-        request.headers["X-Amz-Content-SHA256"] = hashlib.sha256(body).hexdigest()
-        S3SigV4Auth(CREDENTIALS, "s3", "us-east-1").add_auth(request)
-    else:
-        SigV4Auth(CREDENTIALS, service, "us-east-1").add_auth(request)
-    return {k: v for k, v in request.headers.items() if k.lower() != "host"}
-
-
 async def _sts(client: httpx.AsyncClient, body: bytes, secret_ok: bool = True) -> httpx.Response:
     """A query-protocol STS call, signed as botocore signs it."""
-    headers = _signed("POST", STS, body, headers={"Content-Type": FORM})
+    headers = signed_headers("POST", STS, body, headers={"Content-Type": FORM})
     if not secret_ok:
         headers["Authorization"] = headers["Authorization"][:-4] + "0000"
     return await client.post(STS, content=body, headers=headers)
@@ -172,10 +163,10 @@ def test_a_large_body_streams_both_ways_intact(env: Setup) -> None:
     async def calls() -> tuple[httpx.Response, str, str]:
         async with _client(env, timeout=60) as client:
             made = await client.put(
-                f"{S3}/h2-bucket", headers=_signed("PUT", f"{S3}/h2-bucket", b"", "s3")
+                f"{S3}/h2-bucket", headers=signed_headers("PUT", f"{S3}/h2-bucket", b"", "s3")
             )
             assert made.status_code == 200, made.text
-            headers = _signed("PUT", key_url, payload, "s3")
+            headers = signed_headers("PUT", key_url, payload, "s3")
             headers["Content-Length"] = str(len(payload))
             # The gateway answers it with an interim 100 (an informational HEADERS frame).
             headers["Expect"] = "100-continue"
@@ -183,7 +174,7 @@ def test_a_large_body_streams_both_ways_intact(env: Setup) -> None:
             assert put.status_code == 200, put.text
             digest = hashlib.sha256()
             async with client.stream(
-                "GET", key_url, headers=_signed("GET", key_url, b"", "s3")
+                "GET", key_url, headers=signed_headers("GET", key_url, b"", "s3")
             ) as got:
                 async for chunk in got.aiter_raw():
                     digest.update(chunk)
@@ -201,46 +192,6 @@ def test_a_large_body_streams_both_ways_intact(env: Setup) -> None:
     assert outcomes == [("PutObject", "forwarded"), ("GetObject", "forwarded")]
 
 
-def _h2_socket(setup: Setup) -> ssl.SSLSocket:
-    """A CONNECT to a decrypted host, then TLS with ALPN h2 only."""
-    address = setup.proxy_url.removeprefix("http://").rsplit(":", 1)
-    sock = socket.create_connection((address[0], int(address[1])), timeout=10)
-    host = "sts.us-east-1.amazonaws.com"
-    sock.sendall(f"CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\n\r\n".encode())
-    answer = b""
-    while b"\r\n\r\n" not in answer:
-        chunk = sock.recv(1024)
-        assert chunk, answer
-        answer += chunk
-    assert answer.startswith(b"HTTP/1.1 200"), answer
-    context = ssl.create_default_context(cafile=str(setup.client_bundle))
-    context.set_alpn_protocols(["h2"])
-    tls = context.wrap_socket(sock, server_hostname=host)
-    assert tls.selected_alpn_protocol() == "h2"
-    return tls
-
-
-def _goaway(tls: ssl.SSLSocket, client: H2Connection) -> ErrorCodes | int | None:
-    """Read until the proxy's GOAWAY (its error code) or the connection's end (None)."""
-    while True:
-        try:
-            data = tls.recv(65536)
-        except (ConnectionError, ssl.SSLError):
-            return None
-        if not data:
-            return None
-        for event in client.receive_data(data):
-            if isinstance(event, h2.events.ConnectionTerminated):
-                return event.error_code
-
-
-def _raw_client(tls: ssl.SSLSocket) -> H2Connection:
-    client = H2Connection(H2Configuration(client_side=True))
-    client.initiate_connection()
-    tls.sendall(client.data_to_send())
-    return client
-
-
 def _headers_frame(stream_id: int, encoder: Encoder) -> bytes:
     frame = HeadersFrame(stream_id)
     frame.data = encoder.encode(
@@ -255,15 +206,85 @@ def _headers_frame(stream_id: int, encoder: Encoder) -> bytes:
     return bytes(frame.serialize())
 
 
-@pytest.mark.parametrize("attack", ["bad-frame", "too-many-streams", "ping-flood"])
+def _answered_stream(tls: ssl.SSLSocket, client: H2Connection) -> int:
+    """A request answered in full on a new stream, now closed on both sides: its id."""
+    stream_id = client.get_next_available_stream_id()
+    client.send_headers(stream_id, _request("GET"), end_stream=True)
+    tls.sendall(client.data_to_send())
+    while True:
+        data = tls.recv(65536)
+        assert data, "the proxy closed the connection"
+        events = client.receive_data(data)
+        tls.sendall(client.data_to_send())
+        if any(isinstance(e, h2.events.StreamEnded) for e in events):
+            return stream_id
+
+
+def _request(method: str) -> list[tuple[str, str]]:
+    return [
+        (":method", method),
+        (":scheme", "https"),
+        (":authority", "sts.us-east-1.amazonaws.com"),
+        (":path", "/"),
+    ]
+
+
+def _frames(frame: Any, count: int) -> bytes:
+    return bytes(frame.serialize()) * count
+
+
+FLOOD = 5 * FLOOD_BURST
+"""Frames in a flood: past the budget's burst, sent faster than it refills."""
+
+
+def _ping_flood(tls: ssl.SSLSocket, client: H2Connection) -> bytes:
+    ping = PingFrame(0)
+    ping.opaque_data = b"12345678"
+    return _frames(ping, FLOOD)
+
+
+def _window_update_flood(tls: ssl.SSLSocket, client: H2Connection) -> bytes:
+    # Each one makes the proxy look at every stream waiting for its window, and asks no answer.
+    return _frames(WindowUpdateFrame(0, window_increment=1), FLOOD)
+
+
+def _closed_stream_window_updates(tls: ssl.SSLSocket, client: H2Connection) -> bytes:
+    # h2 drops these without an event: counting events alone never saw them.
+    return _frames(WindowUpdateFrame(_answered_stream(tls, client), window_increment=1), FLOOD)
+
+
+def _closed_stream_resets(tls: ssl.SSLSocket, client: H2Connection) -> bytes:
+    return _frames(RstStreamFrame(_answered_stream(tls, client), error_code=8), FLOOD)
+
+
+def _rapid_reset(tls: ssl.SSLSocket, client: H2Connection) -> bytes:
+    """CVE-2023-44487: open a stream, reset it at once; each starts a request in the proxy."""
+    encoder = Encoder()
+    pairs = (
+        _headers_frame(1 + 2 * n, encoder) + bytes(RstStreamFrame(1 + 2 * n, 8).serialize())
+        for n in range(2 * FLOOD_BURST)
+    )
+    return b"".join(pairs)
+
+
+FLOODS: dict[str, Callable[[ssl.SSLSocket, H2Connection], bytes]] = {
+    "ping": _ping_flood,
+    "window-update": _window_update_flood,
+    "window-update-on-a-closed-stream": _closed_stream_window_updates,
+    "reset-of-a-closed-stream": _closed_stream_resets,
+    "rapid-reset": _rapid_reset,
+}
+
+
+@pytest.mark.parametrize("attack", ["bad-frame", "too-many-streams", *FLOODS])
 def test_hostile_http2_gets_goaway_and_the_proxy_serves_the_next_client(
     env: Setup, attack: str
 ) -> None:
     GatewayClient(env.proxy_url).add(
         fault("decrypt", ["sts"], "throttle", operations=["AssumeRole"])
     )
-    with _h2_socket(env) as tls:
-        client = _raw_client(tls)
+    with h2_tunnel(env) as tls:
+        client = h2_client(tls)
         if attack == "bad-frame":
             # A SETTINGS frame on stream 1 (it belongs on stream 0): a connection error.
             tls.sendall(b"\x00\x00\x00\x04\x00\x00\x00\x00\x01")
@@ -273,11 +294,10 @@ def test_hostile_http2_gets_goaway_and_the_proxy_serves_the_next_client(
             tls.sendall(b"".join(_headers_frame(1 + 2 * n, encoder) for n in range(101)))
             expected = ErrorCodes.PROTOCOL_ERROR
         else:
-            ping = PingFrame(0)
-            ping.opaque_data = b"12345678"
-            tls.sendall(bytes(ping.serialize()) * 5000)
+            tls.sendall(FLOODS[attack](tls, client))
             expected = ErrorCodes.ENHANCE_YOUR_CALM
-        assert _goaway(tls, client) == expected
+        tls.settimeout(5)  # not a GOAWAY in time: TimeoutError, and the test fails
+        assert h2_goaway(tls, client) == expected
 
     async def next_client() -> httpx.Response:
         async with _client(env) as fresh:

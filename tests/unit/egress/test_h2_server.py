@@ -1,7 +1,8 @@
 """H2Server on a socket pair, driven by a raw h2 client: a body is acknowledged only as the
 handler reads it (so the proxy holds at most a window of it), oversized heads get 431, a
-handler's error is a 500, an aborted "connection" resets its stream only, and a connection
-that sends no request is closed with GOAWAY."""
+handler's error is a 500, an aborted "connection" resets its stream only, a connection that
+sends no request is closed with GOAWAY, the flood budget spares what requests and downloads
+send, and request trailers are refused before the body is complete."""
 
 from __future__ import annotations
 
@@ -12,12 +13,15 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import h2.events as ev
+import pytest
 from aiohttp import web
 from h2.config import H2Configuration
 from h2.connection import H2Connection
 from h2.errors import ErrorCodes
+from hyperframe.frame import DataFrame, PingFrame, PriorityFrame, WindowUpdateFrame
 
-from gameday.egress.h2_server import STREAM_WINDOW, H2Server
+from gameday.egress import h2_server
+from gameday.egress.h2_server import STREAM_WINDOW, H2Server, _FrameMeter
 from gameday.egress.h2_stream import Handler
 from gameday.gateway.guard import RateLimitedLog, ServerLimits
 
@@ -201,5 +205,169 @@ def test_a_connection_without_requests_gets_goaway_and_is_counted_closed() -> No
             assert await client.reader.read() == b""
             await asyncio.sleep(0)
             assert closed == [1]
+
+    asyncio.run(run())
+
+
+SMALL_BUDGET = 4
+"""Frames with no request a connection may send in these tests (and ~none refilled)."""
+
+
+@pytest.fixture
+def small_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(h2_server, "FLOOD_BURST", SMALL_BUDGET)
+    monkeypatch.setattr(h2_server, "FLOOD_PER_S", 0.001)
+
+
+async def _ok(request: web.BaseRequest) -> web.StreamResponse:
+    return web.Response(text="ok")
+
+
+@pytest.mark.usefixtures("small_budget")
+def test_requests_with_priority_in_their_headers_draw_nothing_from_the_budget() -> None:
+    """Older clients put priority in every HEADERS frame: h2 reports a PriorityUpdated for it,
+    which is not a frame of its own and must not count as one."""
+
+    async def run() -> None:
+        async with _serving(_ok) as (client, _):
+            for n in range(3 * SMALL_BUDGET):
+                stream_id = 1 + 2 * n
+                client.h2.send_headers(
+                    stream_id,
+                    _get("/"),
+                    end_stream=True,
+                    priority_weight=200,
+                    priority_depends_on=0,
+                )
+                await client.flush()
+                assert await client.answer(stream_id) == (200, b"ok")
+
+    asyncio.run(run())
+
+
+@pytest.mark.usefixtures("small_budget")
+def test_a_download_acknowledged_frame_by_frame_draws_nothing_from_the_budget() -> None:
+    """Some clients (nghttp2, the CRT) send a WINDOW_UPDATE on the stream and one on the
+    connection for every DATA frame they get: the answers sent pay for them."""
+    body = bytes(1024 * 1024)
+
+    async def big(request: web.BaseRequest) -> web.StreamResponse:
+        return web.Response(body=body)
+
+    async def run() -> None:
+        async with _serving(big) as (client, _):
+            client.h2.send_headers(1, _get("/"), end_stream=True)
+            await client.flush()
+            got, frames = 0, 0
+
+            def take(event: ev.Event) -> bool:
+                nonlocal got, frames
+                if isinstance(event, ev.DataReceived) and event.flow_controlled_length:
+                    got += len(event.data)
+                    frames += 1
+                    size = event.flow_controlled_length
+                    if event.stream_ended is None:
+                        client.h2.increment_flow_control_window(size, stream_id=1)
+                    client.h2.increment_flow_control_window(size)
+                return isinstance(event, (ev.StreamEnded, ev.ConnectionTerminated))
+
+            await client.until(take)
+            assert got == len(body)
+            assert 2 * frames > SMALL_BUDGET  # more updates than the budget would allow
+
+    asyncio.run(run())
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        WindowUpdateFrame(0, window_increment=1),
+        PriorityFrame(1, depends_on=0, stream_weight=16),
+        PingFrame(0, opaque_data=b"12345678"),
+    ],
+    ids=["window-update", "priority", "ping"],
+)
+@pytest.mark.usefixtures("small_budget")
+def test_a_flood_of_frames_without_a_request_gets_goaway(frame: object) -> None:
+    async def run() -> None:
+        async with _serving(_ok) as (client, _):
+            client.writer.write(bytes(frame.serialize()) * (SMALL_BUDGET + 1))  # type: ignore[attr-defined]
+            await client.writer.drain()
+            goaway = await client.until(lambda e: isinstance(e, ev.ConnectionTerminated))
+            assert isinstance(goaway, ev.ConnectionTerminated)
+            assert goaway.error_code == ErrorCodes.ENHANCE_YOUR_CALM
+
+    asyncio.run(run())
+
+
+def _padded(data: bytes, padding: int, *, end: bool = False) -> bytes:
+    frame = DataFrame(1, data, pad_length=padding)
+    frame.flags.add("PADDED")
+    if end:
+        frame.flags.add("END_STREAM")
+    return bytes(frame.serialize())
+
+
+def test_the_meter_counts_each_frame_once_however_the_bytes_are_cut() -> None:
+    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+    stream = b"".join(
+        [
+            preface,
+            bytes(WindowUpdateFrame(0, window_increment=5).serialize()),
+            bytes(PingFrame(0, opaque_data=b"12345678").serialize()),
+            bytes(DataFrame(1, b"").serialize()),  # empty, stream not ended: costly
+            bytes(DataFrame(1, b"", flags=["END_STREAM"]).serialize()),  # ends it: not
+            _padded(b"", 7),  # nothing but padding: costly
+            _padded(b"x", 7),  # carries a byte: not
+            bytes(DataFrame(3, b"body" * 100).serialize()),
+        ]
+    )
+    assert _FrameMeter().costly(stream) == (1, 3)
+    meter, updates, others = _FrameMeter(), 0, 0
+    for at in range(len(stream)):
+        one, other = meter.costly(stream[at : at + 1])
+        updates, others = updates + one, others + other
+    assert (updates, others) == (1, 3)
+
+
+def _post(path: str, length: int | None) -> list[tuple[str, str]]:
+    head = [(":method", "POST"), (":scheme", "https"), (":authority", "a"), (":path", path)]
+    return head if length is None else [*head, ("content-length", str(length))]
+
+
+def test_trailers_fail_the_body_and_the_request_gets_501() -> None:
+    """The handler stands for the gateway forwarding a body: it never sees the whole of it,
+    nor its end, and the client is told why its request was refused."""
+    body = b"0123456789" * 100
+    seen: dict[str, int] = {}
+
+    async def forward(request: web.BaseRequest) -> web.StreamResponse:
+        async for chunk in request.content.iter_any():
+            seen[request.path] = seen.get(request.path, 0) + len(chunk)
+        return web.Response(text="forwarded")
+
+    async def run() -> None:
+        async with _serving(forward) as (client, _):
+            for stream_id, length in ((1, len(body)), (3, None)):
+                path = f"/{stream_id}"
+                client.h2.send_headers(stream_id, _post(path, length))
+                client.h2.send_data(stream_id, body)
+                await client.flush()
+                await asyncio.sleep(0.1)  # the handler reads what it may
+                client.h2.send_headers(
+                    stream_id, [("x-amz-checksum-crc32", "AAAAAA==")], end_stream=True
+                )
+                await client.flush()
+                status, answer = await client.answer(stream_id)
+                assert status == 501, answer
+                assert b"trailers (x-amz-checksum-crc32) cannot be forwarded" in answer
+                if length is not None:  # complete upstream with its last byte: held back
+                    assert seen[path] == len(body) - 1
+            # Without trailers, the held byte and the end come with END_STREAM.
+            client.h2.send_headers(5, _post("/5", len(body)))
+            client.h2.send_data(5, body, end_stream=True)
+            await client.flush()
+            assert await client.answer(5) == (200, b"forwarded")
+            assert seen["/5"] == len(body)
 
     asyncio.run(run())
