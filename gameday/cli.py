@@ -860,12 +860,21 @@ def gateway(
             help="Listen beyond loopback without a token (anyone can then inject faults).",
         ),
     ] = False,
+    deny_destructive: Annotated[
+        bool,
+        typer.Option(
+            "--deny-destructive",
+            help="Answer every destructive call (Delete*, Terminate*...) with AccessDenied, "
+            "never forwarded, for as long as it runs; each is counted as denied.",
+        ),
+    ] = False,
 ) -> None:
     """Run the fault gateway: an AWS-aware proxy that fails the calls active faults match.
 
     Point an app at it with AWS_ENDPOINT_URL=http://HOST:PORT; manage faults through its admin
     API under /_gameday/ (see docs/gateway.md). Listening beyond loopback needs a token, or
-    --allow-unauthenticated.
+    --allow-unauthenticated. A drill refuses destructive calls for its own run only, with a
+    watch (PUT /_gameday/watches/ID); --deny-destructive refuses them for the gateway's life.
 
     Example:
 
@@ -879,6 +888,7 @@ def gateway(
         token=token,
         seed=seed,
         allow_unauthenticated=allow_unauthenticated,
+        deny_destructive=deny_destructive,
     )
 
 
@@ -915,14 +925,25 @@ def egress(
         Path | None,
         typer.Option(help="PEM certificates to trust for --route targets.", show_default=False),
     ] = None,
+    deny_destructive: Annotated[
+        bool,
+        typer.Option(
+            "--deny-destructive",
+            help="Answer every destructive AWS call (Delete*, Terminate*...) with AccessDenied, "
+            "never forwarded, for as long as it runs. To see them it decrypts every AWS host "
+            "all the time, not only those a fault targets: each AWS call pays the decrypted "
+            "cost (under a millisecond, docs/egress.md).",
+        ),
+    ] = False,
 ) -> None:
     """Run the egress proxy: faults for a real account's AWS calls, through HTTPS_PROXY.
 
     An HTTP CONNECT proxy (HTTP/1.1 and HTTP/2 inside): hosts an active fault may match
     are decrypted with a per-run, AWS-only CA, and their calls failed or forwarded with
-    their own signatures; every other host is tunnelled blind. Faults go in through the
-    gateway's admin API under /_gameday/. Run it beside the app (docs/recipes/); a drill
-    uses it with `injector: egress` in the environment file (docs/egress.md, docs/aws.md).
+    their own signatures; every other host is tunnelled blind, unless a drill's watch (or
+    --deny-destructive) asks to see every AWS call. Faults go in through the gateway's admin
+    API under /_gameday/. Run it beside the app (docs/recipes/); a drill uses it with
+    `injector: egress` in the environment file (docs/egress.md, docs/aws.md).
 
     Example:
 
@@ -930,7 +951,14 @@ def egress(
     """
     from gameday.egress.serve import run_egress
 
-    run_egress(ca_dir, listen=listen, token=token, routes=route or (), route_ca=route_ca)
+    run_egress(
+        ca_dir,
+        listen=listen,
+        token=token,
+        routes=route or (),
+        route_ca=route_ca,
+        deny_destructive=deny_destructive,
+    )
 
 
 export_app = typer.Typer(help="Export what gameday would create, for review.", no_args_is_help=True)

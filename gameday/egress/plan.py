@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gameday.checks import Check, CheckOutcome
+from gameday.egress.ca import PERMITTED_SUFFIXES
 from gameday.egress.hosts import candidate_hosts, covers, scope_of
 from gameday.faults.rules import Rule
 from gameday.fis.aws_config import AwsEnvironment
@@ -22,7 +23,7 @@ from gameday.fis.plan import approval_checks
 from gameday.listen import is_loopback
 from gameday.scenario.durations import format_duration
 from gameday.scenario.fault_models import FaultKind, FisAction
-from gameday.scenario.models import Scenario
+from gameday.scenario.models import DestructiveCallsObjective, Scenario
 
 STOP_CONDITION_POLL_S = 5.0
 """How often the runner reads the stop-condition alarms (DescribeAlarms) while faults are in
@@ -57,6 +58,9 @@ class EgressPlan:
     tunnelled blind."""
     limits: tuple[str, ...]
     checks: tuple[Check, ...]
+    watch_reasons: tuple[str, ...] = ()
+    """What in the scenario needs every AWS call seen: then the runner sets a watch and the
+    proxy decrypts every AWS host for the whole run, not only ``hosts`` during faults."""
 
     @property
     def ok(self) -> bool:
@@ -69,6 +73,31 @@ class EgressPlan:
         starts it)."""
         egress = self.environment.egress
         return egress.url.rstrip("/") if egress is not None and egress.url else None
+
+
+def watch_reasons(scenario: Scenario) -> tuple[str, ...]:
+    """What in ``scenario`` needs every AWS call the app makes seen, counted (and refused,
+    for ``target.deny_destructive``): the same three things as ``engine.guard.watches_calls``.
+    """
+    reasons = []
+    if scenario.target.deny_destructive:
+        reasons.append("target.deny_destructive")
+    if any(isinstance(o, DestructiveCallsObjective) for o in scenario.objectives):
+        reasons.append("a destructive_calls objective")
+    if scenario.guardrails.destructive_limit is not None:
+        reasons.append("a destructive_calls guardrail")
+    return tuple(reasons)
+
+
+def describe_watch(reasons: Sequence[str]) -> str:
+    """What the watch does for the run, and why, for the plan and the run's events."""
+    suffixes = ", ".join(f"*.{suffix}" for suffix in PERMITTED_SUFFIXES)
+    return (
+        f"every AWS host ({suffixes}) is decrypted for the whole run, not only during "
+        f"faults: {' and '.join(reasons)} must see every AWS call the app makes, on any "
+        "service (a blind tunnel would hide it); each call pays the decrypted cost "
+        "(docs/egress.md)"
+    )
 
 
 def decrypted_hosts(rules: Sequence[Rule]) -> tuple[str, ...]:
@@ -179,7 +208,10 @@ def plan_egress(
     kinds = {rule.kind for rule in rules}
     limits = (*(KIND_LIMITS[k] for k in KIND_LIMITS if k in kinds), *ALWAYS_LIMITS)
     checks = egress_checks(scenario, env, rules, os.environ if environ is None else environ)
-    return EgressPlan(scenario, env, tuple(rules), decrypted_hosts(rules), limits, tuple(checks))
+    hosts = decrypted_hosts(rules)
+    return EgressPlan(
+        scenario, env, tuple(rules), hosts, limits, tuple(checks), watch_reasons(scenario)
+    )
 
 
 def egress_plan_dict(plan: EgressPlan) -> dict[str, Any]:
@@ -206,6 +238,8 @@ def egress_plan_dict(plan: EgressPlan) -> dict[str, Any]:
             for rule in plan.rules
         ],
         "decrypted_hosts": list(plan.hosts),
+        "decrypts_every_aws_host": bool(plan.watch_reasons),
+        "watch_reasons": list(plan.watch_reasons),
         "limits": list(plan.limits),
     }
 
@@ -232,8 +266,15 @@ def egress_plan_text(plan: EgressPlan) -> str:
             f"{', '.join(rule.regions) or 'every region'}, "
             f"{format_duration(rule.start_s)}..{format_duration(rule.end_s)}"
         )
+    if plan.watch_reasons:
+        lines += [
+            "decrypted for the whole run:",
+            f"  {describe_watch(plan.watch_reasons)}",
+            "the faults' hosts:",
+        ]
+    else:
+        lines.append("decrypted while a fault is in force (every other host is tunnelled blind):")
     lines += [
-        "decrypted while a fault is in force (every other host is tunnelled blind):",
         *(f"  {host}" for host in plan.hosts),
         "limits:",
         *(f"  - {limit}" for limit in plan.limits),

@@ -10,7 +10,9 @@ ways, never decrypted. A decrypted client that negotiates HTTP/2 (ALPN h2) is se
 ``H2Server``: each stream goes through the same ``handle`` as an HTTP/1.1 request, and is
 forwarded upstream over HTTP/1.1 (SigV4 signs the method, path, query, signed headers and
 payload hash, never the framing; ``:authority`` becomes Host). Tunnels, blind or HTTP/2, count
-against the gateway's connection cap as its HTTP connections do. See docs/egress.md.
+against the gateway's connection cap as its HTTP connections do. While a watch holds (or with
+``deny_destructive``), every AWS host the CA may sign is decrypted, so that every call is
+classified, counted, and refused when destructive and denied. See docs/egress.md.
 
 >>> core = EgressCore(CertificateAuthority.create(Path("ca")))
 >>> await core.start("127.0.0.1", 0)
@@ -33,7 +35,7 @@ from pathlib import Path
 from aiohttp import web
 from yarl import URL
 
-from gameday.egress.ca import CertificateAuthority
+from gameday.egress.ca import CertificateAuthority, is_aws_name
 from gameday.egress.h2_server import H2Server
 from gameday.egress.hosts import targeted
 from gameday.egress.hosts import warm as warm_hosts
@@ -143,7 +145,8 @@ class _Destinations(UpstreamPool):
 
 
 class EgressCore(GatewayCore):
-    """The egress proxy inside one event loop."""
+    """The egress proxy inside one event loop. ``deny_destructive``: refuse destructive calls
+    for its whole life, which means decrypting every AWS host for its whole life."""
 
     def __init__(
         self,
@@ -154,6 +157,7 @@ class EgressCore(GatewayCore):
         token: str | None = None,
         seed: int | None = None,
         limits: ServerLimits | None = None,
+        deny_destructive: bool = False,
     ) -> None:
         self.routes = tuple(routes)
         route_context = None
@@ -165,15 +169,24 @@ class EgressCore(GatewayCore):
                     f"--route-ca {route_ca}: cannot load it as PEM certificates: {error}"
                 ) from error
         pool = _Destinations(self.routes, route_context)
-        super().__init__(PLACEHOLDER_UPSTREAM, token=token, seed=seed, limits=limits, pool=pool)
+        super().__init__(
+            PLACEHOLDER_UPSTREAM,
+            token=token,
+            seed=seed,
+            limits=limits,
+            pool=pool,
+            deny_destructive=deny_destructive,
+        )
         self.authority = authority
         # Weak: a leaf context the CA's cache dropped goes once its last connection closes.
         self._hosts: weakref.WeakKeyDictionary[ssl.SSLContext, str] = weakref.WeakKeyDictionary()
         self._fronts: set[_Front] = set()
+        self._pending: dict[_Front, None] = {}
+        """Connections whose request line has not come yet, oldest first."""
         self._h2: set[H2Server] = set()
         self._tunnels = 0
-        """Connections held outside the HTTP server: CONNECTs being served, blind tunnels,
-        HTTP/2 connections."""
+        """Connections held outside the HTTP server: connections not yet handed to it (from
+        their accept), blind tunnels, HTTP/2 connections."""
         self._retargeter: asyncio.Task[None] | None = None
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
@@ -198,20 +211,42 @@ class EgressCore(GatewayCore):
         """Client connections open now: the HTTP server's, and tunnels."""
         return super().open_connections + self._tunnels
 
-    def take_slot(self) -> bool:
-        """Count one more tunnel, unless the data path is at its cap (the admin reserve is
-        kept, as on the gateway: the kill switch stays reachable)."""
-        if self.open_connections >= self.data_path_cap:
-            return False
+    def admit(self, front: _Front) -> bool:
+        """Count a connection from its accept, before its first byte: otherwise a flood of
+        silent ones would hold open files the cap never sees. At the cap, the oldest one that
+        has not sent its request line yet is closed to make room (as the gateway closes its
+        oldest idle connection), so a newcomer (the kill switch) always gets in; False when
+        every connection has."""
+        cap = self._server.cap if self._server is not None else 0
+        if self.open_connections >= cap:
+            if not self._pending:
+                busy = "reached with every connection busy: closed a new one"
+                self.errors.warning(f"connection limit ({cap}) {busy}")
+                return False
+            self.errors.warning(
+                f"connection limit ({cap}) reached: closed the oldest connection that had not "
+                "sent its request line"
+            )
+            next(iter(self._pending)).drop()
+        self._pending[front] = None
         self._tunnels += 1
         return True
+
+    def take_slot(self, front: _Front) -> bool:
+        """``front`` sent its CONNECT: the slot it holds from its accept becomes a tunnel's,
+        unless the data path is at its cap (the admin reserve is kept, as on the gateway: the
+        kill switch stays reachable). Connections still silent do not count here: they make
+        room for newcomers instead."""
+        self._pending.pop(front, None)
+        return self.open_connections - len(self._pending) <= self.data_path_cap
 
     def give_slot(self) -> None:
         self._tunnels -= 1
 
     async def _watch_tunnels(self) -> None:
         """Close blind tunnels that carried nothing for the idle timeout (a half-closed one
-        would otherwise hold its slot for good), and retarget those a new fault targets."""
+        would otherwise hold its slot for good), and retarget those a new fault (or a new
+        watch: every AWS host) targets."""
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(_RETARGET_INTERVAL_S)
@@ -219,12 +254,12 @@ class EgressCore(GatewayCore):
             for front in list(self._fronts):
                 if front.quiet_tunnel(now, self.limits.idle_timeout_s):
                     front.close()
-            if self.store.active():
+            if self.store.active() or self.ledger.watching:
                 self._retarget(now)
 
     def _retarget(self, now: float) -> None:
         for front in list(self._fronts):
-            if not self.decrypts(*front.target):
+            if not self.decrypts(*front.target) and not self._unwatched(*front.target, b""):
                 continue
             if front.targeted_since is None:
                 front.targeted_since = now
@@ -250,8 +285,35 @@ class EgressCore(GatewayCore):
                 sock.close()
 
     def decrypts(self, host: str, port: int) -> bool:
-        """Whether a CONNECT to host:port is decrypted (an active fault may match it)."""
-        return port == 443 and targeted(host, self.store.active())
+        """Whether a CONNECT to host:port is decrypted: an active fault may match it, or it
+        is an AWS host while every call is watched."""
+        if port != 443:
+            return False
+        if self.ledger.watching and is_aws_name(host):
+            return True
+        return targeted(host, self.store.active())
+
+    def sees_all_calls(self) -> bool:
+        """Every AWS call through the proxy is seen now: a watch holds (or denial is
+        permanent), and no tunnel to an AWS host opened outside it is still open or
+        opening (the retargeter closes them between two calls)."""
+        if not self.ledger.watching:
+            return False
+        return not any(is_aws_name(front.target[0]) for front in self._fronts)
+
+    def _unwatched(self, host: str, port: int, early: bytes) -> str | None:
+        """Why a CONNECT to an AWS host cannot be decrypted while every call is watched (a
+        blind tunnel would hide its calls: refused instead), or None."""
+        if not self.ledger.watching or not is_aws_name(host):
+            return None
+        if port != 443:
+            return f"{host}:{port}: every AWS call is watched now, and only port 443 is decrypted"
+        if early:
+            return (
+                f"{host}: the client sent bytes before the proxy's 200; every AWS call is "
+                "watched now, and such a tunnel cannot be decrypted"
+            )
+        return None
 
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         """A decrypted request (matched, then answered or forwarded), or an admin call."""
@@ -280,9 +342,14 @@ class EgressCore(GatewayCore):
         return host.encode("utf-8", "surrogateescape")
 
     async def tunnel(self, front: _Front, host: str, port: int, early: bytes) -> None:
-        """Connect a CONNECT: decrypted when targeted, else a blind tunnel."""
+        """Connect a CONNECT: decrypted when targeted, else a blind tunnel (refused when
+        that would hide a watched AWS call)."""
         if self.decrypts(host, port) and not early:
             await self._decrypt(front, host)
+            return
+        refusal = self._unwatched(host, port, early)
+        if refusal is not None:
+            front.answer(403, refusal)
             return
         route = route_for(self.routes, host)
         to_host, to_port = (host, port)
@@ -385,13 +452,17 @@ class _Front(asyncio.Protocol):
         self.targeted_since: float | None = None
         """When a fault first targeted this tunnel's host (the retargeter's clock)."""
         self.holds_slot = False
-        """Counted against the connection cap (from its CONNECT on)."""
+        """Counted against the connection cap (from its accept on)."""
         self.client_ended = False
         self.upstream_ended = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        if not self._core.admit(self):
+            transport.abort()
+            return
+        self.holds_slot = True
         self._core._fronts.add(self)
         loop = asyncio.get_running_loop()
         limit_s = self._core.limits.header_timeout_s
@@ -422,11 +493,11 @@ class _Front(asyncio.Protocol):
         if target is None or not parts[2].startswith(b"HTTP/1."):
             self.answer(400, f"not a CONNECT host:port request: {line[:100]!r}")
             return
-        if not self._core.take_slot():
+        if not self._core.take_slot(self):
+            self.release_slot()
             cap = self._core.data_path_cap
             self.answer(503, f"the egress proxy is at its connection limit ({cap})")
             return
-        self.holds_slot = True
         self._cancel_timer()
         assert self.transport is not None
         self.transport.pause_reading()
@@ -437,6 +508,7 @@ class _Front(asyncio.Protocol):
     def _hand_over(self) -> None:
         self._cancel_timer()
         self._core._fronts.discard(self)
+        self.release_slot()  # the HTTP server counts it from here
         assert self.transport is not None
         self._core.serve_http(self.transport, bytes(self._buffer))
 
@@ -444,7 +516,14 @@ class _Front(asyncio.Protocol):
         """No longer counted against the cap (closed, or counted by what serves it now)."""
         if self.holds_slot:
             self.holds_slot = False
+            self._core._pending.pop(self, None)
             self._core.give_slot()
+
+    def drop(self) -> None:
+        """Close a connection that has not sent its request line, to make room for another."""
+        self.release_slot()
+        if self.transport is not None:
+            self.transport.abort()
 
     def established(self) -> asyncio.Transport | None:
         """Tell the client the tunnel is up; the transport, unless the client left."""

@@ -46,11 +46,15 @@ def run_egress(
     routes: Sequence[str] = (),
     route_ca: Path | None = None,
     valid_hours: float = 12.0,
+    *,
+    deny_destructive: bool = False,
 ) -> None:
     """Serve until a signal; prints one line with the proxy's URL once it is ready.
 
     Only loopback: a CONNECT proxy on a wider address is an open relay into the account's
     AWS traffic, whatever the admin token (a sidecar shares the app's loopback).
+    ``deny_destructive``: refuse every destructive call while it runs, which decrypts every
+    AWS host while it runs.
     """
     host, port = parse_listen(listen, "--listen", DEFAULT_LISTEN)
     if not is_loopback(host):
@@ -70,7 +74,13 @@ def run_egress(
             f"--ca-dir {ca_dir}: cannot write the run's CA there: {error.strerror or error}",
             hint="give a folder this user can create and write (it is made 0700)",
         ) from error
-    core = EgressCore(authority, routes=parsed, route_ca=route_ca, token=token)
+    core = EgressCore(
+        authority,
+        routes=parsed,
+        route_ca=route_ca,
+        token=token,
+        deny_destructive=deny_destructive,
+    )
     ready = functools.partial(_ready_line, core)
     asyncio.run(serve_until_signal(core, host, port, "the egress proxy", ready))
 
@@ -79,8 +89,11 @@ def _ready_line(core: EgressCore, host: str, port: int) -> str:
     url = f"http://{host}:{port}"
     bundle = core.authority.bundle_path
     java = java_tool_options(core.authority.directory / TRUSTSTORE_NAME, host, port)
+    denying = ""
+    if core.ledger.always_deny:
+        denying = "; destructive calls are refused (every AWS host is decrypted)"
     return (
-        f"gameday egress listening on {url}; trust {bundle}\n"
+        f"gameday egress listening on {url}; trust {bundle}{denying}\n"
         f"  HTTPS_PROXY={url} AWS_CA_BUNDLE={bundle} NO_PROXY={NO_PROXY}\n"
         f"  NODE_EXTRA_CA_CERTS={bundle} JAVA_TOOL_OPTIONS='{java}'"
     )
@@ -102,8 +115,9 @@ class EgressThread(Gateway):
         routes: Sequence[str] = (),
         route_ca: Path | None = None,
         valid_hours: float = 12.0,
+        deny_destructive: bool = False,
     ) -> None:
-        super().__init__(PLACEHOLDER_UPSTREAM, token=token)
+        super().__init__(PLACEHOLDER_UPSTREAM, token=token, deny_destructive=deny_destructive)
         self.ca_dir = ca_dir
         self._authority = CertificateAuthority.create(ca_dir, valid_hours=valid_hours)
         self._routes = [parse_route(route) for route in routes]
@@ -111,5 +125,9 @@ class EgressThread(Gateway):
 
     def make_core(self) -> GatewayCore:
         return EgressCore(
-            self._authority, routes=self._routes, route_ca=self._route_ca, token=self._token
+            self._authority,
+            routes=self._routes,
+            route_ca=self._route_ca,
+            token=self._token,
+            deny_destructive=self._deny_destructive,
         )

@@ -206,7 +206,8 @@ class Drill:
                     raise GameDayError(
                         "this scenario counts or refuses destructive calls, and on "
                         f"{self.plan.environment.value} no gateway sees the app's calls",
-                        hint="run it embedded or with localstack, or drop the destructive_calls "
+                        hint="run it embedded, with localstack, or on aws with injector: egress "
+                        "(the proxy then sees every AWS call); or drop the destructive_calls "
                         "guardrail, objective and target.deny_destructive",
                     )
                 watch_calls = self._watch_calls(stage.watch_calls)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from gameday.checks import CheckOutcome
 from gameday.child_env import without_gameday_variables
-from gameday.egress.plan import STOP_CONDITION_POLL_S, EgressPlan, plan_egress
+from gameday.egress.plan import STOP_CONDITION_POLL_S, EgressPlan, describe_watch, plan_egress
 from gameday.egress.serve import EgressThread, app_variables
 from gameday.environments.app import AppProcess, RunningApp
 from gameday.environments.call_audit import CallWatch, read_call_audit
@@ -32,7 +32,7 @@ from gameday.fis.aws_config import AwsEnvironment, merge_environment
 from gameday.fis.clients import AwsClients
 from gameday.fis.safety import ConfigurationMissing, check_account, require_approval
 from gameday.gateway.client import GatewayClient
-from gameday.injectors.gateway import GatewayInjector
+from gameday.injectors.gateway import GatewayInjector, hold_watch, watch_ttl_s
 from gameday.result import CallAudit
 from gameday.scenario.durations import format_duration
 from gameday.scenario.models import Scenario
@@ -120,6 +120,7 @@ async def bring_up_egress(
     connection = merged.egress
     assert connection is not None  # the plan's checks refuse a missing one
     app: RunningApp | None = None
+    proxy: EgressThread | None = None
     if connection.start:
         token = secrets.token_urlsafe(24)
         proxy = stack.enter_context(
@@ -132,9 +133,23 @@ async def bring_up_egress(
         )
         request.note("environment", f"egress proxy started on {proxy.url}")
         client = GatewayClient(proxy.url, token)
-        app = await _start_app_behind(scenario, stack, request, proxy)
     else:
         client = await asyncio.to_thread(_connect, plan)
+    if plan.watch_reasons:
+        # Before the app's first call and the first fault: from here every AWS call it
+        # makes is decrypted, counted, and refused when destructive and denied.
+        await asyncio.to_thread(
+            hold_watch,
+            client,
+            request.run_id,
+            stack,
+            ttl_s=watch_ttl_s(scenario),
+            deny=scenario.target.deny_destructive,
+            why=" and ".join(plan.watch_reasons),
+            note=request.note,
+        )
+    if proxy is not None:
+        app = await _start_app_behind(scenario, stack, request, proxy)
     alarms = AlarmWatch(
         clients.cloudwatch, merged.stop_conditions, interval_s=STOP_CONDITION_POLL_S
     )
@@ -145,10 +160,11 @@ async def bring_up_egress(
     baseline = await asyncio.to_thread(read_call_audit, client, request.note, now=request.now)
     calls_seq = (await asyncio.to_thread(client.calls, since=0)).last_seq
     request.note("approval", f"account {account}, region {merged.region}: cleared")
+    decrypted = f"decrypted while a fault is in force: {', '.join(plan.hosts)}"
+    if plan.watch_reasons:
+        decrypted = describe_watch(plan.watch_reasons)
     request.note(
-        "environment",
-        f"real account through the egress proxy at {plan.url}; decrypted while a fault is in "
-        f"force: {', '.join(plan.hosts)}",
+        "environment", f"real account through the egress proxy at {client.url}; {decrypted}"
     )
     injector = GatewayInjector(client, request.run_id)
 

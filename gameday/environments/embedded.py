@@ -21,7 +21,7 @@ from gameday.environments.workdir import GATEWAY_URL_FILE
 from gameday.errors import GameDayError
 from gameday.gateway.client import GatewayClient
 from gameday.gateway.models import Outcome
-from gameday.injectors.gateway import GatewayInjector
+from gameday.injectors.gateway import GatewayInjector, hold_watch, watch_ttl_s
 from gameday.result import GatewayTally
 from gameday.scenario.models import Scenario
 
@@ -47,12 +47,12 @@ class EmbeddedEnvironment:
         # moto keeps its state per process: each run starts from an empty account.
         await asyncio.to_thread(reset_emulator, emulator.url)
         note("environment", f"emulator at {emulator.url}")
-        deny = scenario.target.deny_destructive
         gateway = await asyncio.to_thread(
-            stack.enter_context, Gateway(emulator.url, seed=request.seed, deny_destructive=deny)
+            stack.enter_context, Gateway(emulator.url, seed=request.seed)
         )
         client = GatewayClient(gateway.url)
         await asyncio.to_thread(client.wait_ready, 5.0)
+        await deny_destructive(request, client, stack)
         # `gameday abort` in another terminal finds this run's gateway here.
         (request.workdir / GATEWAY_URL_FILE).write_text(gateway.url)
         note("environment", f"gateway at {gateway.url}")
@@ -76,6 +76,24 @@ class EmbeddedEnvironment:
             clients=clients,
             isolation=isolation,
         )
+
+
+async def deny_destructive(request: StageRequest, client: GatewayClient, stack: ExitStack) -> None:
+    """``target.deny_destructive``: the run's watch on the gateway, refusing destructive
+    calls, before the app starts; ``stack`` ends it. (The gateway sees every call anyway.)"""
+    scenario = request.plan.loaded.scenario
+    if not scenario.target.deny_destructive:
+        return
+    await asyncio.to_thread(
+        hold_watch,
+        client,
+        request.run_id,
+        stack,
+        ttl_s=watch_ttl_s(scenario),
+        deny=True,
+        why="target.deny_destructive",
+        note=request.note,
+    )
 
 
 async def isolated(

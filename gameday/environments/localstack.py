@@ -24,7 +24,12 @@ from localstack_client.config import DEFAULT_EDGE_PORT, parse_localstack_host
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from gameday.demo.config import DEFAULT_ROLE_ARN
-from gameday.environments.embedded import gateway_stage, isolated, start_app
+from gameday.environments.embedded import (
+    deny_destructive,
+    gateway_stage,
+    isolated,
+    start_app,
+)
 from gameday.environments.localstack_coverage import (
     REFUSAL_HINT,
     ServedServices,
@@ -180,12 +185,10 @@ class LocalStackEnvironment:
         coverage = check_coverage(scenario, served)
         if not coverage.ok:
             raise EnvironmentFailure(refusal_message(scenario, coverage, served), hint=REFUSAL_HINT)
-        deny = scenario.target.deny_destructive
-        gateway = await asyncio.to_thread(
-            stack.enter_context, Gateway(url, seed=seed, deny_destructive=deny)
-        )
+        gateway = await asyncio.to_thread(stack.enter_context, Gateway(url, seed=seed))
         client = GatewayClient(gateway.url)
         await asyncio.to_thread(client.wait_ready, 5.0)
+        await deny_destructive(request, client, stack)
         note("environment", f"gateway at {gateway.url}")
         clients = boto3_clients(url)
         setup = await asyncio.to_thread(create_setup, scenario, clients)

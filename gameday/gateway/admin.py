@@ -1,5 +1,5 @@
-"""The gateway's admin API, on the gateway's own port: ``/_gameday/``, ``/metrics`` and
-LocalStack's Chaos API shape under ``/_localstack/chaos/``.
+"""The gateway's admin API, on the gateway's own port: ``/_gameday/`` (faults, watches,
+requests, calls), ``/metrics`` and LocalStack's Chaos API shape under ``/_localstack/chaos/``.
 
 None of these paths is ever forwarded upstream. With a token set, every call here needs
 ``Authorization: Bearer TOKEN`` or gets 401; a bad body gets 400 naming the field. Bodies are
@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from gameday.gateway.ledger import CallLedger
+from gameday.gateway.ledger import MAX_WATCHES, CallLedger
 from gameday.gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from gameday.gateway.metrics import GatewayMetrics
 from gameday.gateway.models import (
@@ -32,6 +32,8 @@ from gameday.gateway.models import (
     FaultList,
     FaultSpec,
     Health,
+    WatchList,
+    WatchSpec,
     describe_validation_error,
 )
 from gameday.gateway.store import CHAOS_TTL_S, MAX_FAULTS, FaultStore, RequestLog
@@ -104,6 +106,7 @@ class AdminApi:
             "/_gameday/faults": {"GET": self._list, "DELETE": self._clear},
             "/_gameday/requests": {"GET": self._requests},
             "/_gameday/calls": {"GET": self._calls},
+            "/_gameday/watches": {"GET": self._watches},
             METRICS_PATH: {"GET": self._metrics_text},
             "/_localstack/chaos/faults": {
                 "GET": self._chaos_get,
@@ -117,6 +120,11 @@ class AdminApi:
             "GET": self._get_one,
             "PUT": self._put,
             "DELETE": self._remove,
+        }
+        self._watch_routes: dict[str, _Handler] = {
+            "GET": self._get_watch,
+            "PUT": self._put_watch,
+            "DELETE": self._end_watch,
         }
 
     def owns(self, request: web.BaseRequest, path: str) -> bool:
@@ -155,9 +163,12 @@ class AdminApi:
         methods = self._routes.get(path)
         if methods is not None:
             return methods, ""
-        prefix = "/_gameday/faults/"
-        if path.startswith(prefix):
-            return self._fault_routes, path[len(prefix) :]
+        for prefix, routes in (
+            ("/_gameday/faults/", self._fault_routes),
+            ("/_gameday/watches/", self._watch_routes),
+        ):
+            if path.startswith(prefix):
+                return routes, path[len(prefix) :]
         raise AdminError(404, f"no admin endpoint at {path}")
 
     async def _health(self, request: web.BaseRequest, _: str) -> web.StreamResponse:
@@ -220,6 +231,33 @@ class AdminApi:
 
     async def _calls(self, request: web.BaseRequest, _: str) -> web.StreamResponse:
         return json_response(self._ledger.page(_int_param(request, "since") or 0))
+
+    async def _watches(self, request: web.BaseRequest, _: str) -> web.StreamResponse:
+        return json_response(WatchList(watches=self._ledger.watches.statuses()))
+
+    async def _get_watch(self, request: web.BaseRequest, watch_id: str) -> web.StreamResponse:
+        watch = self._ledger.watches.get(watch_id)
+        if watch is None:
+            raise AdminError(404, f"no watch {watch_id!r}", "id")
+        return json_response(watch)
+
+    async def _put_watch(self, request: web.BaseRequest, watch_id: str) -> web.StreamResponse:
+        body = await self._read_json(request)
+        if not isinstance(body, dict):
+            raise AdminError(400, "the body must be a JSON object {ttl_seconds, deny_destructive}")
+        if "id" in body and body["id"] != watch_id:
+            raise AdminError(400, f"id {body['id']!r} differs from the path's {watch_id!r}", "id")
+        spec = _validate(WatchSpec, {**body, "id": watch_id})
+        watches = self._ledger.watches
+        if watches.get(watch_id) is None and len(watches) >= MAX_WATCHES:
+            raise AdminError(400, f"the gateway holds at most {MAX_WATCHES} watches")
+        status, created = watches.put(spec)
+        return json_response(status, status=201 if created else 200)
+
+    async def _end_watch(self, request: web.BaseRequest, watch_id: str) -> web.StreamResponse:
+        if not self._ledger.watches.remove(watch_id):
+            raise AdminError(404, f"no watch {watch_id!r}", "id")
+        return json_response({"removed": 1})
 
     async def _metrics_text(self, request: web.BaseRequest, _: str) -> web.StreamResponse:
         response = web.Response(body=self._metrics.render())

@@ -32,6 +32,9 @@ from gameday.gateway.models import (
     FaultStatus,
     Health,
     RequestPage,
+    WatchList,
+    WatchSpec,
+    WatchStatus,
 )
 from gameday.retrying import Backoff, retry_call
 
@@ -122,6 +125,28 @@ class GatewayClient:
         if not isinstance(removed, int):
             raise GatewayError(f"{self.url}: unexpected answer to DELETE /_gameday/faults")
         return removed
+
+    def add_watch(self, spec: WatchSpec) -> WatchStatus:
+        """Watch every call (and refuse destructive ones with ``deny_destructive``) until the
+        TTL, or replace the watch with the same id; returns it as held. A gateway older than
+        watches answers 404 (GatewayError with that status)."""
+        body = spec.model_dump(mode="json", exclude={"id"})
+        path = f"/_gameday/watches/{quote(spec.id, safe='')}"
+        return self._call("PUT", path, WatchStatus, body)
+
+    def remove_watch(self, watch_id: str) -> bool:
+        """End one watch now; False if there was none by that id (expired, or never set)."""
+        try:
+            self._request("DELETE", f"/_gameday/watches/{quote(watch_id, safe='')}")
+        except GatewayError as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
+
+    def watches(self) -> builtins.list[WatchStatus]:
+        """The watches in force."""
+        return list(self._call("GET", "/_gameday/watches", WatchList).watches)
 
     def list(self) -> builtins.list[FaultStatus]:
         return list(self._call("GET", "/_gameday/faults", FaultList).faults)

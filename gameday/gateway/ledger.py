@@ -1,12 +1,15 @@
 """What the app did through the gateway: every call counted by service, operation, outcome and
-class, and each destructive call kept with its time and resource (docs/audit.md).
+class, and each destructive call kept with its time and resource (docs/audit.md); and the
+watches that make the gateway refuse destructive calls for a while (and the egress proxy see
+every AWS call).
 
 Exact, unlike the ring of recent requests (``store.RequestLog``), which drops the oldest: the
 counts are one dict entry per kind of call, and destructive calls are rare.
 
 >>> ledger = CallLedger()
+>>> ledger.watches.put(WatchSpec(id="run-1", ttl_seconds=600, deny_destructive=True))
 >>> ledger.record(info, CallClass.DESTRUCTIVE, Outcome.DENIED, "orders")
->>> ledger.page(since=0)  # counts, and the destructive calls after seq 0
+>>> ledger.page(since=0)  # counts, the destructive calls after seq 0, the watches in force
 """
 
 from __future__ import annotations
@@ -17,28 +20,111 @@ from collections.abc import Callable
 from itertools import dropwhile
 
 from gameday.gateway.classify import RequestInfo
-from gameday.gateway.models import CallCountRecord, CallsPage, DestructiveCallRecord, Outcome
+from gameday.gateway.models import (
+    CallCountRecord,
+    CallsPage,
+    DestructiveCallRecord,
+    Outcome,
+    WatchSpec,
+    WatchStatus,
+)
 from gameday.kinds import CallClass
 
 MAX_DESTRUCTIVE = 10_000
 """Destructive calls kept; an app that makes more has the oldest dropped (and counted)."""
 
+MAX_WATCHES = 64
+"""Watches held at once: one per drill running through the gateway, so a handful at most."""
+
+
+class Watches:
+    """The watches in force, each until its TTL on ``clock`` (gone for the very next call
+    once past it, as faults are)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._held: dict[str, tuple[WatchSpec, float]] = {}
+        """By id: the watch and when it expires."""
+
+    def __len__(self) -> int:
+        return len(self._live())
+
+    def put(self, spec: WatchSpec) -> tuple[WatchStatus, bool]:
+        """Hold ``spec`` from now for its TTL (replacing the watch of the same id); returns
+        it as held and whether it is new. Room is the caller's to check (``MAX_WATCHES``)."""
+        created = spec.id not in self._live()
+        self._held[spec.id] = (spec, self._clock() + spec.ttl_seconds)
+        return self._status(spec.id), created
+
+    def remove(self, watch_id: str) -> bool:
+        """End one watch now; False when none by that id is in force."""
+        return self._live().pop(watch_id, None) is not None
+
+    def get(self, watch_id: str) -> WatchStatus | None:
+        return self._status(watch_id) if watch_id in self._live() else None
+
+    def statuses(self) -> tuple[WatchStatus, ...]:
+        """Every watch in force, soonest to end first."""
+        live = self._live()
+        return tuple(self._status(i) for i in sorted(live, key=lambda i: live[i][1]))
+
+    @property
+    def active(self) -> bool:
+        """A watch is in force."""
+        return bool(self._held) and bool(self._live())
+
+    @property
+    def denying(self) -> bool:
+        """A watch in force refuses destructive calls."""
+        return bool(self._held) and any(spec.deny_destructive for spec, _ in self._live().values())
+
+    def _live(self) -> dict[str, tuple[WatchSpec, float]]:
+        now = self._clock()
+        for watch_id in [i for i, (_, ends) in self._held.items() if ends <= now]:
+            del self._held[watch_id]
+        return self._held
+
+    def _status(self, watch_id: str) -> WatchStatus:
+        spec, ends = self._held[watch_id]
+        left = round(max(0.0, ends - self._clock()), 3)
+        return WatchStatus(**spec.model_dump(), expires_in_s=left)
+
 
 class CallLedger:
-    """Counts and destructive calls since the gateway started."""
+    """Counts and destructive calls since the gateway started, and the watches in force.
+
+    ``deny_destructive``: refuse destructive calls for the gateway's whole life (``gameday
+    gateway --deny-destructive``). ``sees_all_calls``: whether every call is seen now (the
+    egress proxy's are not, outside a watch: it tunnels hosts blind); default always.
+    """
 
     def __init__(
         self,
         *,
         deny_destructive: bool = False,
+        sees_all_calls: Callable[[], bool] | None = None,
         wall_clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.monotonic,
         size: int = MAX_DESTRUCTIVE,
     ) -> None:
-        self.deny_destructive = deny_destructive
+        self.always_deny = deny_destructive
+        self._sees_all_calls = sees_all_calls
+        self.watches = Watches(clock)
         self._wall_clock = wall_clock
         self._counts: Counter[tuple[str | None, str | None, Outcome, CallClass]] = Counter()
         self._destructive: deque[DestructiveCallRecord] = deque(maxlen=size)
         self.last_seq = 0
+
+    @property
+    def deny_destructive(self) -> bool:
+        """Destructive calls are refused now: always, or while a watch that denies holds."""
+        return self.always_deny or self.watches.denying
+
+    @property
+    def watching(self) -> bool:
+        """Every call must be seen now: destructive calls are always refused, or a watch
+        holds (the egress proxy then decrypts every AWS host)."""
+        return self.always_deny or self.watches.active
 
     def record(
         self, info: RequestInfo, call_class: CallClass, outcome: Outcome, resource: str | None
@@ -74,4 +160,6 @@ class CallLedger:
             last_seq=self.last_seq,
             dropped=dropped,
             deny_destructive=self.deny_destructive,
+            sees_all_calls=self._sees_all_calls() if self._sees_all_calls else True,
+            watches=self.watches.statuses(),
         )

@@ -233,6 +233,36 @@ class DestructiveCallRecord(BaseModel):
     outcome: Outcome
 
 
+class WatchBody(BaseModel):
+    """The body of ``PUT /_gameday/watches/{id}``: while it holds, every AWS call is seen
+    (the egress proxy decrypts every AWS host), and destructive ones are refused when
+    ``deny_destructive``."""
+
+    model_config = _FROZEN
+
+    ttl_seconds: float = Field(gt=0, le=MAX_TTL_S)
+    """A watch ends by itself, like a fault, even if whoever set it is killed."""
+    deny_destructive: bool = False
+
+
+class WatchSpec(WatchBody):
+    """A watch with its id (a drill's run id): several runs may watch through one proxy."""
+
+    id: str = Field(pattern=FAULT_ID_PATTERN)
+
+
+class WatchStatus(WatchSpec):
+    """A watch as the gateway holds it now."""
+
+    expires_in_s: float
+
+
+class WatchList(BaseModel):
+    model_config = _FROZEN
+
+    watches: tuple[WatchStatus, ...]
+
+
 class CallsPage(BaseModel):
     """``GET /_gameday/calls?since=SEQ``: every call counted since the gateway started, and
     the destructive calls after ``since``, oldest first."""
@@ -246,7 +276,14 @@ class CallsPage(BaseModel):
     dropped: int
     """Destructive calls after ``since`` that the bounded list no longer holds."""
     deny_destructive: bool
-    """Whether this gateway answers destructive calls with AccessDenied."""
+    """Whether this gateway answers destructive calls with AccessDenied now (its
+    ``--deny-destructive``, or a watch in force that denies)."""
+    sees_all_calls: bool | None = None
+    """Whether every AWS call through it is classified and counted now: always on the
+    gateway; on the egress proxy only with ``--deny-destructive`` or a watch in force (else
+    hosts no fault targets are tunnelled blind). None: a gateway older than watches."""
+    watches: tuple[WatchStatus, ...] | None = None
+    """The watches in force; None: a gateway older than watches, which cannot hold one."""
 
 
 class Health(BaseModel):

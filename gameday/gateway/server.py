@@ -103,7 +103,10 @@ upstream. gameday reaches them at the emulator's own URL."""
 
 
 class GatewayCore:
-    """The gateway inside one event loop: server, upstream session, faults, request log."""
+    """The gateway inside one event loop: server, upstream session, faults, request log.
+
+    ``deny_destructive``: every destructive call is answered AccessDenied for the core's
+    whole life; a watch (``PUT /_gameday/watches/{id}``) does the same for its TTL."""
 
     def __init__(
         self,
@@ -126,7 +129,12 @@ class GatewayCore:
         self.store = FaultStore(rng=random.Random(seed), clock=clock)
         self.log = RequestLog(ring_size, wall_clock=wall_clock)
         self.metrics = GatewayMetrics(lambda: len(self.store.active()))
-        self.ledger = CallLedger(deny_destructive=deny_destructive, wall_clock=wall_clock)
+        self.ledger = CallLedger(
+            deny_destructive=deny_destructive,
+            sees_all_calls=self.sees_all_calls,
+            wall_clock=wall_clock,
+            clock=clock,
+        )
         self.admin = AdminApi(
             self.store,
             self.log,
@@ -226,6 +234,10 @@ class GatewayCore:
     def open_connections(self) -> int:
         """Client connections open now."""
         return self._server.open_connections if self._server is not None else 0
+
+    def sees_all_calls(self) -> bool:
+        """Every call sent here is classified and counted (the egress proxy's are not)."""
+        return True
 
     @property
     def data_path_cap(self) -> int:
@@ -348,8 +360,8 @@ class GatewayCore:
         info = call.info
         status, code = error_for_mode(Mode.DENIED, info)
         what = " ".join(p for p in (info.service, info.operation, call.resource) if p)
-        message = f"gameday refused a destructive call ({what or call.request.method}): the "
-        message += "drill's target says deny_destructive"
+        message = f"gameday refused a destructive call ({what or call.request.method}): "
+        message += "deny_destructive is on (a drill's target, or --deny-destructive)"
         return await self._answer_error(call, status, code, message, Outcome.DENIED, expect_pending)
 
     async def _inject_error(
@@ -749,8 +761,11 @@ def run_gateway(
     seed: int | None = None,
     *,
     allow_unauthenticated: bool = False,
+    deny_destructive: bool = False,
 ) -> None:
     """Serve until SIGINT or SIGTERM, then stop cleanly: ``gameday gateway``.
+
+    ``deny_destructive``: answer every destructive call AccessDenied while it runs.
 
     The token defaults to ``$GAMEDAY_GATEWAY_TOKEN``. Listening beyond loopback without a
     token is refused (InvalidInputError) unless ``allow_unauthenticated``: anyone who reaches
@@ -777,21 +792,16 @@ def run_gateway(
             file=sys.stderr,
             flush=True,
         )
-    asyncio.run(_serve_until_signal(upstream, host, port, token, seed))
-
-
-async def _serve_until_signal(
-    upstream: str, host: str, port: int, token: str | None, seed: int | None
-) -> None:
-    core = GatewayCore(upstream, token=token, seed=seed)
+    core = GatewayCore(upstream, token=token, seed=seed, deny_destructive=deny_destructive)
 
     def ready(bound_host: str, bound_port: int) -> str:
+        denying = "; destructive calls are refused" if deny_destructive else ""
         return (
             f"gameday gateway listening on {_url(bound_host, bound_port)}, "
-            f"forwarding to {core.upstream}"
+            f"forwarding to {core.upstream}{denying}"
         )
 
-    await serve_until_signal(core, host, port, "the gateway", ready)
+    asyncio.run(serve_until_signal(core, host, port, "the gateway", ready))
 
 
 async def serve_until_signal(
@@ -836,6 +846,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token", default=None)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--allow-unauthenticated", action="store_true")
+    parser.add_argument("--deny-destructive", action="store_true")
     args = parser.parse_args(argv)
     try:
         run_gateway(
@@ -844,6 +855,7 @@ def main(argv: list[str] | None = None) -> int:
             args.token,
             args.seed,
             allow_unauthenticated=args.allow_unauthenticated,
+            deny_destructive=args.deny_destructive,
         )
     except GameDayError as error:
         print(f"error: {error.message}", file=sys.stderr)

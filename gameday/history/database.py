@@ -6,6 +6,10 @@ The store and its migrations write their SQL once, in SQLite's spelling (``?`` a
 store. What the two cannot share is on this protocol: how a write transaction begins, and
 how a run's writer is known to be alive beyond its host (a PostgreSQL advisory lock).
 
+A statement's failure ends its transaction for the caller, who rolls back: a PostgreSQL
+connection lost in the middle of one is reopened only for the next statement on its own, so
+no transaction is ever half run (``gameday.history.postgresql``).
+
 Usage::
 
     db = open_sqlite(store_location(Path("history.db")), busy_timeout_s=30)

@@ -5,6 +5,12 @@ second), skip fire times that passed unseen, start the drill that is due, and pu
 status for ``/metrics``. A drill runs in the loop itself, so nothing else is due-checked while
 it runs: every fire time whose start fell inside it is recorded as ``skipped: busy`` and the
 schedule moves on to the next fire time after it (never two drills at once, never a pile-up).
+
+No drill starts without the store's scheduler lock (``gameday.schedule.lock``): the loop
+confirms it every ``LOCK_CHECK_S`` and before each drill. A lock that cannot be confirmed (a
+PostgreSQL store out of reach) holds every drill back, and the loop's turns stop counting for
+``/healthz``, until it is confirmed again; a lock another scheduler took ends the loop
+(``SchedulerLockLostError``, exit 2).
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from gameday.redact import redact, remember_secret
 from gameday.result import RunResult, write_result
 from gameday.schedule.catalog import Catalog, Scheduled, Snapshot, check_folder, read_catalog
 from gameday.schedule.catalog import snapshot as take_snapshot
-from gameday.schedule.lock import scheduler_lock
+from gameday.schedule.lock import SchedulerLock, SchedulerLockLostError, hold_scheduler_lock
 from gameday.schedule.models import Blackout
 from gameday.schedule.serve import (
     TOKEN_ENV,
@@ -54,6 +60,9 @@ POLL_S = 1.0
 """How often the folder's files are checked for changes."""
 TICK_S = 0.2
 """Longest sleep of the loop: how soon a stop (signal or event) is seen between drills."""
+LOCK_CHECK_S = 1.0
+"""How often the loop confirms that the store's scheduler lock is still its own between
+drills; it does again just before each drill."""
 DRILL_MARGIN_S = 300.0
 """Allowed beyond a drill's ``guardrails.max_duration`` (environment up and down) before
 ``/healthz`` calls a running drill stuck."""
@@ -112,9 +121,14 @@ class Scheduler:
         history: HistoryStore,
         board: Board,
         guard: SignalGuard,
+        lock: SchedulerLock | None = None,
     ) -> None:
         self.settings = settings
         self.history, self.board, self.guard = history, board, guard
+        self.lock = lock
+        """The store's lock to confirm (None: nothing to confirm, as in the loop's tests)."""
+        self._lock_checked = -math.inf
+        self._lock_problem: str | None = None
         self.clock, self.log = settings.clock, settings.log
         self.rng = settings.rng or random.Random()
         self.entries: dict[str, _Entry] = {}
@@ -148,8 +162,45 @@ class Scheduler:
         self._skip_late(now)
         due = [e for e in self.entries.values() if e.start is not None and e.start <= now]
         if due and self.guard.received is None:
-            self._run(min(due, key=lambda e: (e.start or 0.0, e.scheduled.name)))
-        self.board.publish(replace(self.board.status, last_loop=self.clock()))
+            if self._holds_lock(now, fresh=True):
+                self._run(min(due, key=lambda e: (e.start or 0.0, e.scheduled.name)))
+        else:
+            self._holds_lock(now)
+        self.board.publish(replace(self.board.status, last_loop=self._last_loop()))
+
+    def _holds_lock(self, now: float, *, fresh: bool = False) -> bool:
+        """Whether the store's lock is still this scheduler's: confirmed once per
+        ``LOCK_CHECK_S``, or now when ``fresh`` (a drill is due) unless the last try failed
+        (a store out of reach is not asked every turn). SchedulerLockLostError, logged, when
+        another scheduler has it: the loop ends there, between two drills."""
+        if self.lock is None:
+            return True
+        recent = now - self._lock_checked < LOCK_CHECK_S
+        if recent and (not fresh or self._lock_problem is not None):
+            return self._lock_problem is None
+        self._lock_checked = now
+        try:
+            self.lock.confirm()
+        except SchedulerLockLostError as error:
+            self.log(f"stopping: {error.message}; no drill is running")
+            raise
+        except GameDayError as error:
+            if self._lock_problem is None:
+                self.log(
+                    f"error: cannot confirm the scheduler lock: {error.message}; "
+                    "no drill starts until it is confirmed"
+                )
+            self._lock_problem = error.message
+            return False
+        if self._lock_problem is not None:
+            self.log(f"the scheduler lock on {self.lock.what} is confirmed again")
+            self._lock_problem = None
+        return True
+
+    def _last_loop(self) -> float:
+        """Now, unless the lock is unconfirmed: a loop that cannot start a drill is not
+        healthy, and ``/healthz`` turns 503 after ``STALE_LOOP_S`` of it."""
+        return self.clock() if self._lock_problem is None else self.board.status.last_loop
 
     def _sleep(self, stop: threading.Event) -> None:
         now = self.clock()
@@ -347,7 +398,7 @@ class Scheduler:
         names = set(self.entries)
         status = Status(
             started_at=self.board.status.started_at,
-            last_loop=self.clock(),
+            last_loop=self._last_loop(),
             results=tuple(r for n, r in sorted(self.last_results.items()) if n in names),
             run_counts={k: v for k, v in self._run_counts.items() if k[0] in names},
             skip_counts={k: v for k, v in self._skip_counts.items() if k[0] in names},
@@ -380,14 +431,15 @@ def run_scheduler(
     """Run the scheduled scenarios of ``directory`` until SIGTERM/SIGINT (or ``stop``); 0.
 
     One scheduler per history store (a ``flock`` on a SQLite store, an advisory lock on a
-    PostgreSQL one: a second scheduler raises
-    ``SchedulerLockedError``, exit 2). ``metrics_listen`` is ``HOST:PORT`` for ``/metrics``
-    and ``/healthz`` (``off`` or None: no server), loopback unless ``metrics_token`` (default
-    ``$GAMEDAY_METRICS_TOKEN``: then every request needs it) or ``allow_unauthenticated``
-    (InvalidInputError, exit 2, otherwise); ``report_dir`` receives each run's
-    ``<run-id>/result.json``; ``blackouts`` apply to every scenario, besides each schedule's
-    own. Must be called from the main thread: a signal during a drill rolls it back and
-    records it as aborted, then the scheduler returns 0.
+    PostgreSQL one: a second scheduler raises ``SchedulerLockedError``, exit 2; so does one
+    whose lock another took while its connection to a PostgreSQL store was lost:
+    ``SchedulerLockLostError``, between two drills). ``metrics_listen`` is ``HOST:PORT`` for
+    ``/metrics`` and ``/healthz`` (``off`` or None: no server), loopback unless
+    ``metrics_token`` (default ``$GAMEDAY_METRICS_TOKEN``: then every request needs it) or
+    ``allow_unauthenticated`` (InvalidInputError, exit 2, otherwise); ``report_dir``
+    receives each run's ``<run-id>/result.json``; ``blackouts`` apply to every scenario,
+    besides each schedule's own. Must be called from the main thread: a signal during a
+    drill rolls it back and records it as aborted, then the scheduler returns 0.
     """
     check_folder(directory)
     log = redacted(log)
@@ -406,14 +458,14 @@ def run_scheduler(
     guard = SignalGuard()
     with ExitStack() as stack:
         stack.enter_context(guard.installed())
-        lock = stack.enter_context(scheduler_lock(store_path))
+        lock = stack.enter_context(hold_scheduler_lock(store_path, log))
         history = stack.enter_context(HistoryStore(store_path))
         board = Board(Status(started_at=clock(), last_loop=clock()))
-        log(f"scheduler for {directory}: history {store_path}, lock {lock}")
+        log(f"scheduler for {directory}: history {store_path}, lock {lock.what}")
         if address is not None:
             server = stack.enter_context(MetricsServer(address, board, clock, token))
             log(f"serving /metrics and /healthz on {server.url}")
             if exposure is not None:
                 log(exposure)
-        scheduler = Scheduler(settings, history, board, guard)
+        scheduler = Scheduler(settings, history, board, guard, lock)
         return scheduler.serve(stop or threading.Event())

@@ -51,7 +51,7 @@ def fetch(url: str) -> tuple[int, str]:
 
 def run_until(
     directory: Path,
-    store: Path,
+    store: Path | str,
     *,
     results: int,
     timeout_s: float,
@@ -111,7 +111,7 @@ def failing_listener(phase: str) -> Listener:
     return listen
 
 
-def history_of(store: Path) -> tuple[list[HistoryRow], list[Skip]]:
+def history_of(store: Path | str) -> tuple[list[HistoryRow], list[Skip]]:
     """Every run, oldest first, and every skipped fire time in the store."""
     with HistoryStore(store) as history:
         return list(reversed(history.runs())), history.skips()

@@ -1,5 +1,7 @@
 """The scheduler's loop on a clock the test moves (no drill runs here): fire times that pass
-unseen are skipped as late, and a file whose schedule did not change keeps its fire time."""
+unseen are skipped as late, a file whose schedule did not change keeps its fire time, and no
+drill starts while the store's lock cannot be confirmed (a lock that says so on demand; the
+real PostgreSQL lock is tested in tests/integration/schedule/test_postgresql_lock.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +14,10 @@ from pathlib import Path
 import pytest
 
 from gameday.engine.signals import SignalGuard
+from gameday.errors import GameDayError, InvalidInputError
 from gameday.history import HistoryStore, SkipReason
-from gameday.schedule.scheduler import Scheduler, SchedulerSettings
+from gameday.schedule.lock import SchedulerLockLostError
+from gameday.schedule.scheduler import LOCK_CHECK_S, Scheduler, SchedulerSettings
 from gameday.schedule.serve import Board, Status
 from tests.unit.schedule.scenarios import scenario_text, write_scenario
 
@@ -83,3 +87,53 @@ def test_an_edit_that_keeps_the_schedule_keeps_the_fire_time(
     scheduler.step()
     assert scheduler.entries["daily"].fire == datetime(2026, 11, 23, 3, tzinfo=UTC)
     assert sum(line.startswith("scheduled daily") for line in lines) == 2
+
+
+class Lock:
+    """A scheduler lock whose answer the test sets: held (None), or the error to raise."""
+
+    what = "postgresql://drills@db.internal/gameday"
+
+    def __init__(self) -> None:
+        self.answer: GameDayError | None = None
+        self.asked = 0
+
+    def confirm(self) -> None:
+        self.asked += 1
+        if self.answer is not None:
+            raise self.answer
+
+
+def test_no_drill_starts_while_the_lock_cannot_be_confirmed(
+    loop: tuple[Scheduler, Clock, list[str]], tmp_path: Path
+) -> None:
+    scheduler, clock, lines = loop
+    lock = Lock()
+    scheduler.lock = lock
+    write_scenario(tmp_path / "in", "hourly", "{cron: '0 * * * *'}")
+    scheduler.step()
+    assert lock.asked == 1 and lines[-1].startswith("scheduled hourly")
+    healthy_at = scheduler.board.status.last_loop
+    lock.answer = InvalidInputError(f"{lock.what}: the history store failed: gone")
+    clock.now = datetime(2026, 11, 22, 11, 0, 1, tzinfo=UTC).timestamp()  # hourly is due
+    for _ in range(3):  # turns within LOCK_CHECK_S: asked once, said once
+        scheduler.step()
+        clock.now += LOCK_CHECK_S / 4
+    assert lock.asked == 2
+    assert lines[-1] == (
+        f"error: cannot confirm the scheduler lock: {lock.answer.message}; "
+        "no drill starts until it is confirmed"
+    )
+    clock.now += LOCK_CHECK_S
+    scheduler.step()
+    assert lock.asked == 3 and sum("cannot confirm" in line for line in lines) == 1
+    assert scheduler.board.status.last_loop == healthy_at  # /healthz goes stale
+    assert scheduler.history.runs() == [] and scheduler.history.skips() == []
+    assert scheduler.entries["hourly"].fire == datetime(2026, 11, 22, 11, tzinfo=UTC)  # kept
+
+    lock.answer = SchedulerLockLostError("lost the scheduler lock: taken by pid 7")
+    clock.now += LOCK_CHECK_S
+    with pytest.raises(SchedulerLockLostError):
+        scheduler.step()
+    assert lines[-1] == "stopping: lost the scheduler lock: taken by pid 7; no drill is running"
+    assert scheduler.history.runs() == []

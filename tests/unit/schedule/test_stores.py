@@ -15,7 +15,7 @@ import pytest
 
 from gameday.errors import InvalidInputError
 from gameday.history import HistoryStore, Skip, SkipReason, store_location
-from gameday.schedule.lock import SchedulerLockedError, scheduler_lock
+from gameday.schedule.lock import SchedulerLockedError, hold_scheduler_lock, scheduler_lock
 from tests.history_stores import StoreUnderTest
 from tests.postgresql import CANARY_PASSWORD
 from tests.unit.reports.runs import REPO
@@ -130,3 +130,11 @@ def test_a_killed_scheduler_leaves_no_postgresql_lock(postgresql_url: str) -> No
         except SchedulerLockedError:
             assert attempt < 49, "the killed scheduler's lock outlived it"
             time.sleep(0.1)
+
+
+def test_a_held_flock_is_confirmed_without_asking_anyone(tmp_path: Path) -> None:
+    store = tmp_path / "link.db"
+    store.symlink_to(tmp_path / "history.db")
+    with hold_scheduler_lock(store) as held:
+        held.confirm()
+        assert held.what == tmp_path / "history.db"
