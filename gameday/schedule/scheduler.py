@@ -8,9 +8,9 @@ schedule moves on to the next fire time after it (never two drills at once, neve
 
 No drill starts without the store's scheduler lock (``gameday.schedule.lock``): the loop
 confirms it every ``LOCK_CHECK_S`` and before each drill. A lock that cannot be confirmed (a
-PostgreSQL store out of reach) holds every drill back, and the loop's turns stop counting for
-``/healthz``, until it is confirmed again; a lock another scheduler took ends the loop
-(``SchedulerLockLostError``, exit 2).
+PostgreSQL store out of reach) holds every drill back, and ``/healthz`` answers 503 with the
+reason (``Status.problem``), until it is confirmed again; a lock another scheduler took ends
+the loop (``SchedulerLockLostError``, exit 2).
 """
 
 from __future__ import annotations
@@ -166,7 +166,9 @@ class Scheduler:
                 self._run(min(due, key=lambda e: (e.start or 0.0, e.scheduled.name)))
         else:
             self._holds_lock(now)
-        self.board.publish(replace(self.board.status, last_loop=self._last_loop()))
+        self.board.publish(
+            replace(self.board.status, last_loop=self.clock(), problem=self._lock_problem)
+        )
 
     def _holds_lock(self, now: float, *, fresh: bool = False) -> bool:
         """Whether the store's lock is still this scheduler's: confirmed once per
@@ -196,11 +198,6 @@ class Scheduler:
             self.log(f"the scheduler lock on {self.lock.what} is confirmed again")
             self._lock_problem = None
         return True
-
-    def _last_loop(self) -> float:
-        """Now, unless the lock is unconfirmed: a loop that cannot start a drill is not
-        healthy, and ``/healthz`` turns 503 after ``STALE_LOOP_S`` of it."""
-        return self.clock() if self._lock_problem is None else self.board.status.last_loop
 
     def _sleep(self, stop: threading.Event) -> None:
         now = self.clock()
@@ -398,7 +395,8 @@ class Scheduler:
         names = set(self.entries)
         status = Status(
             started_at=self.board.status.started_at,
-            last_loop=self._last_loop(),
+            last_loop=self.clock(),
+            problem=self._lock_problem,
             results=tuple(r for n, r in sorted(self.last_results.items()) if n in names),
             run_counts={k: v for k, v in self._run_counts.items() if k[0] in names},
             skip_counts={k: v for k, v in self._skip_counts.items() if k[0] in names},

@@ -58,6 +58,9 @@ class Status:
     running: str | None = None
     running_since: float | None = None
     running_limit_s: float | None = None
+    problem: str | None = None
+    """Why the scheduler cannot start drills now (its store lock is unconfirmed): ``/healthz``
+    fails at once while it is set, however recently the loop turned."""
 
 
 class Board:
@@ -144,19 +147,24 @@ def render_metrics(status: Status) -> bytes:
 
 
 def health(status: Status, now: float) -> tuple[bool, dict[str, object]]:
-    """(healthy, details): the loop turned recently, or a drill runs within its bound."""
+    """(healthy, details): the loop turned recently, or a drill runs within its bound; and
+    nothing keeps the scheduler from starting drills (``Status.problem``)."""
     loop_age = now - status.last_loop
     healthy = loop_age <= STALE_LOOP_S
     if status.running is not None and status.running_since is not None:
         limit = status.running_limit_s or 0.0
         healthy = healthy or now - status.running_since <= limit
+    word = "ok" if healthy else "stale"
+    if status.problem is not None:
+        healthy, word = False, "blocked"
     details: dict[str, object] = {
-        "status": "ok" if healthy else "stale",
+        "status": word,
         "uptime_s": round(now - status.started_at, 3),
         "last_loop_age_s": round(loop_age, 3),
         "running": status.running,
         "scheduled": sorted(status.next_fire),
         "invalid_files": status.invalid_files,
+        "problem": status.problem,
     }
     return healthy, details
 

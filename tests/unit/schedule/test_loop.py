@@ -18,7 +18,7 @@ from gameday.errors import GameDayError, InvalidInputError
 from gameday.history import HistoryStore, SkipReason
 from gameday.schedule.lock import SchedulerLockLostError
 from gameday.schedule.scheduler import LOCK_CHECK_S, Scheduler, SchedulerSettings
-from gameday.schedule.serve import Board, Status
+from gameday.schedule.serve import Board, Status, health
 from tests.unit.schedule.scenarios import scenario_text, write_scenario
 
 
@@ -113,7 +113,7 @@ def test_no_drill_starts_while_the_lock_cannot_be_confirmed(
     write_scenario(tmp_path / "in", "hourly", "{cron: '0 * * * *'}")
     scheduler.step()
     assert lock.asked == 1 and lines[-1].startswith("scheduled hourly")
-    healthy_at = scheduler.board.status.last_loop
+    assert scheduler.board.status.problem is None
     lock.answer = InvalidInputError(f"{lock.what}: the history store failed: gone")
     clock.now = datetime(2026, 11, 22, 11, 0, 1, tzinfo=UTC).timestamp()  # hourly is due
     for _ in range(3):  # turns within LOCK_CHECK_S: asked once, said once
@@ -127,7 +127,8 @@ def test_no_drill_starts_while_the_lock_cannot_be_confirmed(
     clock.now += LOCK_CHECK_S
     scheduler.step()
     assert lock.asked == 3 and sum("cannot confirm" in line for line in lines) == 1
-    assert scheduler.board.status.last_loop == healthy_at  # /healthz goes stale
+    assert scheduler.board.status.problem == lock.answer.message  # /healthz: 503 at once
+    assert health(scheduler.board.status, clock.now)[0] is False
     assert scheduler.history.runs() == [] and scheduler.history.skips() == []
     assert scheduler.entries["hourly"].fire == datetime(2026, 11, 22, 11, tzinfo=UTC)  # kept
 

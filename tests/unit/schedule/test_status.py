@@ -67,6 +67,7 @@ def test_health_follows_the_loop_or_a_drill_within_its_bound() -> None:
             "running": None,
             "scheduled": ["a"],
             "invalid_files": 0,
+            "problem": None,
         },
     )
     healthy, details = health(idle, NOW + STALE_LOOP_S + 1)
@@ -76,6 +77,13 @@ def test_health_follows_the_loop_or_a_drill_within_its_bound() -> None:
     )
     assert health(busy, NOW + 500)[0] is True
     assert health(busy, NOW + 601)[0] is False
+    blocked = Status(started_at=NOW, last_loop=NOW, problem="the store is out of reach")
+    healthy, details = health(blocked, NOW + 1)
+    assert (healthy, details["status"], details["problem"]) == (
+        False,
+        "blocked",
+        "the store is out of reach",
+    )
 
 
 def test_listen_addresses() -> None:
