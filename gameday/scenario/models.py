@@ -159,7 +159,11 @@ class Guardrails(Model):
 class Observe(Model):
     """How long to watch after the faults, and what counts as recovered."""
 
-    max: ObserveMax = Field(default=300.0, description="Observation ends here, from first fault.")
+    max: ObserveMax = Field(
+        default=300.0,
+        description="Observation ends this long after the drill's start (the time base of "
+        "start_after); every fault must end before it.",
+    )
     recovery_window: Duration = Field(
         default=30.0, description="Availability counts up to this long after the last fault."
     )
