@@ -42,7 +42,7 @@ REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 _SECRET_NAME = re.compile(
     r"token|secret|passw(?:or)?d|signature|session|credential|cookie"
-    r"|auth(?!or(?:s|ity|ities)?(?![a-z]))"
+    r"|(?<!un)auth(?!or(?:s|ity|ities)?(?![a-z])|enticat)"
     r"|(?:api|access|private|client|account|signing|encryption|master|subscription)[-_]?keys?"
     r"|^sig$",
     re.IGNORECASE,

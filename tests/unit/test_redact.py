@@ -74,6 +74,9 @@ KEPT_TEXT = [
     "https://h/?access_token=${API_TOKEN}",
     "status 503, expected 200",
     "http://127.0.0.1:8080/path@v2 and http://h:80",
+    # options about authentication, not holding it: the hint a refusal prints
+    "or add --allow-unauthenticated if that is really meant",
+    "run with --authenticate first",
 ]
 
 
@@ -163,6 +166,11 @@ def test_data_redacts_headers_credential_keys_and_argv_lists() -> None:
         ("X-Amz-Signature", True),
         ("Proxy-Authorization", True),
         ("--password", True),
+        ("--auth-token", True),
+        ("--auth", True),
+        ("PGAUTHENTICATION_TOKEN", True),
+        ("--allow-unauthenticated", False),
+        ("authenticated", False),
         ("author", False),
         ("key", False),
         ("hash_key", False),
