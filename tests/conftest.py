@@ -28,6 +28,16 @@ for _key in ("AWS_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
 os.environ.update(_SAFE_ENV)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _history_store_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Runs that name no store record into one under the session's temporary folder, never
+    into ``.gameday/`` of the checkout the tests run from. Tests of the default location
+    unset the variable themselves."""
+    os.environ["GAMEDAY_STORE"] = str(tmp_path_factory.mktemp("store") / "history.db")
+    yield
+    os.environ.pop("GAMEDAY_STORE", None)
+
+
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
     """A real moto server over HTTP on a loopback port, shared by the session."""
