@@ -282,6 +282,10 @@ class Drill:
             try:
                 outcome.observe_end = await self._observe(start, faults, probes)
             finally:
+                # Before anything else awaits: stopping the probes can take a while on a
+                # loaded machine, and a fault still scheduled must not go in meanwhile
+                # (an app that exited, an abort, a failure: observation is over).
+                faults.cancel()
                 await probes.stop(sampling)
         finally:
             faults.cancel()

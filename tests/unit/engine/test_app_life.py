@@ -5,6 +5,7 @@ a guardrail said; the app's log is kept beside the result, redacted."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from gameday.engine.drill import RunOptions, run_drill
+from gameday.engine.probing import ProbeSet
 from gameday.engine.suite import exit_code_for
 from gameday.environments.app import RunningApp
 from gameday.environments.stage import Evidence, Stage, StageRequest
@@ -161,3 +163,23 @@ def test_a_gateway_that_cannot_be_read_is_an_error(tmp_path: Path, app: FaultyAp
     assert result.reason == (
         "the gateway stopped answering: could not read what it saw: connection refused"
     )
+
+
+def test_no_fault_goes_in_while_the_probes_stop_after_an_early_exit(
+    tmp_path: Path, app: FaultyApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Stopping the probes awaits; on a loaded machine it has taken longer than a fault's
+    # start_after, and the fault went in after the drill had already decided to stop.
+    stop = ProbeSet.stop
+
+    async def slow_stop(self: ProbeSet, tasks: list[asyncio.Task[None]]) -> None:
+        await asyncio.sleep(0.6)
+        await stop(self, tasks)
+
+    monkeypatch.setattr(ProbeSet, "stop", slow_stop)
+    injector = RecordingInjector(app)
+    environment = AppEnvironment(injector, code=7)
+    environment.exited.set()
+    result = _run(_scenario(tmp_path, start_after="300ms"), environment, None)
+    assert result.status is RunStatus.ERROR, result.reason
+    assert injector.calls == [("finish", "")]
