@@ -239,20 +239,27 @@ class CallAudit(_Record):
     counted: bool = False
     """False where nobody counted (a real account through FIS; an older result)."""
     counts: list[CallCount] = Field(default_factory=list)
+    """The app's calls; those of gameday's own probes are in ``probe_counts``."""
     destructive: list[DestructiveCall] = Field(default_factory=list)
+    """The app's destructive calls."""
     destructive_dropped: int = 0
     """Destructive calls the gateway no longer held when they were read (counted above)."""
     deny_destructive: bool = False
     """The target's ``deny_destructive``: destructive calls were answered AccessDenied."""
     read_error: str | None = None
     """Why the calls could not be read (the gateway's admin API did not answer)."""
+    probe_counts: list[CallCount] = Field(default_factory=list)
+    """The calls of gameday's own ``aws`` and ``command`` probes (signed with the probes'
+    key), counted apart: not the app's, in no objective or guardrail. Empty in results
+    written before they were told apart (their ``counts`` hold them)."""
 
     def by_class(self) -> dict[CallClass, int]:
-        """Calls per class, every class present (0 for none)."""
-        totals = dict.fromkeys(CallClass, 0)
-        for row in self.counts:
-            totals[row.call_class] += row.count
-        return totals
+        """The app's calls per class, every class present (0 for none)."""
+        return _by_class(self.counts)
+
+    def probe_by_class(self) -> dict[CallClass, int]:
+        """The probes' calls per class, every class present (0 for none)."""
+        return _by_class(self.probe_counts)
 
     def by_operation(self) -> dict[tuple[str, str], int]:
         """Calls per (service, operation), every outcome together."""
@@ -266,6 +273,13 @@ class CallAudit(_Record):
     def refused(self) -> list[DestructiveCall]:
         """The destructive calls deny_destructive answered AccessDenied."""
         return [call for call in self.destructive if call.outcome == "denied"]
+
+
+def _by_class(counts: list[CallCount]) -> dict[CallClass, int]:
+    totals = dict.fromkeys(CallClass, 0)
+    for row in counts:
+        totals[row.call_class] += row.count
+    return totals
 
 
 class EgressRecord(_Record):

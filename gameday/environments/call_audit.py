@@ -1,4 +1,5 @@
-"""What the app did through a gateway, for the result and the guardrail (docs/audit.md).
+"""What the app did through a gateway, for the result and the guardrail (docs/audit.md); what
+gameday's own probes did there, apart.
 
 The gateway stamps calls on the wall clock; the run's offsets are on the monotonic one, so an
 offset is the run clock now minus how long ago the call was.
@@ -11,12 +12,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from gameday.environments.stage import Note
 from gameday.errors import GameDayError
 from gameday.gateway.client import GatewayClient
-from gameday.gateway.models import DestructiveCallRecord
+from gameday.gateway.models import CallCountRecord, DestructiveCallRecord
 from gameday.kinds import CallClass
 from gameday.result import CallAudit, CallCount, DestructiveCall
 
@@ -28,18 +29,36 @@ def read_call_audit(
     now: Callable[[], float],
     baseline: CallAudit | None = None,
 ) -> CallAudit:
-    """Every call the gateway counted, by class, and its destructive calls; an empty audit
-    with its ``read_error``, said through ``note``, when the admin API does not answer.
-    ``baseline``: the counts before the run, taken off, for a gateway that outlives runs."""
+    """Every call of the app the gateway counted, by class, and its destructive calls, with
+    the probes' own calls apart; an empty audit with its ``read_error``, said through
+    ``note``, when the admin API does not answer. ``baseline``: the counts before the run,
+    taken off, for a gateway that outlives runs."""
     try:
         page = client.calls(since=0)
     except GameDayError as error:
         why = f"could not read the app's calls: {error.message}"
         note("note", why)
         return CallAudit(read_error=why)
-    before = {_key(c): c.count for c in (baseline.counts if baseline else ())}
+    counts = _made(page.counts, baseline.counts if baseline else [])
+    probe_counts = _made(page.probe_counts, baseline.probe_counts if baseline else [])
+    destructive = [destructive_call(record, now) for record in page.destructive]
+    if baseline is not None:  # the run clock starts at 0: older calls were another run's
+        destructive = [call for call in destructive if call.at is None or call.at >= 0]
+    return CallAudit(
+        counted=True,
+        counts=counts,
+        probe_counts=probe_counts,
+        destructive=destructive,
+        destructive_dropped=page.dropped,
+        deny_destructive=page.deny_destructive,
+    )
+
+
+def _made(rows: Iterable[CallCountRecord], baseline: Iterable[CallCount]) -> list[CallCount]:
+    """The gateway's counts as the result keeps them, less what ``baseline`` had counted."""
+    before = {_key(c): c.count for c in baseline}
     counts = []
-    for row in page.counts:
+    for row in rows:
         key = (row.service or "unclassified", row.operation or "-", row.outcome.value)
         made = row.count - before.get((*key, row.call_class), 0)
         if made > 0:
@@ -53,17 +72,7 @@ def read_call_audit(
                     count=made,
                 )
             )
-    counts.sort(key=lambda c: (c.service, c.operation, c.outcome))
-    destructive = [destructive_call(record, now) for record in page.destructive]
-    if baseline is not None:  # the run clock starts at 0: older calls were another run's
-        destructive = [call for call in destructive if call.at is None or call.at >= 0]
-    return CallAudit(
-        counted=True,
-        counts=counts,
-        destructive=destructive,
-        destructive_dropped=page.dropped,
-        deny_destructive=page.deny_destructive,
-    )
+    return sorted(counts, key=lambda c: (c.service, c.operation, c.outcome))
 
 
 def _key(count: CallCount) -> tuple[str, str, str, CallClass]:

@@ -16,7 +16,7 @@ from gameday.environments.call_audit import CallWatch, read_call_audit
 from gameday.environments.emulator import running_emulator
 from gameday.environments.isolation import Isolation, isolate
 from gameday.environments.setup import AccessKey, ClientFactory, boto3_clients, create_setup
-from gameday.environments.stage import Evidence, Note, Stage, StageRequest
+from gameday.environments.stage import PROBE_KEYS, Evidence, Note, Stage, StageRequest
 from gameday.environments.workdir import GATEWAY_URL_FILE
 from gameday.errors import GameDayError
 from gameday.gateway.client import GatewayClient
@@ -24,6 +24,10 @@ from gameday.gateway.models import Outcome
 from gameday.injectors.gateway import GatewayInjector, hold_watch, watch_ttl_s
 from gameday.result import GatewayTally
 from gameday.scenario.models import Scenario
+
+PROBE_KEY_IDS = frozenset({PROBE_KEYS[0]})
+"""What the gateway of an isolated drill is told are the probes' access key ids: their calls
+are counted apart from the app's (docs/audit.md)."""
 
 
 def reset_emulator(url: str) -> None:
@@ -48,7 +52,8 @@ class EmbeddedEnvironment:
         await asyncio.to_thread(reset_emulator, emulator.url)
         note("environment", f"emulator at {emulator.url}")
         gateway = await asyncio.to_thread(
-            stack.enter_context, Gateway(emulator.url, seed=request.seed)
+            stack.enter_context,
+            Gateway(emulator.url, seed=request.seed, probe_keys=PROBE_KEY_IDS),
         )
         client = GatewayClient(gateway.url)
         await asyncio.to_thread(client.wait_ready, 5.0)
@@ -152,6 +157,7 @@ def gateway_stage(
         aws_endpoint_url=client.url,
         emulator_url=emulator_url,
         clients=clients,
+        credentials=PROBE_KEYS,
         probe_env=isolation.probe_environment(),
         watch_calls=CallWatch(client, now=request.now).poll,
     )

@@ -11,6 +11,11 @@ credential stores). The scratch folder holds instead::
     <workdir>/home/.aws/config       AWS_CONFIG_FILE: [default] region + endpoint_url (the
                                      gateway), and the scenario's target.app.aws_profiles
     <workdir>/home/.aws/credentials  AWS_SHARED_CREDENTIALS_FILE: the dummy keys (0600)
+    <workdir>/probe-home/            the probes' HOME: the same two files, with the probes'
+                                     own dummy keys (``PROBE_KEYS``) instead of the app's
+
+The probes' files are apart so that the gateway can tell their calls from the app's by the
+access key id (docs/audit.md); the app's environment names only its own.
 
 The keys are in the credentials file, not in ``AWS_ACCESS_KEY_ID``: botocore ranks environment
 keys above a profile's ``role_arn``, so an app's own profile would never assume its role.
@@ -31,7 +36,7 @@ from pathlib import Path
 from gameday.child_env import without_gameday_variables
 from gameday.environments.egress import EgressGuard
 from gameday.environments.setup import AccessKey
-from gameday.environments.stage import DUMMY_KEYS
+from gameday.environments.stage import DUMMY_KEYS, PROBE_KEYS
 from gameday.scenario.models import Scenario
 from gameday.scenario.target import DEFAULT_PROFILE, AwsProfile, CommandApp
 
@@ -123,12 +128,14 @@ def render_aws_config(
 
 
 def render_aws_credentials(
-    profiles: Mapping[str, AwsProfile], keys: Mapping[str, AccessKey] | None = None
+    profiles: Mapping[str, AwsProfile],
+    keys: Mapping[str, AccessKey] | None = None,
+    dummy_keys: tuple[str, str] = DUMMY_KEYS,
 ) -> str:
-    """The shared credentials file: the dummy keys for ``default`` and for every app profile
-    that has no ``role_arn`` (a source of credentials, like a static-key profile); each setup
-    user's own long-term key under its profile (``keys``)."""
-    key, secret = DUMMY_KEYS
+    """The shared credentials file: the ``dummy_keys`` for ``default`` and for every app
+    profile that has no ``role_arn`` (a source of credentials, like a static-key profile);
+    each setup user's own long-term key under its profile (``keys``)."""
+    key, secret = dummy_keys
     dummy = {"aws_access_key_id": key, "aws_secret_access_key": secret}
     names = [DEFAULT_PROFILE, *(n for n, p in profiles.items() if p.role_arn is None)]
     lines = [line for name in names for line in _section(name, dummy)]
@@ -150,8 +157,10 @@ def write_aws_files(
     region: str,
     profiles: Mapping[str, AwsProfile],
     keys: Mapping[str, AccessKey] | None = None,
+    dummy_keys: tuple[str, str] = DUMMY_KEYS,
 ) -> tuple[Path, Path]:
-    """Write ``home/.aws/config`` and ``home/.aws/credentials``; returns both paths.
+    """Write ``home/.aws/config`` and ``home/.aws/credentials`` (``dummy_keys`` in it);
+    returns both paths.
 
     Where every SDK looks by default too (``~/.aws``), for the few that ignore
     ``AWS_CONFIG_FILE`` and ``AWS_SHARED_CREDENTIALS_FILE``.
@@ -161,7 +170,7 @@ def write_aws_files(
     config, credentials = folder / "config", folder / "credentials"
     config.write_text(render_aws_config(endpoint_url, region, profiles, keys))
     credentials.touch(mode=0o600)
-    credentials.write_text(render_aws_credentials(profiles, keys))
+    credentials.write_text(render_aws_credentials(profiles, keys, dummy_keys))
     return config, credentials
 
 
@@ -177,14 +186,26 @@ class Isolation:
     endpoint_url: str
     region: str
     guard: EgressGuard
+    probe_home: Path
+    """The probes' HOME, with their own ``.aws/config`` and ``.aws/credentials``."""
 
-    def _environment(self, label: str) -> dict[str, str]:
+    @property
+    def probe_config_file(self) -> Path:
+        return self.probe_home / ".aws" / "config"
+
+    @property
+    def probe_credentials_file(self) -> Path:
+        return self.probe_home / ".aws" / "credentials"
+
+    def _environment(
+        self, label: str, home: Path, config: Path, credentials: Path
+    ) -> dict[str, str]:
         proxy = self.guard.proxy_url(label)
         return {
             **self.base,
-            "HOME": str(self.home),
-            "AWS_CONFIG_FILE": str(self.config_file),
-            "AWS_SHARED_CREDENTIALS_FILE": str(self.credentials_file),
+            "HOME": str(home),
+            "AWS_CONFIG_FILE": str(config),
+            "AWS_SHARED_CREDENTIALS_FILE": str(credentials),
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
@@ -197,7 +218,7 @@ class Isolation:
 
     def app_environment(self, alert_url: str | None) -> dict[str, str]:
         """The app's environment, before the scenario's ``target.app.env`` (which wins)."""
-        env = self._environment("app")
+        env = self._environment("app", self.home, self.config_file, self.credentials_file)
         # The app's temporary files (the demo's spool) live in the run's scratch folder, so
         # they go with it even when the app is killed before it can clean up.
         env["TMPDIR"] = str(self.home.parent)
@@ -207,8 +228,11 @@ class Isolation:
 
     def probe_environment(self) -> dict[str, str]:
         """Every probe's environment (command probes' processes, aws probes' SDK settings):
-        the default profile, the gateway, no route past loopback."""
-        env = self._environment("probe")
+        its own HOME and files (the probes' keys, so their calls are not counted as the
+        app's), the gateway, no route past loopback."""
+        env = self._environment(
+            "probe", self.probe_home, self.probe_config_file, self.probe_credentials_file
+        )
         env["TMPDIR"] = str(self.home.parent)
         return env
 
@@ -227,16 +251,22 @@ def isolate(
     ``workdir``; ``environ`` is the runner's environment (default ``os.environ``); ``keys``
     are the setup users' access keys, by profile."""
     guard = stack.enter_context(EgressGuard(now=now))
-    home = workdir / "home"
-    home.mkdir(mode=0o700, exist_ok=True)
+    home, probe_home = workdir / "home", workdir / "probe-home"
     region = scenario.target.home_region
-    config, credentials = write_aws_files(
-        home,
-        endpoint_url=endpoint_url,
-        region=region,
-        profiles=app_profiles(scenario),
-        keys=keys,
-    )
+
+    def write_home(folder: Path, dummy_keys: tuple[str, str]) -> tuple[Path, Path]:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        return write_aws_files(
+            folder,
+            endpoint_url=endpoint_url,
+            region=region,
+            profiles=app_profiles(scenario),
+            keys=keys,
+            dummy_keys=dummy_keys,
+        )
+
+    config, credentials = write_home(home, DUMMY_KEYS)
+    write_home(probe_home, PROBE_KEYS)
     return Isolation(
         base=allowed_environment(os.environ if environ is None else environ),
         home=home,
@@ -245,4 +275,5 @@ def isolate(
         endpoint_url=endpoint_url,
         region=region,
         guard=guard,
+        probe_home=probe_home,
     )

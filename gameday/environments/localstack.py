@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from gameday.demo.config import DEFAULT_ROLE_ARN
 from gameday.environments.embedded import (
+    PROBE_KEY_IDS,
     deny_destructive,
     gateway_stage,
     isolated,
@@ -185,7 +186,9 @@ class LocalStackEnvironment:
         coverage = check_coverage(scenario, served)
         if not coverage.ok:
             raise EnvironmentFailure(refusal_message(scenario, coverage, served), hint=REFUSAL_HINT)
-        gateway = await asyncio.to_thread(stack.enter_context, Gateway(url, seed=seed))
+        gateway = await asyncio.to_thread(
+            stack.enter_context, Gateway(url, seed=seed, probe_keys=PROBE_KEY_IDS)
+        )
         client = GatewayClient(gateway.url)
         await asyncio.to_thread(client.wait_ready, 5.0)
         await deny_destructive(request, client, stack)

@@ -19,7 +19,15 @@ if TYPE_CHECKING:
     from gameday.faults.plan import Plan
 
 DUMMY_KEYS = ("testing", "testing")
-"""(access key id, secret) of an isolated drill: what moto and LocalStack accept."""
+"""(access key id, secret) of an isolated drill's app: what moto and LocalStack accept."""
+
+PROBE_KEYS = ("gameday-probe", "testing")
+"""(access key id, secret) gameday's own probes sign with in an isolated drill, so that the
+gateway counts their calls apart from the app's (docs/audit.md). The same account as
+``DUMMY_KEYS`` in both emulators: moto files every key it did not issue under its default
+account, LocalStack every key that is neither 12 digits nor shaped like an AWS key. Not a
+secret (no dummy key is): the app is never given it, and an app written to sign with it
+would hide its calls on purpose, which the audit does not guard against."""
 
 Note = Callable[[str, str], None]
 """(event kind, detail): how an environment reports progress while it comes up."""
@@ -39,7 +47,8 @@ class Evidence:
     counted, and ``matched_calls_unknown`` says why."""
     matched_calls_unknown: str = "this environment does not count them"
     calls: CallAudit = field(default_factory=CallAudit)
-    """What the app called, by class, and its destructive calls (a gateway counts them)."""
+    """What the app called, by class, and its destructive calls (a gateway counts them);
+    the probes' own calls apart."""
 
 
 @dataclass(frozen=True)
@@ -89,9 +98,10 @@ class Stage:
     emulator_url: str | None
     """The emulator itself: for setup and for reading data back after the drill."""
     clients: ClientFactory | None
-    credentials: tuple[str, str] | None = DUMMY_KEYS
-    """What the runner's own AWS calls (probes) sign with: the emulator's dummy keys, or None
-    on a real account (the SDK's credential chain)."""
+    credentials: tuple[str, str] | None = PROBE_KEYS
+    """What the runner's own AWS calls (probes) sign with: the probes' dummy keys, whose calls
+    the gateway counts apart from the app's; or None on a real account (the SDK's credential
+    chain)."""
     app_url: str | None = None
     """The app's base URL when gameday did not start the app (a real account)."""
     probe_env: Mapping[str, str] | None = None

@@ -61,6 +61,11 @@ class RequestInfo:
     """The request carried ``x-amzn-query-mode: true`` (a query-compatible json service)."""
     signing_name: str | None = None
     """The SigV4 signing name of the credential scope; ``None`` for unsigned requests."""
+    access_key_id: str | None = None
+    """The access key id the request says it was signed with (SigV4 or SigV4A, in the
+    Authorization header or a presigned URL; SigV2); ``None`` for unsigned requests. Read,
+    never verified (the upstream checks signatures): it tells the app's calls from gameday's
+    own probes', which sign with a key id of their own (``CallLedger``)."""
 
     @property
     def classified(self) -> bool:
@@ -84,6 +89,7 @@ _FORM = "application/x-www-form-urlencoded"
 _SIGV4 = "AWS4-HMAC-SHA256"
 _SIGV4A = "AWS4-ECDSA-P256-SHA256"
 _CREDENTIAL = re.compile(r"Credential=([^,\s]+)")
+_MAX_KEY_ID = 128
 _FORM_ACTION = re.compile(rb"(?:^|&)Action=([^&]*)")
 _FORM_VERSION = re.compile(rb"(?:^|&)Version=([^&]*)")
 _JSON_VERSION = re.compile(r"application/x-amz-json-(1\.[01])")
@@ -103,6 +109,7 @@ class _Scope(NamedTuple):
     region: str | None
     lookup_name: str | None
     """The signing name to look models up by: SigV2 (S3 only) has no scope but is S3."""
+    access_key_id: str | None = None
 
 
 _NO_SCOPE = _Scope(None, None, None)
@@ -218,7 +225,8 @@ def _scope(h: Mapping[str, str], query_string: str) -> _Scope:
             )
         if authorization.startswith("AWS "):
             # SigV2 ("AWS AKID:signature") survives only in S3 (and SimpleDB).
-            return _Scope(None, _host_region(h), "s3")
+            key = authorization[4:].partition(":")[0].strip()
+            return _Scope(None, _host_region(h), "s3", _key_id(key))
         return _NO_SCOPE
     if "X-Amz-Credential=" in query_string:
         params = _query(query_string)
@@ -229,7 +237,8 @@ def _scope(h: Mapping[str, str], query_string: str) -> _Scope:
             region_set=params.get("X-Amz-Region-Set"),
         )
     if "AWSAccessKeyId=" in query_string and "Signature=" in query_string:
-        return _Scope(None, _host_region(h), "s3")  # a SigV2 presigned S3 URL
+        presigned_key = _query(query_string).get("AWSAccessKeyId")
+        return _Scope(None, _host_region(h), "s3", _key_id(presigned_key))  # SigV2 presigned
     return _NO_SCOPE
 
 
@@ -253,7 +262,12 @@ def _parse_credential(credential: str | None, *, sigv4a: bool, region_set: str |
         region = regions[0] if len(regions) == 1 and _REGION.fullmatch(regions[0]) else None
     else:
         region = parts[-3] if _NAME.fullmatch(parts[-3]) else None
-    return _Scope(service, region, service)
+    return _Scope(service, region, service, _key_id(parts[0]))
+
+
+def _key_id(key: str | None) -> str | None:
+    # Real key ids are 16 to 128 characters; a longer one is nobody's to recognise.
+    return key if key and len(key) <= _MAX_KEY_ID else None
 
 
 def _host_region(h: Mapping[str, str]) -> str | None:
@@ -369,6 +383,7 @@ def _classify_cbor(path: str, h: Mapping[str, str], scope: _Scope) -> RequestInf
         protocol=Protocol.RPC_V2_CBOR,
         query_mode=h.get("x-amzn-query-mode") == "true",
         signing_name=scope.signing_name,
+        access_key_id=scope.access_key_id,
     )
 
 
@@ -389,6 +404,7 @@ def _classify_json(
         json_version=version.group(1) if version else (meta.json_version if meta else None),
         query_mode=h.get("x-amzn-query-mode") == "true",
         signing_name=scope.signing_name,
+        access_key_id=scope.access_key_id,
     )
 
 
@@ -417,6 +433,7 @@ def _classify_query(call: _QueryCall, h: Mapping[str, str], scope: _Scope) -> Re
         operation=call.action if meta else None,
         protocol=protocol,
         signing_name=scope.signing_name,
+        access_key_id=scope.access_key_id,
     )
 
 
@@ -437,6 +454,7 @@ def _classify_rest(
             operation=route.operation,
             protocol=_protocol(meta.protocol) if meta else None,
             signing_name=scope.signing_name,
+            access_key_id=scope.access_key_id,
         )
     primary = _primary(scope.lookup_name)
     return RequestInfo(
@@ -445,6 +463,7 @@ def _classify_rest(
         operation=None,
         protocol=_protocol(primary.protocol) if primary else None,
         signing_name=scope.signing_name,
+        access_key_id=scope.access_key_id,
     )
 
 

@@ -1,12 +1,13 @@
 """What the app did through the gateway: every call counted by service, operation, outcome and
 class, and each destructive call kept with its time and resource (docs/audit.md); and the
 watches that make the gateway refuse destructive calls for a while (and the egress proxy see
-every AWS call).
+every AWS call). The calls of gameday's own probes, told apart by the access key id they sign
+with, are counted apart and are not the app's.
 
 Exact, unlike the ring of recent requests (``store.RequestLog``), which drops the oldest: the
 counts are one dict entry per kind of call, and destructive calls are rare.
 
->>> ledger = CallLedger()
+>>> ledger = CallLedger(probe_keys=frozenset({"gameday-probe"}))
 >>> ledger.watches.put(WatchSpec(id="run-1", ttl_seconds=600, deny_destructive=True))
 >>> ledger.record(info, CallClass.DESTRUCTIVE, Outcome.DENIED, "orders")
 >>> ledger.page(since=0)  # counts, the destructive calls after seq 0, the watches in force
@@ -35,6 +36,8 @@ MAX_DESTRUCTIVE = 10_000
 
 MAX_WATCHES = 64
 """Watches held at once: one per drill running through the gateway, so a handful at most."""
+
+_CountKey = tuple[str | None, str | None, Outcome, CallClass]
 
 
 class Watches:
@@ -96,6 +99,9 @@ class CallLedger:
     ``deny_destructive``: refuse destructive calls for the gateway's whole life (``gameday
     gateway --deny-destructive``). ``sees_all_calls``: whether every call is seen now (the
     egress proxy's are not, outside a watch: it tunnels hosts blind); default always.
+    ``probe_keys``: the access key ids gameday's probes sign with; their calls are counted
+    in ``probe_counts`` only, never as the app's (denied all the same: ``deny_destructive``
+    is for whoever calls). Every other call, unsigned ones included, is the app's.
     """
 
     def __init__(
@@ -106,12 +112,15 @@ class CallLedger:
         wall_clock: Callable[[], float] = time.time,
         clock: Callable[[], float] = time.monotonic,
         size: int = MAX_DESTRUCTIVE,
+        probe_keys: frozenset[str] = frozenset(),
     ) -> None:
         self.always_deny = deny_destructive
+        self.probe_keys = probe_keys
         self._sees_all_calls = sees_all_calls
         self.watches = Watches(clock)
         self._wall_clock = wall_clock
-        self._counts: Counter[tuple[str | None, str | None, Outcome, CallClass]] = Counter()
+        self._counts: Counter[_CountKey] = Counter()
+        self._probe_counts: Counter[_CountKey] = Counter()
         self._destructive: deque[DestructiveCallRecord] = deque(maxlen=size)
         self.last_seq = 0
 
@@ -129,8 +138,13 @@ class CallLedger:
     def record(
         self, info: RequestInfo, call_class: CallClass, outcome: Outcome, resource: str | None
     ) -> None:
-        """Count one call as it ended; keep it too when it is destructive."""
-        self._counts[(info.service, info.operation, outcome, call_class)] += 1
+        """Count one call as it ended, as the app's or the probes'; keep the app's too when it
+        is destructive."""
+        key = (info.service, info.operation, outcome, call_class)
+        if info.access_key_id is not None and info.access_key_id in self.probe_keys:
+            self._probe_counts[key] += 1
+            return
+        self._counts[key] += 1
         if call_class is not CallClass.DESTRUCTIVE:
             return
         self.last_seq += 1
@@ -152,10 +166,8 @@ class CallLedger:
         first_seq = kept[0].seq if kept else self.last_seq + 1
         dropped = max(0, first_seq - since - 1) if since < self.last_seq else 0
         return CallsPage(
-            counts=tuple(
-                CallCountRecord(service=s, operation=o, outcome=out, call_class=c, count=n)
-                for (s, o, out, c), n in self._counts.items()
-            ),
+            counts=_records(self._counts),
+            probe_counts=_records(self._probe_counts),
             destructive=tuple(dropwhile(lambda r: r.seq <= since, kept)),
             last_seq=self.last_seq,
             dropped=dropped,
@@ -163,3 +175,10 @@ class CallLedger:
             sees_all_calls=self._sees_all_calls() if self._sees_all_calls else True,
             watches=self.watches.statuses(),
         )
+
+
+def _records(counts: Counter[_CountKey]) -> tuple[CallCountRecord, ...]:
+    return tuple(
+        CallCountRecord(service=s, operation=o, outcome=out, call_class=c, count=n)
+        for (s, o, out, c), n in counts.items()
+    )

@@ -270,7 +270,9 @@ class CallsPage(BaseModel):
     model_config = _FROZEN
 
     counts: tuple[CallCountRecord, ...]
+    """The app's calls: every call but those signed with a probe's access key id."""
     destructive: tuple[DestructiveCallRecord, ...]
+    """The app's destructive calls (a probe's are in ``probe_counts`` only)."""
     last_seq: int
     """Pass this as the next ``since``."""
     dropped: int
@@ -284,6 +286,9 @@ class CallsPage(BaseModel):
     hosts no fault targets are tunnelled blind). None: a gateway older than watches."""
     watches: tuple[WatchStatus, ...] | None = None
     """The watches in force; None: a gateway older than watches, which cannot hold one."""
+    probe_counts: tuple[CallCountRecord, ...] = ()
+    """The calls of gameday's own probes (signed with an access key id the gateway was told
+    is a probe's), counted apart from the app's; empty from a gateway older than this."""
 
 
 class Health(BaseModel):

@@ -106,7 +106,10 @@ class GatewayCore:
     """The gateway inside one event loop: server, upstream session, faults, request log.
 
     ``deny_destructive``: every destructive call is answered AccessDenied for the core's
-    whole life; a watch (``PUT /_gameday/watches/{id}``) does the same for its TTL."""
+    whole life; a watch (``PUT /_gameday/watches/{id}``) does the same for its TTL.
+    ``probe_keys``: the access key ids gameday's own probes sign with, whose calls are counted
+    apart from the app's (``CallLedger``). Given by whoever starts the gateway, never read
+    from a request: the app cannot declare its own calls a probe's."""
 
     def __init__(
         self,
@@ -120,6 +123,7 @@ class GatewayCore:
         limits: ServerLimits | None = None,
         deny_destructive: bool = False,
         pool: UpstreamPool | None = None,
+        probe_keys: frozenset[str] = frozenset(),
     ) -> None:
         """``pool``: where forwarded requests go, if not to ``upstream`` (the egress proxy
         picks a destination per request)."""
@@ -134,6 +138,7 @@ class GatewayCore:
             sees_all_calls=self.sees_all_calls,
             wall_clock=wall_clock,
             clock=clock,
+            probe_keys=probe_keys,
         )
         self.admin = AdminApi(
             self.store,
@@ -654,10 +659,13 @@ class Gateway:
         seed: int | None = None,
         limits: ServerLimits | None = None,
         deny_destructive: bool = False,
+        probe_keys: frozenset[str] = frozenset(),
     ) -> None:
+        """``probe_keys``: the access key ids of gameday's own probes (``GatewayCore``)."""
         self.upstream = normalize_upstream(upstream)
         self._limits = limits
         self._deny_destructive = deny_destructive
+        self._probe_keys = probe_keys
         self._host = host
         self._port = port
         self._token = token
@@ -730,6 +738,7 @@ class Gateway:
             seed=self._seed,
             limits=self._limits,
             deny_destructive=self._deny_destructive,
+            probe_keys=self._probe_keys,
         )
 
     def _run(self) -> None:

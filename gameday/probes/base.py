@@ -102,8 +102,9 @@ class ProbeContext:
     executor: Executor | None = None
     dns_server: tuple[str, int] | None = None
     credentials: tuple[str, str] | None = None
-    """(access key id, secret): the emulator's dummy keys in embedded and localstack, so a
-    probe never looks further; None in a real account (the SDK's own credential chain)."""
+    """(access key id, secret): the probes' own dummy keys in embedded and localstack (not
+    the app's, so the gateway counts their calls apart), so a probe never looks further;
+    None in a real account (the SDK's own credential chain)."""
     environ: Mapping[str, str] | None = None
     """The isolated environment of an embedded or localstack drill (no runner credentials,
     the gateway, a proxy that refuses egress): what command probes run with and where
@@ -116,7 +117,8 @@ class ProbeContext:
         signed with ``credentials`` and blind to the runner's profile, config and
         credentials files; the runner's own chain when ``runner`` or on a real account.
         ``profile``: that profile's keys instead (of the drill's shared files when isolated:
-        a setup user's long-term key; else of the runner's own)."""
+        a setup user's long-term key, which the app may sign with too; else of the
+        runner's own)."""
         if runner or self.credentials is None:
             return boto3.session.Session(profile_name=profile)
         # No environment variable names the profile, and instance variables outrank the

@@ -2,8 +2,9 @@
 
 From the result's ``calls``: how many calls of each class the app made through the gateway,
 every destructive one (when, what, on which resource, what became of it), and which were
-refused by ``deny_destructive``. A result where nobody counted (a real account, an older
-result) adds nothing to a report.
+refused by ``deny_destructive``; apart, how many calls gameday's own probes made there (they
+are not the app's). A result where nobody counted (a real account, an older result) adds
+nothing to a report.
 """
 
 from __future__ import annotations
@@ -40,6 +41,22 @@ def summary_line(result: RunResult) -> str:
     if calls.destructive_dropped:
         text += f"; {calls.destructive_dropped} destructive call(s) too old to list"
     return text
+
+
+def probe_line(result: RunResult) -> str | None:
+    """ "gameday's own probes made 24 call(s): 24 read, 0 write, 0 destructive, not counted
+    above"; None when they made none through the gateway (or an older result)."""
+    by_class = result.calls.probe_by_class()
+    total = sum(by_class.values())
+    if not total:
+        return None
+    text = f"gameday's own probes made {total} call(s): " + ", ".join(
+        f"{by_class[c]} {c.value}" for c in CallClass
+    )
+    denied = sum(c.count for c in result.calls.probe_counts if c.outcome == "denied")
+    if denied:
+        text += f" ({denied} refused by deny_destructive)"
+    return text + ", not counted as the app's"
 
 
 def destructive_cells(call: DestructiveCall) -> list[str]:

@@ -17,6 +17,7 @@ from gameday.reports.app_calls import (
     DESTRUCTIVE_HEAD,
     counted,
     destructive_cells,
+    probe_line,
     summary_line,
 )
 from gameday.reports.egress import EGRESS_HEADING, egress_lines
@@ -551,7 +552,8 @@ def _app_calls_block(result: RunResult) -> str:
     rows = [cells(destructive_cells(call), frozenset({0})) for call in result.calls.destructive]
     if rows:
         html += _table(DESTRUCTIVE_HEAD, rows, "destructive")
-    return html
+    probes = probe_line(result)
+    return html + (f"<p>{esc(probes)}</p>" if probes else "")
 
 
 def _egress_block(result: RunResult) -> str:

@@ -1,7 +1,8 @@
 """The least-privilege report (``gameday report --format iam``): the IAM actions the app used
 during its drills, as a policy document, and how they compare with the app's role policy.
 
-The gateway saw every AWS call the app attempted; each is named as the IAM action it needs
+The gateway saw every AWS call the app attempted (and counted gameday's own probes' calls
+apart, which are left out: they are not the app's); each is named as the IAM action it needs
 (gameday.scenario.iam_actions), whatever the gateway did with it: a call a fault refused was
 still attempted, and the app needs the action when the service is back. The document is JSON:
 
@@ -10,7 +11,8 @@ still attempted, and the app needs the action when the service is back. The docu
   before use), or denying everything when the
   app called nothing; null when no drill's calls were seen (a real account, through FIS);
 - ``actions``: each action with its calls, the operations behind it, and the ``aws`` probes of
-  the scenario that make the same call (their calls go through the gateway too, and count);
+  the scenario that make the same call (for information: their calls are not counted here,
+  but in a result written before they were told apart they are);
 - ``no_action``: calls that need no IAM action (sent unsigned) or have no name (unclassified);
 - ``unseen``: runs whose calls were not seen, and why;
 - ``role_policies``: for each role policy the scenarios name (``target.role_policy``), the
@@ -57,11 +59,16 @@ class AttemptedCall:
 def attempted_calls(result: RunResult) -> list[AttemptedCall]:
     """Every call the app attempted through the gateway, by service and operation, every
     outcome counted (forwarded, faulted, dropped, failed upstream): the one place this report
-    reads a result's calls (``gateway.calls``; ``calls.by_operation()`` holds the same counts
-    in results written since calls are classed)."""
+    reads a result's calls. ``calls.counts`` (the app's alone, exact) where the gateway
+    counted them; else ``gateway.calls`` (every call its ring held, the probes' among them:
+    a result written before calls were classed, or whose count could not be read)."""
     counts: Counter[tuple[str, str]] = Counter()
-    for service, operation, _outcome, count in result.gateway.calls:
-        counts[(service, operation)] += count
+    if result.calls.counted:
+        for row in result.calls.counts:
+            counts[(row.service, row.operation)] += row.count
+    else:
+        for service, operation, _outcome, count in result.gateway.calls:
+            counts[(service, operation)] += count
     return [AttemptedCall(s, o, n) for (s, o), n in sorted(counts.items())]
 
 
@@ -69,7 +76,7 @@ def unseen_because(result: RunResult) -> str | None:
     """Why the app's calls in ``result`` were not seen, or None when the gateway saw them."""
     if result.environment == "aws":
         return "a drill in a real account runs through FIS: no gateway sees the app's calls"
-    if result.gateway.read_error:
+    if result.gateway.read_error and not result.calls.counted:
         return f"the gateway's record was lost: {result.gateway.read_error}"
     return None
 

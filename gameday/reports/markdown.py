@@ -22,6 +22,7 @@ from gameday.reports.app_calls import (
     DESTRUCTIVE_HEAD,
     counted,
     destructive_cells,
+    probe_line,
     summary_line,
 )
 from gameday.reports.egress import EGRESS_HEADING, egress_lines
@@ -348,6 +349,9 @@ def _app_calls(result: RunResult) -> list[str]:
     rows = [[_md(c) for c in destructive_cells(call)] for call in result.calls.destructive]
     if rows:
         lines += ["Destructive calls:", "", *_table(DESTRUCTIVE_HEAD, rows)]
+    probes = probe_line(result)
+    if probes:
+        lines += [f"{_md(probes)}.", ""]
     return lines
 
 

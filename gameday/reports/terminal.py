@@ -16,7 +16,7 @@ from pathlib import Path
 
 from gameday.grading import SuiteScore, display_score
 from gameday.kinds import ObjectiveKind, RunStatus
-from gameday.reports.app_calls import counted, destructive_lines, summary_line
+from gameday.reports.app_calls import counted, destructive_lines, probe_line, summary_line
 from gameday.reports.egress import egress_lines
 from gameday.reports.fault_calls import matched_lines
 from gameday.reports.people import (
@@ -173,6 +173,9 @@ def render_result(result: RunResult, result_path: Path | None = None) -> str:
     if counted(result):
         lines.append(f"  what the app did: {summary_line(result)}")
         lines += [f"    destructive: {printable(line)}" for line in destructive_lines(result)]
+        probes = probe_line(result)
+        if probes:
+            lines.append(f"    {probes}")
     lines += _facilitation(result)
     return "\n".join(lines) + "\n"
 

@@ -158,8 +158,11 @@ def test_no_runner_identity_reaches_the_app_or_a_probe(
         assert env["NO_PROXY"] == "127.0.0.1,localhost,::1"
         assert "AWS_ACCESS_KEY_ID" not in env and "AWS_PROFILE" not in env
     assert app["PATH"] and app["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
-    # ~/.aws is the run's: the dummy keys, never the runner's file.
-    assert "aws_access_key_id = testing" in probe["__home_aws_credentials__"]
+    # ~/.aws is the run's: the dummy keys, never the runner's file; the probes' own keys
+    # in the probes' own HOME (their calls are counted apart from the app's).
+    assert "aws_access_key_id = gameday-probe" in probe["__home_aws_credentials__"]
+    assert app["HOME"] != probe["HOME"]
+    assert app["AWS_SHARED_CREDENTIALS_FILE"] != probe["AWS_SHARED_CREDENTIALS_FILE"]
     # What the scenario says it wants, it gets: this probe runs as the runner.
     runner = json.loads(runner_env.read_text())
     assert runner["AWS_ACCESS_KEY_ID"] == canaries["AWS_ACCESS_KEY_ID"]

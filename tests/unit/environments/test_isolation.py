@@ -20,6 +20,7 @@ from gameday.environments.isolation import (
     allowed_environment,
     isolate,
 )
+from gameday.environments.stage import DUMMY_KEYS, PROBE_KEYS
 from gameday.errors import ScenarioError
 from gameday.scenario.loader import parse_scenario
 
@@ -149,6 +150,35 @@ def test_the_shared_files_hold_the_gateway_the_dummy_keys_and_the_apps_profiles(
     }
     assert stat.S_IMODE(isolated.credentials_file.stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "home").stat().st_mode) == 0o700
+
+
+def test_the_probes_get_files_of_their_own_with_the_probes_keys(
+    isolated: Isolation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    probe = isolated.probe_environment()
+    assert probe["HOME"] == str(tmp_path / "probe-home")
+    assert probe["AWS_CONFIG_FILE"] == str(tmp_path / "probe-home" / ".aws" / "config")
+    assert probe["AWS_SHARED_CREDENTIALS_FILE"] == str(isolated.probe_credentials_file)
+    # Same profiles and endpoint as the app's; only the dummy keys differ.
+    assert isolated.probe_config_file.read_text() == isolated.config_file.read_text()
+    app_keys, probe_keys = configparser.ConfigParser(), configparser.ConfigParser()
+    app_keys.read_string(isolated.credentials_file.read_text())
+    probe_keys.read_string(isolated.probe_credentials_file.read_text())
+    assert probe_keys.sections() == app_keys.sections() == ["default", "base", "us"]
+    for name in probe_keys.sections():
+        assert probe_keys[name]["aws_access_key_id"] == PROBE_KEYS[0]
+        assert app_keys[name]["aws_access_key_id"] == DUMMY_KEYS[0]
+    assert stat.S_IMODE(isolated.probe_credentials_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "probe-home").stat().st_mode) == 0o700
+    # The app's environment names none of the probes' files.
+    app = isolated.app_environment(alert_url=None)
+    assert not [v for v in app.values() if "probe-home" in v]
+    for name in RUNNER:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in probe.items():
+        monkeypatch.setenv(name, value)
+    credentials = botocore.session.Session().get_credentials()
+    assert credentials is not None and credentials.access_key == PROBE_KEYS[0]
 
 
 def test_botocore_reads_the_files_as_production_would(

@@ -136,3 +136,47 @@ def test_an_older_result_has_no_calls_to_show_and_still_reads() -> None:
         assert "What the app did" not in render_markdown([old])
         assert "What the app did" not in render_html([old])
         assert "gameday_app_calls{" not in render_prom([old])
+
+
+def _with_probe_calls() -> RunResult:
+    result = _audited()
+    probe_counts = [
+        CallCount(
+            service="sts",
+            operation="GetCallerIdentity",
+            outcome="forwarded",
+            call_class=CallClass.READ,
+            count=20,
+        ),
+        CallCount(
+            service="dynamodb",
+            operation="DeleteTable",
+            outcome="denied",
+            call_class=CallClass.DESTRUCTIVE,
+            count=1,
+        ),
+    ]
+    calls = result.calls.model_copy(update={"probe_counts": probe_counts})
+    return result.model_copy(update={"calls": calls})
+
+
+PROBES = (
+    "gameday's own probes made 21 call(s): 20 read, 0 write, 1 destructive "
+    "(1 refused by deny_destructive), not counted as the app's"
+)
+
+
+def test_the_probes_calls_are_shown_apart_and_not_as_the_apps() -> None:
+    result = _with_probe_calls()
+    # The app's summary, metrics and objective are the same as without the probes' calls.
+    assert result.calls.by_class() == _audited().calls.by_class()
+    terminal = render_result(result)
+    assert f"  what the app did: {SUMMARY}\n" in terminal
+    assert f"    {PROBES}\n" in terminal
+    markdown = render_markdown([result])
+    assert PROBES.replace("_", chr(92) + "_") + ".\n" in markdown
+    assert f"<p>{PROBES.replace(chr(39), '&#x27;')}</p>" in render_html([result])
+    assert render_prom([result]) == render_prom([_audited()])
+    # None made: no line at all.
+    assert "gameday's own probes" not in render_result(_audited())
+    assert "gameday&#x27;s own probes" not in render_html([_audited()])

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from gameday.errors import ScenarioError
+from gameday.kinds import CallClass
 from gameday.reports.iam import (
     NOTHING_SID,
     attempted_calls,
@@ -18,7 +19,7 @@ from gameday.reports.iam import (
     role_policy_path,
 )
 from gameday.reports.render import FILE_NAMES, ReportFormat, render, write_reports
-from gameday.result import GatewayTally, RunResult, ScenarioInfo
+from gameday.result import CallAudit, CallCount, GatewayTally, RunResult, ScenarioInfo
 from tests.unit.reports.iam_policy import policy_problems
 from tests.unit.reports.runs import met_and_missed
 
@@ -37,7 +38,7 @@ CALLS = [
 def _run(
     calls: list[tuple[str, str, str, int]] = CALLS,
     *,
-    spec: dict[str, object] | None = None,
+    spec: dict[str, Any] | None = None,
     file: str = "drill.yaml",
     **overrides: Any,
 ) -> RunResult:
@@ -205,3 +206,34 @@ def test_the_iam_format_is_written_beside_the_other_reports(tmp_path: Path) -> N
     (path,) = write_reports([_run()], tmp_path, [ReportFormat.IAM])
     assert path == tmp_path / "least-privilege.json"
     assert json.loads(path.read_text()) == json.loads(render([_run()], ReportFormat.IAM))
+
+
+def _count(service: str, operation: str, outcome: str, count: int) -> CallCount:
+    return CallCount(
+        service=service,
+        operation=operation,
+        outcome=outcome,
+        call_class=CallClass.READ,
+        count=count,
+    )
+
+
+def test_counted_calls_are_the_apps_alone_and_the_probes_are_left_out() -> None:
+    # The ring's tally holds every call the gateway saw, the probes' DescribeLogGroups too;
+    # the counted calls say whose each was.
+    audit = CallAudit(
+        counted=True,
+        counts=[_count("dynamodb", "GetItem", "forwarded", 3)],
+        probe_counts=[_count("logs", "DescribeLogGroups", "forwarded", 9)],
+    )
+    ring = [("dynamodb", "GetItem", "forwarded", 3), ("logs", "DescribeLogGroups", "forwarded", 9)]
+    result = _run(ring).model_copy(update={"calls": audit})
+    assert [(c.service, c.operation, c.count) for c in attempted_calls(result)] == [
+        ("dynamodb", "GetItem", 3)
+    ]
+    (statement,) = least_privilege([result])["policy"]["Statement"]
+    assert statement["Action"] == ["dynamodb:GetItem"]
+    # Counted even when the ring's tally could not be read.
+    lost_ring = result.model_copy(update={"gateway": GatewayTally(read_error="refused")})
+    assert least_privilege([lost_ring])["unseen"] == []
+    assert [c.operation for c in attempted_calls(lost_ring)] == ["GetItem"]
