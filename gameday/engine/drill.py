@@ -32,6 +32,7 @@ from gameday.engine.guard import (
 )
 from gameday.engine.injection import FaultSchedule
 from gameday.engine.pace import Pace, PlannedPace
+from gameday.engine.plan import POLICY_ARN_HINT, policy_arn_problems
 from gameday.engine.probing import ProbeSet
 from gameday.engine.signals import SignalGuard
 from gameday.engine.verdict import Outcome, assemble_result
@@ -39,7 +40,7 @@ from gameday.environments import Environment, Stage, StageRequest, open_environm
 from gameday.environments.app import RunningApp
 from gameday.environments.app_log import app_secrets, keep_app_log
 from gameday.environments.workdir import APP_LOG_FILE, run_workdir
-from gameday.errors import AbortedError, EnvironmentFailure, GameDayError
+from gameday.errors import AbortedError, EnvironmentFailure, GameDayError, InvalidInputError
 from gameday.facilitation.hold import FacilitatedPace
 from gameday.facilitation.keys import read_keys
 from gameday.facilitation.marks_api import serve_marks
@@ -51,6 +52,7 @@ from gameday.recorder import FaultWindowRecord, Listener, Recorder
 from gameday.redact import redact
 from gameday.result import AppExit, DestructiveCall, RunResult
 from gameday.scenario.models import HumanObjective
+from gameday.scenario.policy_targets import has_target_from
 
 if TYPE_CHECKING:
     from gameday.fis.aws_config import AwsEnvironment
@@ -169,11 +171,11 @@ class Drill:
         self, workdir: Path, stack: ExitStack, astack: AsyncExitStack, outcome: Outcome
     ) -> None:
         recorder = self.recorder
-        if any(getattr(o, "target_from", None) for o in self.scenario.objectives):
-            self.scenario, outcome.target_sources = await asyncio.to_thread(
-                resolve_policy_targets, self.scenario, self.plan.loaded.base_dir
-            )
-            outcome.scenario = self.scenario
+        # ``gameday run`` refuses these before any drill; a drill started another way too.
+        isolated = policy_arn_problems(self.plan.loaded, self.plan.environment)
+        if isolated:
+            raise InvalidInputError("\n".join(isolated), hint=POLICY_ARN_HINT)
+        await self._resolve_targets(outcome, arns=False)  # files: nothing leaves the machine
         recorder.enter("environment up")
         probes = await ProbeSet.open(self.scenario, astack, recorder, run_id=self.run_id)
         environment = self.options.environment or open_environment(
@@ -198,6 +200,9 @@ class Drill:
         )
         watches: list[asyncio.Task[None]] = []
         try:
+            # Policy ARNs only now: on a real account, bringing the stage up was approval and
+            # the account check (DESIGN.md "Safety" 1), and no fault is in force yet.
+            await self._resolve_targets(outcome, arns=True)
             if stage.app is not None:
                 watch_app = self._watch_app(stage.app, outcome)
                 watches.append(asyncio.create_task(watch_app, name="app"))
@@ -224,6 +229,19 @@ class Drill:
             # own rollback already ran.
             outcome.rollback = await schedule.rollback()
             outcome.evidence = await asyncio.to_thread(stage.evidence)
+
+    async def _resolve_targets(self, outcome: Outcome, *, arns: bool) -> None:
+        """Fill in the targets read from resiliency policies: the files, or (``arns``) every
+        one still missing."""
+        if not has_target_from(self.scenario):
+            return
+        self.scenario, sources = await asyncio.to_thread(
+            resolve_policy_targets, self.scenario, self.plan.loaded.base_dir, arns=arns
+        )
+        outcome.target_sources.update(sources)
+        outcome.scenario = self.scenario
+        for name, source in sources.items():  # the timeline shows when a policy was read
+            self.recorder.event("target", f"{name}: {source}")
 
     async def _steady_and_drill(
         self, stage: Stage, probes: ProbeSet, schedule: FaultSchedule, outcome: Outcome

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from gameday.checks import Check
+from gameday.checks import Check, CheckOutcome
 from gameday.engine.safety import localstack_checks, safety_checks
 from gameday.environments.localstack_coverage import (
     ServedServices,
@@ -17,8 +17,16 @@ from gameday.environments.localstack_coverage import (
 from gameday.errors import ScenarioError
 from gameday.faults.plan import Plan
 from gameday.faults.rules import resolve_rules
-from gameday.scenario.loader import LoadedScenario, validate_files
+from gameday.scenario.loader import LoadedScenario, locate_fields, validate_files
 from gameday.scenario.models import Environment
+from gameday.scenario.policy_targets import has_target_from, policy_arns
+
+TARGET_FROM = "target_from"
+POLICY_ARN_HINT = (
+    "save the policy as JSON (aws resiliencehub describe-resiliency-policy --policy-arn ARN "
+    "> policy.json) and give that file as resiliency_policy, or run the drill on a real "
+    "account with --env aws (the ARN is read there after approval)"
+)
 
 
 def make_plan(
@@ -35,7 +43,7 @@ def make_plan(
     scenario = loaded.scenario
     chosen = environment or scenario.target.environment
     rules = resolve_rules(scenario)
-    checks = safety_checks(scenario, rules, chosen)
+    checks = safety_checks(scenario, rules, chosen) + target_from_checks(loaded, chosen)
     environment_checks: list[Check] = []
     refusal = None
     if chosen is Environment.LOCALSTACK:
@@ -55,6 +63,41 @@ def make_plan(
         environment_checks=tuple(environment_checks),
         refusal=refusal,
     )
+
+
+def policy_arn_problems(loaded: LoadedScenario, environment: Environment) -> list[str]:
+    """Each ``target_from`` of ``loaded`` that names a policy ARN, located in its file, when
+    ``environment`` is isolated (embedded, localstack): reading it is a call to AWS with the
+    runner's own credentials, and an isolated drill never reaches beyond loopback (DESIGN.md
+    "Safety" 1). Empty on aws, where it is read after approval."""
+    found = policy_arns(loaded.scenario)
+    if environment is Environment.AWS or not found:
+        return []
+    places = locate_fields(loaded.path, [arn.loc for arn in found])
+    return [
+        f"{place}: {arn.arn!r} is a Resilience Hub policy ARN, read from AWS; a drill on "
+        f"{environment.value} never reaches beyond loopback"
+        for place, arn in zip(places, found, strict=True)
+    ]
+
+
+def target_from_checks(loaded: LoadedScenario, environment: Environment) -> list[Check]:
+    """What ``plan`` shows for objective targets read from a resiliency policy: a policy ARN
+    fails on an isolated environment and is read at run, after approval, on aws; nothing
+    when no objective has ``target_from``. No check calls anything."""
+    scenario = loaded.scenario
+    if not has_target_from(scenario):
+        return []
+    refused = policy_arn_problems(loaded, environment)
+    if refused:
+        detail = "; ".join(refused) + " (give a JSON file of the policy, or run with --env aws)"
+        return [Check(TARGET_FROM, CheckOutcome.FAIL, detail)]
+    arns = policy_arns(scenario)
+    if arns:
+        read = ", ".join(f"{a.objective} from {a.arn} ({a.disruption})" for a in arns)
+        detail = f"{read}: resolved at run time, after approval and the account check"
+        return [Check(TARGET_FROM, CheckOutcome.AT_RUN, detail)]
+    return [Check(TARGET_FROM, CheckOutcome.PASS, "policy files, read before anything starts")]
 
 
 def load_all(paths: Sequence[Path]) -> list[LoadedScenario]:

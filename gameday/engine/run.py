@@ -16,11 +16,22 @@ from typing import TYPE_CHECKING
 from gameday.engine.drill import RunOptions
 from gameday.engine.guard import GUARDRAIL
 from gameday.engine.parallel import check_parallel
-from gameday.engine.plan import load_all, plan_scenarios
-from gameday.engine.real_account import plan_real_account
+from gameday.engine.plan import (
+    POLICY_ARN_HINT,
+    load_all,
+    plan_scenarios,
+    policy_arn_problems,
+)
+from gameday.engine.real_account import plan_real_account, require_run_approval
 from gameday.engine.suite import SuiteOutcome, exit_code_for, run_suite
 from gameday.environments.localstack_coverage import REFUSAL_HINT
-from gameday.errors import EnvironmentFailure, ExitCode, GameDayError, InvalidInputError
+from gameday.errors import (
+    EnvironmentFailure,
+    ExitCode,
+    GameDayError,
+    InvalidInputError,
+    ScenarioError,
+)
 from gameday.facilitation.rules import check_facilitation
 from gameday.faults.plan import Plan
 from gameday.fis.aws_config import load_aws_environment
@@ -98,7 +109,9 @@ def plan_all(
 
     A probe header's ``${NAME}`` must be set in gameday's environment (exit 2 otherwise).
     For aws, each scenario's FIS plan must pass its checks too (``aws_environment``: the
-    environment file given with ``--aws-config``).
+    environment file given with ``--aws-config``). On embedded or localstack, an objective
+    whose ``target_from`` names a policy ARN is refused (ScenarioError, exit 2, located):
+    reading it would reach AWS.
 
     For localstack, LocalStack must answer first (EnvironmentFailure, exit 3, after a bounded
     wait), and each plan is judged by what it serves. A scenario it cannot serve is not
@@ -109,6 +122,10 @@ def plan_all(
     loaded = load_all(paths)
     check_probe_variables(loaded, os.environ)
     plans = plan_scenarios(loaded, environment, wait_for_localstack=True)
+    # Each located, rather than as a failed check: the fix is in the file, at that line.
+    isolated = [line for p in plans for line in policy_arn_problems(p.loaded, p.environment)]
+    if isolated:
+        raise ScenarioError(isolated, hint=POLICY_ARN_HINT)
     refused = [p.loaded.scenario.metadata.name for p in plans if not p.safe]
     on_aws = [p for p in plans if p.safe and p.environment is Environment.AWS]
     if on_aws:
@@ -154,9 +171,11 @@ def run(
 ) -> SuiteOutcome:
     """Run every scenario of the request; history, reports and metrics as asked.
 
-    ``on_reports`` gets the suite report files written (``request.formats``), none when no
-    drill finished. A metrics export that fails is reported through ``on_warning`` and does
-    not change the drills' outcome: the drills ran and were recorded.
+    Nothing starts, and nothing is written, when a drill on a real account is not approved
+    (``ApprovalRequired``, exit 2). ``on_reports`` gets the suite report files written
+    (``request.formats``), none when no drill finished. A metrics export that fails is
+    reported through ``on_warning`` and does not change the drills' outcome: the drills ran
+    and were recorded.
     """
     check_parallel(request.parallel, facilitated=request.facilitation is not None)
     aws_environment = None
@@ -165,6 +184,8 @@ def run(
     plans = plan_all(request.paths, request.environment, aws_environment)
     if request.facilitation is not None:
         check_facilitation(plans, request.facilitation)
+    # Before the history store and the first drill: an unapproved run leaves no trace.
+    require_run_approval(plans, aws_environment, approve=request.approve)
     report_dir = request.report_dir.resolve()
     with HistoryStore(request.store) as history:
 

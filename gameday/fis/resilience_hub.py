@@ -6,6 +6,10 @@ disruption type, from ``DescribeResiliencyPolicy`` (an ARN) or from a JSON file 
 shape (a path, relative to the scenario file). The policy format is the ``ResiliencyPolicy``
 of the Resilience Hub API: ``{"policy": {"Software": {"rtoInSecs": 300, "rpoInSecs": 60},
 ...}}``, where "Region" is optional.
+
+An ARN is a call to AWS with the runner's credentials: the engine reads files before anything
+starts and ARNs only on a real account, once the drill is approved and its account cleared
+(DESIGN.md "Safety" 1); ``gameday.engine.plan`` refuses an ARN on an isolated environment.
 """
 
 from __future__ import annotations
@@ -23,9 +27,9 @@ from gameday.fis.clients import AwsClients, ResiliencyPolicyReader
 from gameday.kinds import ObjectiveKind
 from gameday.scenario.durations import format_duration
 from gameday.scenario.models import Scenario
+from gameday.scenario.policy_targets import is_policy_arn
 from gameday.scenario.probe_models import TargetFrom
 
-_ARN_PREFIX = "arn:"
 _FIELD = {ObjectiveKind.RTO: "rtoInSecs", ObjectiveKind.RPO: "rpoInSecs"}
 
 
@@ -97,7 +101,7 @@ def policy_target(
             f"target_from reads recovery targets: it applies to rto and rpo, not {kind.value}"
         )
     given = target_from.resiliency_policy
-    if given.startswith(_ARN_PREFIX):
+    if is_policy_arn(given):
         region = _region_of(given)
         make = reader or (lambda r: AwsClients(r).resiliencehub(r))
         policy, where = _read_api(given, make(region)), f"Resilience Hub policy {given}"
@@ -123,16 +127,25 @@ def resolve_policy_targets(
     base_dir: Path,
     *,
     reader: Callable[[str], ResiliencyPolicyReader] | None = None,
+    arns: bool = True,
 ) -> tuple[Scenario, dict[str, str]]:
     """Fill in the target of every objective with ``target_from``; the engine calls this
-    before grading. Returns the scenario and, per objective name, where its target came from
-    (for the report). Objectives without ``target_from`` are kept as they are."""
+    before grading. Returns the scenario and, per objective name, where each target filled
+    in here came from (for the report).
+
+    Objectives without ``target_from``, or whose target is already filled in, are kept as
+    they are; so are those that name a policy ARN when ``arns`` is false (files only: no
+    network call is made then)."""
     sources: dict[str, str] = {}
     objectives = []
     for name, objective in zip(scenario.objective_names(), scenario.objectives, strict=True):
         # getattr: ``target_from`` is a field of the time objectives only.
         target_from = getattr(objective, "target_from", None)
-        if not isinstance(target_from, TargetFrom):
+        if (
+            not isinstance(target_from, TargetFrom)
+            or getattr(objective, "target", None) is not None
+            or (not arns and is_policy_arn(target_from.resiliency_policy))
+        ):
             objectives.append(objective)
             continue
         found = policy_target(target_from, objective.kind, base_dir=base_dir, reader=reader)

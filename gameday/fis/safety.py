@@ -3,13 +3,19 @@
 In this order, each refusal naming what is missing and creating nothing:
 
 1. approval: ``--approve``, or an interactive yes on a TTY; never implied without a TTY. It
-   comes first, before any client is made, so a drill that was not approved sends nothing;
+   comes first, before any client is made, so a drill that was not approved sends nothing
+   (``gameday run`` checks it for every drill before the first one starts:
+   ``engine.real_account.require_run_approval``; each drill checks it again here);
 2. the account: the caller's account from STS ``GetCallerIdentity`` is in the allow-list;
 3. stop conditions: at least one CloudWatch alarm;
 4. durations: the experiment, with FIS's minimum durations applied, ends within
    ``guardrails.max_duration`` and within ``observe.max``;
 5. then the template itself: an FIS role, every fault mapped, every action on the allow-list,
    and botocore's own validation of the ``create_experiment_template`` request.
+
+Only once all have passed does the drill read an objective's ``target_from`` policy ARN from
+Resilience Hub (``fis.resilience_hub``): the runner's credentials reach AWS after approval and
+the account check, never before.
 
 Exit codes: a missing approval or missing configuration is invalid input or usage (2); an
 account outside the allow-list, or credentials STS rejects, means the drill could not run in
@@ -71,6 +77,14 @@ def require_approval(approve: bool, *, interactive: bool, ask: Ask | None, summa
     raise ApprovalRequired(
         f"not approved: {summary}",
         hint="pass --approve (or answer yes on a terminal) to run against a real account",
+    )
+
+
+def approval_summary(plan: FisPlan, scenario: Scenario) -> str:
+    """What a person approves: the drill, as the FIS experiment it becomes."""
+    return (
+        f"run {scenario.metadata.name} as an FIS experiment in {plan.region} "
+        f"({len(plan.template.actions)} actions, {format_duration(plan.length_s)})"
     )
 
 
@@ -162,10 +176,7 @@ def clear_for_real_account(
     ``env`` is the merged environment (``merge_environment``); ``sts`` makes the STS client,
     and is called only once approval is given.
     """
-    summary = (
-        f"run {scenario.metadata.name} as an FIS experiment in {plan.region} "
-        f"({len(plan.template.actions)} actions, {format_duration(plan.length_s)})"
-    )
+    summary = approval_summary(plan, scenario)
     require_approval(approve, interactive=interactive, ask=ask, summary=summary)
     account = check_account(env, sts)
     check_stop_conditions(env)

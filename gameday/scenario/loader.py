@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from gameday.errors import InvalidInputError, ScenarioError
 from gameday.scenario.checks import cross_check
-from gameday.scenario.locate import locate
+from gameday.scenario.locate import Loc, locate
 from gameday.scenario.messages import describe
 from gameday.scenario.models import API_VERSION, Scenario
 from gameday.scenario.yaml_bounds import MAX_BYTES, check_yaml_bounds, read_bounded
@@ -156,6 +156,25 @@ def parse_scenario(path: Path, text: str) -> Scenario:
             problems.append(f"{path}:{position.line}:{position.column}: {field}: {issue.message}")
         raise ScenarioError(problems)
     return scenario
+
+
+def locate_fields(path: Path, locs: Sequence[Loc]) -> list[str]:
+    """``path:LINE:COL: field`` for each field path of the scenario file ``path``, which is
+    read again (a ``LoadedScenario`` keeps no positions); ``path: field`` for each when the
+    file can no longer be read or parsed."""
+    try:
+        located = _parse_yaml(path, _read_text(path), positions=True)
+    except (OSError, InvalidInputError):
+        return [f"{path}: {_dotted(loc)}" for loc in locs]
+    places = []
+    for loc in locs:
+        position, field = locate(located, loc)
+        places.append(f"{path}:{position.line}:{position.column}: {field}")
+    return places
+
+
+def _dotted(loc: Loc) -> str:
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)[1:]
 
 
 def _unique(items: Iterable[str]) -> list[str]:
