@@ -280,3 +280,15 @@ def egress_plan_text(plan: EgressPlan) -> str:
         *(f"  - {limit}" for limit in plan.limits),
     ]
     return "\n".join(lines) + "\n"
+
+
+def egress_summary(plan: EgressPlan) -> str:
+    """What a person approves for one drill through the proxy: its rules, their services and
+    the last removal (asked before any drill starts, and again as the drill starts)."""
+    services = sorted({s for rule in plan.rules for s in rule.services}) or ["every service"]
+    last = max((rule.end_s for rule in plan.rules), default=0.0)
+    return (
+        f"run {plan.scenario.metadata.name} through the egress proxy at {plan.url} "
+        f"({len(plan.rules)} rule(s) on {', '.join(services)}, the last removed at "
+        f"{format_duration(last)})"
+    )

@@ -12,7 +12,13 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from gameday.egress.plan import EgressPlan, egress_plan_dict, egress_plan_text, plan_egress
+from gameday.egress.plan import (
+    EgressPlan,
+    egress_plan_dict,
+    egress_plan_text,
+    egress_summary,
+    plan_egress,
+)
 from gameday.engine.plan import target_from_checks
 from gameday.engine.safety import rule_checks
 from gameday.faults.plan import Plan
@@ -20,7 +26,6 @@ from gameday.fis.aws_config import AwsEnvironment, merge_environment
 from gameday.fis.plan import AwsPlan, fis_plan_dict, fis_plan_text, plan_aws
 from gameday.fis.safety import approval_summary, require_approval
 from gameday.fis.template import rules_for
-from gameday.scenario.durations import format_duration
 from gameday.scenario.loader import LoadedScenario
 from gameday.scenario.models import Environment
 
@@ -48,14 +53,7 @@ def real_account_summary(plan: RealAccountPlan) -> str:
     """What a person approves for one drill: the FIS experiment, or the proxy's rules."""
     if isinstance(plan, AwsPlan):
         return approval_summary(plan.fis, plan.scenario)
-    # The words of ``environments.aws_egress``, which asks again when its drill starts.
-    services = sorted({s for rule in plan.rules for s in rule.services}) or ["every service"]
-    last = max((rule.end_s for rule in plan.rules), default=0.0)
-    return (
-        f"run {plan.scenario.metadata.name} through the egress proxy at {plan.url} "
-        f"({len(plan.rules)} rule(s) on {', '.join(services)}, the last removed at "
-        f"{format_duration(last)})"
-    )
+    return egress_summary(plan)
 
 
 def require_run_approval(

@@ -20,7 +20,13 @@ from pathlib import Path
 
 from gameday.checks import CheckOutcome
 from gameday.child_env import without_gameday_variables
-from gameday.egress.plan import STOP_CONDITION_POLL_S, EgressPlan, describe_watch, plan_egress
+from gameday.egress.plan import (
+    STOP_CONDITION_POLL_S,
+    EgressPlan,
+    describe_watch,
+    egress_summary,
+    plan_egress,
+)
 from gameday.egress.serve import EgressThread, app_variables
 from gameday.environments.app import AppProcess, RunningApp
 from gameday.environments.call_audit import CallWatch, read_call_audit
@@ -34,18 +40,7 @@ from gameday.fis.safety import ConfigurationMissing, check_account, require_appr
 from gameday.gateway.client import GatewayClient
 from gameday.injectors.gateway import GatewayInjector, hold_watch, watch_ttl_s
 from gameday.result import CallAudit
-from gameday.scenario.durations import format_duration
 from gameday.scenario.models import Scenario
-
-
-def _summary(plan: EgressPlan) -> str:
-    services = sorted({s for rule in plan.rules for s in rule.services}) or ["every service"]
-    last = max((rule.end_s for rule in plan.rules), default=0.0)
-    return (
-        f"run {plan.scenario.metadata.name} through the egress proxy at {plan.url} "
-        f"({len(plan.rules)} rule(s) on {', '.join(services)}, the last removed at "
-        f"{format_duration(last)})"
-    )
 
 
 def _refuse_failed_checks(plan: EgressPlan) -> None:
@@ -113,7 +108,7 @@ async def bring_up_egress(
     scenario = request.plan.loaded.scenario
     merged = merge_environment(scenario, environment)
     plan = plan_egress(scenario, merged, request.plan.rules)
-    require_approval(approve, interactive=False, ask=None, summary=_summary(plan))
+    require_approval(approve, interactive=False, ask=None, summary=egress_summary(plan))
     _refuse_failed_checks(plan)
     clients = AwsClients(merged.region_for(scenario))
     account = await asyncio.to_thread(check_account, merged, clients.sts)

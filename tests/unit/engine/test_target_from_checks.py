@@ -8,14 +8,11 @@ from pathlib import Path
 import pytest
 
 from gameday.checks import Check, CheckOutcome
-from gameday.egress.plan import EgressPlan
 from gameday.engine.plan import make_plan, policy_arn_problems
 from gameday.engine.real_account import (
     plan_real_account,
-    real_account_summary,
     require_run_approval,
 )
-from gameday.environments.aws_egress import _summary as egress_drill_summary
 from gameday.environments.localstack_coverage import ServedServices
 from gameday.errors import ExitCode
 from gameday.faults.plan import Plan
@@ -138,14 +135,3 @@ def test_an_unapproved_run_is_refused_naming_every_drill_on_aws(tmp_path: Path) 
     )
     require_run_approval(plans, AWS, approve=True)
     require_run_approval(plans[:1], AWS, approve=False)  # nothing on a real account
-
-
-def test_the_egress_summary_is_the_one_its_drill_asks_with(tmp_path: Path) -> None:
-    egress = AwsEnvironment.model_validate(
-        {**ENV_FILE, "injector": "egress", "egress": {"url": "http://127.0.0.1:9/"}}
-    )
-    (plan,) = _plans(tmp_path, Environment.AWS)
-    planned = plan_real_account(plan.loaded, egress, run_id="plan")
-    assert isinstance(planned, EgressPlan)
-    assert real_account_summary(planned) == egress_drill_summary(planned)
-    assert real_account_summary(planned).startswith("run d0 through the egress proxy at ")
