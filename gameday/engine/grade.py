@@ -40,6 +40,32 @@ def _percentile(stats: object, percentile: str) -> float | None:
     return value if isinstance(value, float) else None
 
 
+@dataclass(frozen=True, slots=True)
+class SteadyHeld:
+    """Whether a steady objective's probe held before the faults and after them (None: not
+    checked after), and why it did not hold after."""
+
+    before: bool
+    after: bool | None
+    after_detail: str = ""
+
+    @property
+    def held(self) -> bool:
+        """Held before and after: the steady objective is met."""
+        return self.before and self.after is True
+
+    def describe(self) -> str:
+        """Before and after apart: 'held before; did not hold after ... (HTTP 503)'."""
+        if not self.before:
+            return "did not hold before the faults"
+        if self.after is None:
+            return "held before; not checked after"
+        if self.after:
+            return "held before and after"
+        why = f" ({self.after_detail})" if self.after_detail else ""
+        return f"held before; did not hold after the faults were removed{why}"
+
+
 def grade_objectives(
     scenario: Scenario,
     *,
@@ -49,7 +75,7 @@ def grade_objectives(
     t0: float,
     tend: float,
     observe_end: float,
-    steady: Mapping[str, bool],
+    steady: Mapping[str, SteadyHeld],
     marks: Mapping[MarkKind, Sequence[float]] | None = None,
     calls: CallAudit | None = None,
 ) -> list[ObjectiveResult]:
@@ -80,7 +106,7 @@ class _Evidence:
     t0: float
     tend: float
     observe_end: float
-    steady: Mapping[str, bool]
+    steady: Mapping[str, SteadyHeld]
     marks: Mapping[MarkKind, Sequence[float]]
     calls: CallAudit
 
@@ -94,8 +120,8 @@ def _grade_one(
     extra: dict[str, float | bool | None] = {}
     measured: float | None
     if isinstance(objective, SteadyObjective):
-        target, measured = 1.0, 1.0 if steady.get(probe, False) else 0.0
-        detail = "held before and after" if measured else "did not hold before or after"
+        held = steady.get(probe, SteadyHeld(before=False, after=None))
+        target, measured, detail = 1.0, 1.0 if held.held else 0.0, held.describe()
     elif isinstance(objective, AvailabilityObjective):
         until = tend + scenario.observe.recovery_window
         availability = measure_availability(samples.get(probe, ()), t0, until)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from gameday.grading import GUARDRAIL_PREFIX
 from gameday.recorder import Recorder
 from gameday.result import DestructiveCall
 from gameday.scenario.models import AbortWhen, DestructiveCallsObjective, Scenario
 
-GUARDRAIL = "guardrail: "
-"""How every guardrail's reason begins: an abort the app caused, not a person or a signal."""
+GUARDRAIL = GUARDRAIL_PREFIX
+"""How every guardrail's reason begins: an abort the app caused, not a person or a signal
+(grading scores such an abort F, and only it)."""
 
 MIN_SAMPLES_FOR_RATIO = 10
 """``max_unhealthy`` is judged on at least this many samples since injection, so that one bad

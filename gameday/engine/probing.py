@@ -11,6 +11,7 @@ import gc
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
+from gameday.engine.grade import SteadyHeld
 from gameday.environments.stage import Stage
 from gameday.grading import Alert, Marker, measure_recovery, measure_ttd
 from gameday.kinds import ObjectiveKind
@@ -40,6 +41,8 @@ class ProbeSet:
     probes: dict[str, Probe] = field(default_factory=dict)
     steady_before: dict[str, bool] = field(default_factory=dict)
     steady_after: dict[str, bool] = field(default_factory=dict)
+    steady_after_details: dict[str, str] = field(default_factory=dict)
+    """Why a probe did not hold after the faults: its first failing verdict."""
     read_backs: dict[str, ReadBack] = field(default_factory=dict)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -81,8 +84,16 @@ class ProbeSet:
                 self.probes[spec.name] = build_probe(spec, ctx)
 
     async def steady(self) -> tuple[bool, str]:
-        """Sample each steady objective's probe ``samples`` times; all must be healthy."""
-        verdicts = self.steady_after if self.steady_before else self.steady_before
+        """Sample each steady objective's probe ``samples`` times; all must be healthy.
+
+        Before the faults, the first unhealthy sample fails it. After them, the app has until
+        the end of the recovery window (``observe.recovery_window`` after the last fault was
+        removed) to settle: an unhealthy sample before then starts the count again, one after
+        it fails. A drill that ran to its end has observed past that point already, so only
+        an abort (a rollback mid-fault) waits, and only while the app is still unhealthy.
+        """
+        after = bool(self.steady_before)
+        verdicts = self.steady_after if after else self.steady_before
         failures = []
         for objective in self.scenario.objectives:
             if not isinstance(objective, SteadyObjective):
@@ -90,10 +101,15 @@ class ProbeSet:
             probe = self.probes.get(objective.probe)
             if probe is None:
                 continue  # an alert probe: nothing to sample
-            held = await self._hold(probe, objective.samples)
+            if after:
+                held = await self._settle(probe, objective.samples)
+            else:
+                held = await self._hold(probe, objective.samples)
             verdicts[objective.probe] = verdicts.get(objective.probe, True) and held[0]
             if not held[0]:
                 failures.append(f"{objective.probe}: {held[1]}")
+                if after:
+                    self.steady_after_details.setdefault(objective.probe, held[1])
         return not failures, "; ".join(failures)
 
     async def _hold(self, probe: Probe, samples: int) -> tuple[bool, str]:
@@ -105,6 +121,32 @@ class ProbeSet:
             self.recorder.sample(probe.name, sample)
             if not sample.ok:
                 return False, sample.detail or "unhealthy"
+        return True, ""
+
+    def _settle_until(self) -> float:
+        """When the app must be steady again: the end of the recovery window after the last
+        fault was removed (now, when none was injected)."""
+        now, tend = self.recorder.now(), self.recorder.tend
+        return now if tend is None else max(now, tend + self.scenario.observe.recovery_window)
+
+    def _aborts(self) -> int:
+        return sum(1 for _, kind, _ in self.recorder.events if kind == "abort")
+
+    async def _settle(self, probe: Probe, samples: int) -> tuple[bool, str]:
+        """``samples`` healthy samples in a row, unhealthy ones forgiven until
+        ``_settle_until``; a further abort request (a second Ctrl-C) ends the forgiving."""
+        clock, until, aborts = self.recorder.clock, self._settle_until(), self._aborts()
+        healthy = 0
+        while healthy < samples:
+            sample = await take_sample(probe, clock, self.recorder.now(), asyncio.sleep)
+            self.recorder.sample(probe.name, sample)
+            healthy = healthy + 1 if sample.ok else 0
+            if healthy == samples:
+                break
+            if not sample.ok and (sample.offset_s >= until or self._aborts() > aborts):
+                waited = max(0.0, sample.offset_s - (self.recorder.tend or sample.offset_s))
+                return False, f"{sample.detail or 'unhealthy'}, {waited:.1f} s after the rollback"
+            await asyncio.sleep(probe.interval_s)
         return True, ""
 
     def start(self, drill_start: float) -> list[asyncio.Task[None]]:
@@ -178,9 +220,13 @@ class ProbeSet:
         """(markers, alerts) of one probe, for the result."""
         return self.markers().get(name, ()), self.alerts().get(name, ())
 
-    def steady_verdicts(self) -> dict[str, bool]:
-        """Per steady probe: held before and after."""
+    def steady_verdicts(self) -> dict[str, SteadyHeld]:
+        """Per steady probe: whether it held before the faults, and after them."""
         return {
-            name: held and self.steady_after.get(name, False)
+            name: SteadyHeld(
+                before=held,
+                after=self.steady_after.get(name),
+                after_detail=self.steady_after_details.get(name, ""),
+            )
             for name, held in self.steady_before.items()
         }

@@ -12,6 +12,7 @@ from gameday.engine.grade import grade_objectives
 from gameday.environments.stage import Evidence
 from gameday.faults.plan import Plan
 from gameday.grading import (
+    cut_short,
     describe_rules,
     grade_aborted,
     grade_not_run,
@@ -206,6 +207,15 @@ def _graded(
     return results, score.status, score.score, grade, score.caps
 
 
+def _aborted_at(recorder: Recorder) -> float:
+    """When the abort was asked for (the first ``abort`` event), else when the rollback
+    ended: the moment observation was cut short."""
+    asked = [at for at, kind, _ in recorder.events if kind == "abort"]
+    if asked:
+        return asked[0]
+    return recorder.tend if recorder.tend is not None else recorder.now()
+
+
 def assemble_result(
     plan: Plan,
     run_id: str,
@@ -233,9 +243,9 @@ def assemble_result(
         status, score, grade = RunStatus.NOT_STEADY, None, None
         reason = f"not steady before the drill: {outcome.not_steady}; no fault was injected"
     elif outcome.aborted is not None:
-        aborted = grade_aborted(outcome.aborted)
         if outcome.probes is not None and recorder.tend is not None:
-            objectives = _graded(plan, recorder, outcome)[0]
+            objectives = cut_short(_graded(plan, recorder, outcome)[0], _aborted_at(recorder))
+        aborted = grade_aborted(outcome.aborted, objectives)
         status, score = aborted.status, aborted.score
         grade = aborted.grade.value if aborted.grade else None
         reason, caps = outcome.aborted, aborted.caps

@@ -8,6 +8,13 @@ anyone can recompute a score.
 
 from __future__ import annotations
 
+from gameday.grading.aborts import (
+    GUARDRAIL_PREFIX,
+    NOT_MEASURED_ABORTED,
+    cut_short,
+    is_cut_short,
+    is_guardrail_abort,
+)
 from gameday.grading.measure import (
     DEFAULT_STABLE,
     LATENCY_PERCENTILES,
@@ -49,7 +56,9 @@ from gameday.grading.timeline import Alert, FaultWindow, Marker, Sample, fault_s
 
 __all__ = [
     "DEFAULT_STABLE",
+    "GUARDRAIL_PREFIX",
     "LATENCY_PERCENTILES",
+    "NOT_MEASURED_ABORTED",
     "PERCENTILE_METHOD",
     "SCORING_RULES",
     "Alert",
@@ -67,6 +76,7 @@ __all__ = [
     "SuiteScore",
     "count_destructive",
     "credit",
+    "cut_short",
     "describe_human",
     "describe_rules",
     "display_score",
@@ -76,6 +86,8 @@ __all__ = [
     "grade_for",
     "grade_not_run",
     "grade_objective",
+    "is_cut_short",
+    "is_guardrail_abort",
     "is_met",
     "measure_availability",
     "measure_human",

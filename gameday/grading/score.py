@@ -11,6 +11,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from gameday.grading.aborts import is_guardrail_abort
 from gameday.kinds import (
     AT_MOST_OBJECTIVES,
     TIME_OBJECTIVES,
@@ -74,12 +75,17 @@ def describe_rules(rules: ScoringRules = SCORING_RULES) -> list[str]:
         f"{rules.steady_after_failure_score:g}",
         f"grades: {grades}, F below {rules.grade_thresholds[-1][1]:g} (thresholds compared "
         f"with a {rules.grade_tolerance:g} tolerance for float noise)",
-        f"a guardrail abort is an F with score {rules.aborted_score:g}; a run that could not "
-        "start (error, not-steady) or tested nothing (inconclusive: a fault matched none of the "
-        "app's calls) has no score and no grade",
+        f"a guardrail abort is an F: score set to {rules.aborted_score:g}; a run stopped by a "
+        "signal (Ctrl-C, SIGTERM) or whose runner died is aborted with no score and no grade: "
+        "the stop says nothing about the app",
+        "after an abort, an objective not yet decided (no recovery, alert or mark seen, "
+        "availability, latency, a count under its target, writes not read back) is not "
+        "measured: credit 0",
+        "a run that could not start (error, not-steady) or tested nothing (inconclusive: a "
+        "fault matched none of the app's calls) has no score and no grade",
         "suite score = weighted mean of the scenario scores (weight default "
-        f"{rules.default_weight:g}); error, not-steady and inconclusive scenarios are left out "
-        "and listed",
+        f"{rules.default_weight:g}); runs with no score (error, not-steady, inconclusive, "
+        "stopped by a signal) are left out and listed",
         "per capability: the weighted mean of the scenarios covering it; a scenario covering "
         "several capabilities counts in each",
         f"scores are stored unrounded and shown truncated to {rules.display_decimals} decimal(s), "
@@ -184,9 +190,10 @@ def _check_weight(owner: str, weight: float) -> None:
 class ScenarioScore:
     """A scenario's score and grade, why they were capped, and how the run ended.
 
-    ``score`` and ``grade`` are None exactly when the run could not start (status ``error`` or
-    ``not-steady``) or tested nothing (``inconclusive``). ``caps`` lists every rule that
-    lowered or explains the grade, in words.
+    ``score`` and ``grade`` are None when the run could not start (status ``error`` or
+    ``not-steady``), tested nothing (``inconclusive``), or was ``aborted`` by something other
+    than a guardrail (a signal, a runner that died); ``caps`` lists every rule that lowered or
+    explains the score and the grade, in words.
     """
 
     score: float | None
@@ -195,12 +202,28 @@ class ScenarioScore:
     status: RunStatus
 
     def __post_init__(self) -> None:
-        unscored = self.status in UNSCORED
-        if unscored != (self.score is None) or unscored != (self.grade is None):
-            raise ValueError(
-                f"status {self.status.value!r}: score and grade must be None exactly when the "
-                "run could not start (error, not-steady) or tested nothing (inconclusive)"
-            )
+        _check_scored(f"status {self.status.value!r}", self.status, self.score)
+        if (self.score is None) != (self.grade is None):
+            raise ValueError(f"status {self.status.value!r}: a score needs a grade, and back")
+
+
+def _check_scored(owner: str, status: RunStatus, score: float | None) -> None:
+    """Unscored statuses never carry a score, passed and failed always do; an abort may be
+    either (a guardrail's is scored, a signal's is not)."""
+    if status in UNSCORED and score is not None:
+        raise ValueError(
+            f"{owner}: a run that could not start (error, not-steady) or tested nothing "
+            "(inconclusive) has no score"
+        )
+    if status in (RunStatus.PASSED, RunStatus.FAILED) and score is None:
+        raise ValueError(f"{owner}: a run that {status.value} has a score")
+
+
+def _weighted_credit(objectives: Sequence[ObjectiveResult]) -> float:
+    """100 x sum(weight x credit) / sum(weight), within [0, 100]."""
+    total_weight = math.fsum(o.weight for o in objectives)
+    raw = 100.0 * math.fsum(o.weight * o.credit for o in objectives) / total_weight
+    return min(100.0, max(0.0, raw))
 
 
 def _worse(first: Grade, second: Grade) -> Grade:
@@ -223,9 +246,7 @@ def score_scenario(
     """
     if not objectives:
         raise ValueError("a scenario needs at least one objective to be scored")
-    total_weight = math.fsum(o.weight for o in objectives)
-    raw = 100.0 * math.fsum(o.weight * o.credit for o in objectives) / total_weight
-    score = min(100.0, max(0.0, raw))
+    score = _weighted_credit(objectives)
     caps: list[str] = []
     if not steady_after_ok:
         caps.append(
@@ -246,9 +267,25 @@ def score_scenario(
     return ScenarioScore(score, grade, tuple(caps), status)
 
 
-def grade_aborted(reason: str, rules: ScoringRules = SCORING_RULES) -> ScenarioScore:
-    """A guardrail or signal abort: "an F with its reason", score 0, status ``aborted``."""
-    return ScenarioScore(rules.aborted_score, Grade.F, (f"aborted: {reason}",), RunStatus.ABORTED)
+def grade_aborted(
+    reason: str,
+    objectives: Sequence[ObjectiveResult] = (),
+    rules: ScoringRules = SCORING_RULES,
+) -> ScenarioScore:
+    """An aborted run (status ``aborted``), scored by what stopped it (``reason``).
+
+    A guardrail's abort (its reason begins ``guardrail: ``) is "an F with its reason": score
+    ``rules.aborted_score``, the cap saying what ``objectives`` (as graded when the drill
+    stopped) would have earned. Any other abort (a signal, a runner that died) has no score
+    and no grade: a person or a machine stopped it, and that says nothing about the app.
+    """
+    if not is_guardrail_abort(reason):
+        cap = f"aborted, not by a guardrail ({reason}): not scored, as the stop was not the app's"
+        return ScenarioScore(None, None, (cap,), RunStatus.ABORTED)
+    cap = f"aborted by guardrail: score set to {rules.aborted_score:g}"
+    if objectives:
+        cap += f" (was {display_score(_weighted_credit(objectives), rules)})"
+    return ScenarioScore(rules.aborted_score, Grade.F, (cap,), RunStatus.ABORTED)
 
 
 def grade_not_run(status: RunStatus, reason: str) -> ScenarioScore:
@@ -267,8 +304,8 @@ def grade_not_run(status: RunStatus, reason: str) -> ScenarioScore:
 
 @dataclass(frozen=True, slots=True)
 class ScenarioEntry:
-    """One scenario as the suite sees it; ``score`` None exactly for error / not-steady /
-    inconclusive."""
+    """One scenario as the suite sees it; ``score`` None for error / not-steady / inconclusive
+    and for an abort that was not a guardrail's."""
 
     name: str
     score: float | None
@@ -278,11 +315,7 @@ class ScenarioEntry:
 
     def __post_init__(self) -> None:
         _check_weight(f"scenario {self.name!r}", self.weight)
-        if (self.status in UNSCORED) != (self.score is None):
-            raise ValueError(
-                f"scenario {self.name!r}: score must be None exactly when its status is error, "
-                f"not-steady or inconclusive (status {self.status.value!r})"
-            )
+        _check_scored(f"scenario {self.name!r}", self.status, self.score)
         if self.score is not None and not 0.0 <= self.score <= 100.0:
             raise ValueError(f"scenario {self.name!r}: score must be in [0, 100]")
 
@@ -293,8 +326,8 @@ class SuiteScore:
 
     ``score`` and ``grade`` are None when no scenario could be counted. A capability covered
     by no counted scenario is absent from ``by_capability``. ``excluded`` names the scenarios
-    with no score (they could not start, or tested nothing); when it is not empty the suite is
-    ``flagged``.
+    with no score (they could not start, tested nothing, or were stopped by a signal); when it
+    is not empty the suite is ``flagged``.
     """
 
     score: float | None
@@ -305,7 +338,7 @@ class SuiteScore:
 
     @property
     def flagged(self) -> bool:
-        """True when some scenario could not start: the score covers part of the suite."""
+        """True when some scenario has no score: the suite score covers part of the suite."""
         return bool(self.excluded)
 
 
@@ -319,8 +352,9 @@ def suite_score(
 ) -> SuiteScore:
     """DESIGN.md: "Suite score = weighted mean of its scenarios, with a roll-up per capability".
 
-    Aborted scenarios count with their score (0); error, not-steady and inconclusive ones have
-    no score, so they are left out of every mean and listed in ``excluded``. A scenario counts
+    A guardrail's abort counts with its score (0); error, not-steady and inconclusive runs and
+    aborts by a signal have no score, so they are left out of every mean and listed in
+    ``excluded``. A scenario counts
     in the roll-up of every capability it covers, with its own weight. Scenario caps do not
     carry into the suite: the mean is over scores, and a capped scenario keeps its score.
     """

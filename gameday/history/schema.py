@@ -25,6 +25,10 @@ status is a CHECK constraint, which SQLite cannot alter, so the runs table is re
 Version 5 adds each run's owner (the scenario's ``metadata.owner``) and capabilities (what its
 faults take away, comma-separated), for the posture report; filled in from each run's result
 JSON for the rows an older version wrote.
+Version 6 takes the score and grade away from a run aborted by anything but a guardrail (a
+signal, a runner that died, a v0 row left running): such a stop says nothing about the app, so
+the run is kept out of every mean. Older versions stored it as 0 / F, in the columns and in
+its result JSON; both lose them, and its measurements stay.
 """
 
 from __future__ import annotations
@@ -33,9 +37,10 @@ import json
 from collections.abc import Callable, Iterable
 
 from gameday.errors import InvalidInputError
+from gameday.grading import GUARDRAIL_PREFIX
 from gameday.history.database import Database, Dialect
 
-LATEST_VERSION = 5
+LATEST_VERSION = 6
 
 _RUNS_V1 = """
 CREATE TABLE runs (
@@ -206,7 +211,8 @@ def _migrate_0_to_1(db: Database) -> None:
     """Schema 0 -> 1: new columns read from each run's result JSON, measurements split out.
 
     A v0 row still ``running`` has no recorded writer, so nobody could ever tell whether it
-    died: it becomes ``aborted`` (an F with score 0, as a guardrail abort) with that reason.
+    died: it becomes ``aborted`` with that reason, scored 0 / F as every abort then was (step
+    5 -> 6 takes that score away again).
     """
     db.execute("ALTER TABLE runs RENAME TO runs_v0")
     db.execute(_RUNS_V1)
@@ -286,12 +292,61 @@ def _migrate_4_to_5(db: Database) -> None:
     )
 
 
+# What the writer stores (``RunResult.model_dump_json()``): compact, UTF-8 left as it is. The
+# rewritten JSON matches it byte for byte but for the two values cleared and, rarely, the
+# spelling of a tiny float's exponent (1e-7 is written 1e-07): the same number.
+_RESULT_SEPARATORS = (",", ":")
+
+
+def _unscored_result(result: str | None) -> str | None:
+    """``result`` with its ``score`` and ``grade`` set to null; None when it needs no change
+    (no JSON, not an object, or already without them), so that it is left as stored."""
+    if result is None:
+        return None
+    try:
+        parsed = json.loads(result)
+    except ValueError:
+        return None
+    if not isinstance(parsed, dict):
+        return None
+    scored = [key for key in ("score", "grade") if parsed.get(key) is not None]
+    if not scored:
+        return None
+    parsed.update(dict.fromkeys(scored))
+    return json.dumps(parsed, separators=_RESULT_SEPARATORS, ensure_ascii=False)
+
+
+def _migrate_5_to_6(db: Database) -> None:
+    """Schema 5 -> 6: an abort that was not a guardrail's loses its score and grade.
+
+    The reason is tested in Python, as ``grading.is_guardrail_abort`` does (SQLite's LIKE
+    ignores case, PostgreSQL's does not); the result JSON is rewritten in Python too, as in
+    step 4 -> 5, so that the step is the same plain SQL in every dialect.
+    """
+    found = db.execute("SELECT run_id, reason, result FROM runs WHERE status = 'aborted'")
+    unscored = [
+        (run_id, result)
+        for run_id, reason, result in found.fetchall()
+        if reason is None or not reason.startswith(GUARDRAIL_PREFIX)
+    ]
+    db.executemany(
+        "UPDATE runs SET score = NULL, grade = NULL WHERE run_id = ?",
+        [(run_id,) for run_id, _ in unscored],
+    )
+    rewritten = [(_unscored_result(result), run_id) for run_id, result in unscored]
+    db.executemany(
+        "UPDATE runs SET result = ? WHERE run_id = ?",
+        [(result, run_id) for result, run_id in rewritten if result is not None],
+    )
+
+
 MIGRATIONS: dict[int, Callable[[Database], None]] = {
     0: _migrate_0_to_1,
     1: _migrate_1_to_2,
     2: _migrate_2_to_3,
     3: _migrate_3_to_4,
     4: _migrate_4_to_5,
+    5: _migrate_5_to_6,
 }
 """Step ``n -> n + 1`` for every version below ``LATEST_VERSION``."""
 

@@ -333,7 +333,8 @@ class HistoryStore:
 
         The writer is checked on its host when this is its host (``writer.is_gone``), else by
         the database when it can tell (``Database.run_is_free``: PostgreSQL). The score and
-        grade are those of any abort (``grading.grade_aborted``): 0, F.
+        grade are those of an abort that is not a guardrail's (``grading.grade_aborted``):
+        none, kept out of every mean, as a drill stopped by a signal is.
         """
         rows = self._db.execute(
             "SELECT run_id, writer_host, writer_boot, writer_pid, writer_start, "

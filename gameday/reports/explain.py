@@ -11,10 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gameday.grading import display_score
+from gameday.grading import display_score, is_cut_short
 from gameday.kinds import TIME_OBJECTIVES, ObjectiveKind
-from gameday.reports.suite import latest_per_scenario, rules_of, score_formula, suite_of
-from gameday.reports.terminal import format_measured, format_target, printable, text_table
+from gameday.reports.suite import (
+    latest_per_scenario,
+    measured_text,
+    rules_of,
+    score_formula,
+    suite_of,
+)
+from gameday.reports.terminal import format_target, printable, text_table
 from gameday.result import ObjectiveResult, RunResult
 
 
@@ -26,12 +32,14 @@ def credit_reason(objective: ObjectiveResult) -> str:
     """Why the objective earned its credit, as a formula with the result's numbers."""
     if objective.met:
         return "met: 1"
+    if is_cut_short(objective):
+        return f"{measured_text(objective)}: 0"
     if objective.kind is ObjectiveKind.DESTRUCTIVE_CALLS:
         return "a missed count earns 0"
     if objective.kind not in TIME_OBJECTIVES:
         return "a missed boolean objective earns 0"
     if objective.measured is None:
-        return f"{format_measured(objective)}: 0"
+        return f"{measured_text(objective)}: 0"
     if objective.target == 0:
         return "over a target of 0: 0"
     measured, target = _number(objective.measured), _number(objective.target)
@@ -45,31 +53,39 @@ def _explain_run(result: RunResult) -> list[str]:
         lines = [head + ", not graded: no score and no grade"]
         if result.reason:
             lines.append(f"  reason: {printable(result.reason)}")
+        # Why an abort has no score: the cap says it was not a guardrail's.
+        lines += [f"  {printable(cap)}" for cap in result.caps if cap.startswith("aborted")]
         return lines
     grade = result.grade.value if result.grade else "-"
     lines = [head + f", score {display_score(result.score)} ({grade})"]
     if result.reason:
         lines.append(f"  reason: {printable(result.reason)}")
     if result.objectives:
-        rows = [["objective", "kind", "target", "measured", "weight", "credit"]]
-        rows += [
-            [
-                o.name + (" *" if o.critical else ""),
-                o.kind.value,
-                format_target(o),
-                format_measured(o),
-                f"{o.weight:g}",
-                credit_reason(o),
-            ]
-            for o in result.objectives
-        ]
-        lines += text_table(rows)
+        lines += text_table([_OBJECTIVE_HEAD, *(_objective_row(o) for o in result.objectives)])
     formula = score_formula(result)
     if formula is not None:
         lines.append(f"  score = {formula}")
     lines += [f"  cap: {cap}" for cap in result.caps]
+    if formula is not None and not formula.endswith(f"= {display_score(result.score)}"):
+        # A cap set the score (a guardrail abort, a failed steady state after): the formula's
+        # number is not the score, and the reader must not take it for one.
+        lines.append(f"  score: {display_score(result.score)}")
     lines.append(f"  grade: {grade}")
     return lines
+
+
+_OBJECTIVE_HEAD = ["objective", "kind", "target", "measured", "weight", "credit"]
+
+
+def _objective_row(objective: ObjectiveResult) -> list[str]:
+    return [
+        objective.name + (" *" if objective.critical else ""),
+        objective.kind.value,
+        format_target(objective),
+        measured_text(objective),
+        f"{objective.weight:g}",
+        credit_reason(objective),
+    ]
 
 
 def _mean(scores: Sequence[float | None], mean: float | None) -> str:
@@ -91,7 +107,7 @@ def _explain_suite(results: Sequence[RunResult]) -> list[str]:
         f"  {_mean(scores, suite.score)}",
     ]
     if suite.excluded:
-        lines.append(f"  left out (could not run): {', '.join(suite.excluded)}")
+        lines.append(f"  left out (no score): {', '.join(suite.excluded)}")
     lines.append("per capability, the mean of the scenarios covering it:")
     for capability, mean in sorted(suite.by_capability.items()):
         covering = [r.score for r in counted if capability in r.scenario.capabilities]

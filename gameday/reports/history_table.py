@@ -12,10 +12,9 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Protocol
 
-from gameday.grading import display_score
+from gameday.grading import display_score, is_cut_short
 from gameday.kinds import Grade, RunStatus
-from gameday.reports.suite import format_delta
-from gameday.reports.terminal import format_measured
+from gameday.reports.suite import format_delta, measured_text
 from gameday.result import ObjectiveResult
 
 _WHY_FIRST = frozenset(
@@ -71,8 +70,8 @@ def _measurements(row: RunRow) -> str:
     if row.reason and str(row.status) in _WHY_FIRST:
         parts.append(row.reason)
     for m in row.measurements:
-        text = f"{m.name} {format_measured(m)}"
-        parts.append(text if m.met else f"{text} (missed)")
+        text = f"{m.name} {measured_text(m)}"
+        parts.append(text if m.met or is_cut_short(m) else f"{text} (missed)")
     return ", ".join(parts)
 
 

@@ -10,13 +10,20 @@ a vendored copy): ``testsuites`` without attributes; each ``testsuite`` with ``p
 Choices, documented in docs/reports.md:
 
 - a missed objective is a ``failure`` whose message reads like ``rto 42.1s > target 30.0s
-  (not recovered during fault)``; its text is the objective's detail;
-- an aborted run, a run that could not start (``error``, ``not-steady``) adds a testcase
-  named ``run`` with an ``error`` element carrying the reason; objectives graded before an
-  abort are still listed; an ``inconclusive`` run (a fault matched no call) is such an
-  error too, its objectives listed as measured. A run that failed with every objective met
-  (its steady state after the drill failed) adds a ``run`` testcase with a ``failure``, so
-  CI never shows it green;
+  (not recovered during fault)``; its text is the objective's detail; an objective an abort
+  left undecided is an ``error`` reading ``rto not measured (aborted) (target 30.0s)``:
+  nothing was measured, so nothing failed;
+- besides a testcase per objective, a run that did not end cleanly adds one testcase named
+  ``run``, so that CI fails the job even when no objective could be listed (a ``not-steady``
+  run has none): an aborted run, a run that could not start (``error``, ``not-steady``) or
+  tested nothing (``inconclusive``) gets an ``error`` carrying the reason and the caps; a run
+  that failed with every objective met (its steady state after the drill failed) gets a
+  ``failure``. Objectives graded before an abort, or measured in an inconclusive run, are
+  still listed;
+- the scoring rules the run was graded with are ``scoring_rule.NN`` properties and close
+  ``system-out``; each objective's ``weight.<name>`` and ``critical.<name>``, and the
+  ``grade_threshold.<letter>`` and ``critical_cap`` of today's rules, are properties too
+  (DESIGN.md "Score": weights, caps and thresholds are printed with every report);
 - ``hostname`` is the environment the faults landed in (``embedded``, ``localstack``,
   ``aws``): the result does not record the runner's host, and the host rendering a report is
   not the one that ran it;
@@ -41,12 +48,13 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from gameday.grading import SCORING_RULES, is_cut_short
 from gameday.kinds import TIME_OBJECTIVES, ObjectiveKind, RunStatus
 from gameday.reports.app_calls import destructive_lines
 from gameday.reports.fault_calls import matched_cell
 from gameday.reports.people import ticked_count
 from gameday.reports.rollback import ROLLBACK_COMPLETE, ROLLBACK_FAILED, rollback_problems
-from gameday.reports.suite import RUN_FAILED, duration_s, miss_message
+from gameday.reports.suite import RUN_FAILED, duration_s, miss_message, rules_of
 from gameday.reports.terminal import render_result
 from gameday.result import ObjectiveResult, RunResult
 
@@ -87,8 +95,10 @@ def _objective_case(result: RunResult, objective: ObjectiveResult) -> ET.Element
         time=_seconds(objective.measured or 0.0) if timed else _seconds(0.0),
     )
     if not objective.met:
+        # Not measured is no failed assertion: the test could not run to its end.
+        element = "error" if is_cut_short(objective) else "failure"
         failure = ET.SubElement(
-            case, "failure", message=_x(miss_message(objective)), type=objective.kind.value
+            case, element, message=_x(miss_message(objective)), type=objective.kind.value
         )
         failure.text = _x(objective.detail)
         if objective.kind is ObjectiveKind.DESTRUCTIVE_CALLS:
@@ -137,6 +147,7 @@ def _properties(result: RunResult) -> ET.Element:
     }
     for fault in result.faults:
         values[f"matched_calls.{fault.id}"] = matched_cell(fault)
+    values.update(_scoring_properties(result))
     if result.facilitation is not None:
         values["facilitator"] = result.facilitation.facilitator
         values["marks"] = str(len(result.marks))
@@ -146,11 +157,33 @@ def _properties(result: RunResult) -> ET.Element:
     return properties
 
 
+def _scoring_properties(result: RunResult) -> dict[str, str]:
+    """Weights, caps and thresholds beside the score, and the rules it was graded with."""
+    values = {}
+    for objective in result.objectives:
+        values[f"weight.{objective.name}"] = f"{objective.weight:g}"
+        values[f"critical.{objective.name}"] = "true" if objective.critical else "false"
+    for grade, minimum in SCORING_RULES.grade_thresholds:
+        values[f"grade_threshold.{grade.value}"] = f"{minimum:g}"
+    values["critical_cap"] = SCORING_RULES.critical_cap.value
+    for number, rule in enumerate(rules_of(result), start=1):
+        values[f"scoring_rule.{number:02d}"] = rule
+    return values
+
+
+def _system_out(result: RunResult) -> str:
+    rules = "\n".join(f"  {rule}" for rule in rules_of(result))
+    return f"{render_result(result).rstrip()}\n\nscoring rules:\n{rules}\n"
+
+
 def _suite(result: RunResult, index: int) -> ET.Element:
     cases = [_objective_case(result, o) for o in result.objectives]
-    missed = sum(1 for o in result.objectives if not o.met)
+    unmeasured = sum(1 for o in result.objectives if is_cut_short(o))
+    missed = sum(1 for o in result.objectives if not o.met) - unmeasured
+    errors = unmeasured
     if result.status in RUN_FAILED:
         cases.append(_run_case(result, "error"))
+        errors += 1
     elif result.status is RunStatus.FAILED and not missed:
         cases.append(_run_case(result, "failure"))
         missed += 1
@@ -168,12 +201,12 @@ def _suite(result: RunResult, index: int) -> ET.Element:
         hostname=_x(result.environment.strip() or "localhost"),
         tests=str(len(cases)),
         failures=str(missed),
-        errors=str(1 if result.status in RUN_FAILED else 0),
+        errors=str(errors),
         time=_seconds(duration_s(result)),
     )
     suite.append(_properties(result))
     suite.extend(cases)
-    ET.SubElement(suite, "system-out").text = _x(render_result(result))
+    ET.SubElement(suite, "system-out").text = _x(_system_out(result))
     ET.SubElement(suite, "system-err").text = ""
     return suite
 

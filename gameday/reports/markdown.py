@@ -65,7 +65,7 @@ from gameday.reports.suite import (
     timeline_end,
     trend_delta,
 )
-from gameday.reports.terminal import format_measured
+from gameday.reports.terminal import format_measured, met_word
 from gameday.result import ProbeRecord, RunResult
 
 _INLINE = re.compile(r"([\\`*_\[\]|~])")
@@ -191,7 +191,7 @@ def _facts(result: RunResult) -> list[str]:
 def _objectives(result: RunResult, report_dir: Path | None) -> list[str]:
     rows = [[_md(cell) for cell in objective_cells(o)] for o in result.objectives]
     for row, o in zip(rows, result.objectives, strict=True):
-        row[5] = "yes" if o.met else "**NO**"
+        row[5] = met_word(o, "**NO**")
     lines = ["### Objectives", "", *_table(OBJECTIVE_HEAD, rows)]
     href = runbook_href(result, report_dir)
     link = f" [runbook]({_md_url(href)})" if href else " (no runbook)"

@@ -34,7 +34,8 @@ from gameday.result import ObjectiveResult
 DRILL_STATUSES = frozenset(
     {RunStatus.PASSED.value, RunStatus.FAILED.value, RunStatus.ABORTED.value}
 )
-"""Runs that count as drills: they ran and were scored (an abort is a drill scored 0)."""
+"""Runs that count as drills when they have a score (a guardrail's abort is a drill scored
+0; an abort by a signal or a dead runner has no score, and is unscored)."""
 
 UNSCORED_STATUSES = frozenset(
     {RunStatus.ERROR.value, RunStatus.NOT_STEADY.value, RunStatus.INCONCLUSIVE.value}
@@ -124,9 +125,11 @@ def describe_posture_rules(rules: PostureRules) -> list[str]:
     kinds = ", ".join(k.value for k in POSTURE_KINDS)
     bucket = format_age(rules.trend_bucket)
     return [
-        "a drill is a run that passed, failed or was aborted (an abort is a drill scored 0); a "
-        "run that could not start or tested nothing (error, not-steady, inconclusive) is "
-        "counted apart as unscored and never makes a capability fresh",
+        "a drill is a run that passed, failed or was aborted by a guardrail (scored 0); a run "
+        "that could not start or tested nothing (error, not-steady, inconclusive) or was "
+        "stopped by a signal or a dead runner (aborted, no score) is counted apart as "
+        "unscored and never makes a capability fresh; an aborted drill's objectives with no "
+        "measurement (cut short) are left out of the figures below",
         "a scenario counts for the owner and the capabilities of its latest run that names "
         "them; a scenario covering several capabilities counts in each",
         "last drill: the newest drill of the group's scenarios at any time; drills: those "
@@ -277,6 +280,7 @@ class _Drill:
     at: datetime
     score: float
     measurements: Sequence[PostureObjective]
+    aborted: bool = False
 
 
 @dataclass(slots=True)
@@ -307,11 +311,13 @@ def _gather(rows: Iterable[PostureRun], since: datetime) -> tuple[dict[str, _Sce
             seen.capabilities, seen.capabilities_at = tuple(row.capabilities), at
         status = str(row.status)
         in_period = at >= since
-        if status in UNSCORED_STATUSES and in_period:
+        unscored = status in UNSCORED_STATUSES or (status in DRILL_STATUSES and row.score is None)
+        if unscored and in_period:
             seen.unscored += 1
         if status not in DRILL_STATUSES or row.score is None:
             continue
-        drill = _Drill(row.run_id, row.scenario, at, row.score, row.measurements)
+        aborted = status == RunStatus.ABORTED.value
+        drill = _Drill(row.run_id, row.scenario, at, row.score, row.measurements, aborted)
         if seen.last is None or (at, row.run_id) > (seen.last.at, seen.last.run_id):
             seen.last = drill
         if in_period:
@@ -358,7 +364,12 @@ def _kind_figures(kind: ObjectiveKind, drills: Sequence[_Drill]) -> KindFigures:
     count = met = 0
     values: list[float] = []
     for drill in drills:
-        of_kind = [o for o in drill.measurements if o.kind is kind]
+        # An abort cut the observation short: no measurement there is no "not recovered".
+        of_kind = [
+            o
+            for o in drill.measurements
+            if o.kind is kind and not (drill.aborted and o.measured is None)
+        ]
         if not of_kind:
             continue
         worst = max(of_kind, key=_worst_key)

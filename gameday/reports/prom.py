@@ -10,8 +10,8 @@ are escaped by prometheus-client's own exposition code.
 
 Series (labels ``scenario``; objectives add ``objective`` and ``kind``):
 
-- ``gameday_scenario_score`` (absent for runs with no score: they could not start, or were
-  inconclusive),
+- ``gameday_scenario_score`` (absent for runs with no score: they could not start, were
+  inconclusive, or were stopped by a signal),
   ``gameday_scenario_status{status}`` (1 for the last run's status, 0 for the others),
   ``gameday_scenario_rollback_complete`` (0 when the last run's rollback failed: a fault may
   still be in force), ``gameday_scenario_last_run_timestamp_seconds`` (when the last run
@@ -20,7 +20,12 @@ Series (labels ``scenario``; objectives add ``objective`` and ``kind``):
   ttd, latency) ``gameday_objective_measured_seconds`` / ``gameday_objective_target_seconds``,
   for availability and steady ``gameday_objective_measured_ratio`` /
   ``gameday_objective_target_ratio``. A not-recovered RTO or an undetected TTD measures
-  ``+Inf`` (so ``measured > target`` alerts fire); other missing measurements are absent;
+  ``+Inf`` (so ``measured > target`` alerts fire); other missing measurements are absent.
+  An objective an abort left undecided has no ``met``, ``credit`` or measured series (it was
+  neither met nor missed), only its target and weight;
+- the scoring rules: ``gameday_objective_weight`` and ``gameday_objective_critical`` (1 when
+  missing it caps the grade; the cap's letter is in the help text) per objective, and
+  ``gameday_grade_threshold{grade}``, the minimum score of each letter (F below the last);
 - ``gameday_fault_matched_calls{scenario, fault, rule}``: the calls each fault rule matched
   while in force in the last run (absent where nobody counted them: FIS);
 - ``gameday_runs_total{status}``: runs by outcome (``inconclusive`` among them: a drill
@@ -48,6 +53,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from gameday.errors import GameDayError
+from gameday.grading import SCORING_RULES, is_cut_short
 from gameday.kinds import TIME_OBJECTIVES, ObjectiveKind, RunStatus
 from gameday.reports.app_calls import calls_families
 from gameday.reports.suite import latest_per_scenario
@@ -127,19 +133,41 @@ def _objective_families(latest: Sequence[RunResult]) -> Iterator[Metric]:
     target_r = gauge(
         "gameday_objective_target_ratio", "Target of an availability or steady objective (0-1)."
     )
+    weight = gauge("gameday_objective_weight", "Weight of the objective in the scenario score.")
+    cap = SCORING_RULES.critical_cap.value
+    critical = gauge(
+        "gameday_objective_critical", f"1 when missing the objective caps the grade at {cap}."
+    )
     for result in latest:
         for o in result.objectives:
             labels = [result.scenario.name, o.name, o.kind.value]
-            met.add_metric(labels, 1.0 if o.met else 0.0)
-            credit.add_metric(labels, o.credit)
+            weight.add_metric(labels, o.weight)
+            critical.add_metric(labels, 1.0 if o.critical else 0.0)
+            # Neither met nor missed: a met of 0 would page someone for an operator's Ctrl-C.
+            unmeasured = is_cut_short(o)
+            if not unmeasured:
+                met.add_metric(labels, 1.0 if o.met else 0.0)
+                credit.add_metric(labels, o.credit)
             if o.kind is ObjectiveKind.DESTRUCTIVE_CALLS:
                 continue  # a count, not seconds or a ratio: gameday_app_destructive_calls
             timed = o.kind in TIME_OBJECTIVES
             (target_s if timed else target_r).add_metric(labels, o.target)
-            value = _measured(o)
+            value = None if unmeasured else _measured(o)
             if value is not None:
                 (seconds if timed else ratio).add_metric(labels, value)
-    yield from (met, credit, seconds, target_s, ratio, target_r)
+    yield from (met, credit, seconds, target_s, ratio, target_r, weight, critical)
+
+
+def _threshold_family() -> Metric:
+    thresholds = GaugeMetricFamily(
+        "gameday_grade_threshold",
+        "Minimum score of each grade (compared with a "
+        f"{SCORING_RULES.grade_tolerance:g} tolerance); F below the last.",
+        labels=["grade"],
+    )
+    for grade, minimum in SCORING_RULES.grade_thresholds:
+        thresholds.add_metric([grade.value], minimum)
+    return thresholds
 
 
 def _fault_family(latest: Sequence[RunResult]) -> Metric:
@@ -183,6 +211,7 @@ class _ResultsCollector:
         latest = latest_per_scenario(self._results)
         yield from _scenario_families(latest)
         yield from _objective_families(latest)
+        yield _threshold_family()
         yield _fault_family(latest)
         yield from calls_families(latest)
         yield _runs_family(self._results, self._run_counts)

@@ -16,15 +16,24 @@ from datetime import datetime
 from pathlib import Path, PurePath
 from urllib.parse import quote
 
-from gameday.grading import ScenarioEntry, SuiteScore, describe_rules, display_score, suite_score
-from gameday.kinds import AT_MOST_OBJECTIVES, UNSCORED, ObjectiveKind, RunStatus
+from gameday.grading import (
+    NOT_MEASURED_ABORTED,
+    ScenarioEntry,
+    SuiteScore,
+    describe_rules,
+    display_score,
+    is_cut_short,
+    suite_score,
+)
+from gameday.kinds import AT_MOST_OBJECTIVES, ObjectiveKind, RunStatus
 from gameday.reports.fault_calls import matched_cell
 from gameday.reports.people import probe_label
 from gameday.reports.terminal import format_measured, format_target
 from gameday.result import FaultRecord, ObjectiveResult, ProbeRecord, RunResult
 
 TrendPoint = tuple[str, float | None]
-"""(started_at, score) of one past run; score None for a run that could not start."""
+"""(started_at, score) of one past run; score None for a run with no score (it could not
+start, tested nothing, or was stopped by a signal)."""
 
 Trend = Mapping[str, Sequence[TrendPoint]]
 """The last runs of each scenario, oldest first, keyed by scenario name (from history)."""
@@ -79,13 +88,21 @@ def _bare_target(objective: ObjectiveResult) -> str:
     return value if operator in {"<=", ">="} else text
 
 
+def measured_text(objective: ObjectiveResult) -> str:
+    """The measured value in the terminal's words, or 'not measured (aborted)' for an
+    objective an abort left undecided (never 'not recovered' 2 s into a 20 s fault)."""
+    return NOT_MEASURED_ABORTED if is_cut_short(objective) else format_measured(objective)
+
+
 def miss_message(objective: ObjectiveResult) -> str:
     """One line on a missed objective: 'rto 42.1s > target 30.0s (not recovered during fault)'.
 
     The wording of values comes from the terminal renderer, so every format says the same.
     """
     kind = objective.kind.value
-    measured = format_measured(objective)
+    measured = measured_text(objective)
+    if is_cut_short(objective):
+        return f"{kind} {measured} (target {_bare_target(objective)})"
     if objective.kind is ObjectiveKind.STEADY:
         return "steady state did not hold (target: holds)"
     if objective.measured is None:
@@ -101,9 +118,11 @@ def score_formula(result: RunResult) -> str | None:
     """The scenario score written out with its numbers, so a reader can recompute it.
 
     ``100 x (2 x 1.00 + 1 x 0.40) / 3 = 80.0``. None when the run has no objectives, or no
-    score (an inconclusive run's objectives are evidence, not a grade).
+    score (the objectives of an inconclusive run, or of a run stopped by a signal, are
+    evidence, not a grade). A guardrail abort's formula gives what the objectives earned
+    before its cap set the score to 0.
     """
-    if not result.objectives or result.status in UNSCORED:
+    if not result.objectives or result.score is None:
         return None
     terms = " + ".join(f"{o.weight:g} x {o.credit:.2f}" for o in result.objectives)
     total_weight = math.fsum(o.weight for o in result.objectives)
@@ -278,13 +297,16 @@ def duration_s(result: RunResult) -> float:
 
 
 NOT_GRADED_SUITE = "not graded (could not run, or tested nothing)"
-"""How every report names the scenarios a suite score leaves out."""
+"""How every report names the scenarios a suite score leaves out (a drill stopped by a
+signal is among them: it could not run to its end)."""
 
 
 def not_graded(result: RunResult) -> str:
     """Why a run has no score, in a few words."""
     if result.status is RunStatus.INCONCLUSIVE:
         return "the drill tested nothing (a fault matched no call)"
+    if result.status is RunStatus.ABORTED:
+        return f"the drill was stopped ({result.reason or 'aborted'}), not by a guardrail"
     return "the run could not start"
 
 
@@ -322,14 +344,15 @@ OBJECTIVE_NUMERIC = frozenset({6, 7})
 
 def objective_cells(objective: ObjectiveResult) -> list[str]:
     """One objective as the cells of ``OBJECTIVE_HEAD``, in the terminal's wording; a human
-    objective's probe reads ``people``."""
+    objective's probe reads ``people``, and one an abort left undecided is neither met nor
+    missed (``-``)."""
     return [
         objective.name,
         objective.kind.value,
         probe_label(objective),
         format_target(objective),
-        format_measured(objective),
-        "yes" if objective.met else "NO",
+        measured_text(objective),
+        "-" if is_cut_short(objective) else "yes" if objective.met else "NO",
         f"{objective.credit:.2f}",
         f"{objective.weight:g}",
         "yes" if objective.critical else "",

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from gameday.grading import SuiteScore, display_score
+from gameday.grading import NOT_MEASURED_ABORTED, SuiteScore, display_score, is_cut_short
 from gameday.kinds import ObjectiveKind, RunStatus
 from gameday.reports.app_calls import counted, destructive_lines, probe_line, summary_line
 from gameday.reports.egress import egress_lines
@@ -59,7 +59,10 @@ def format_target(objective: ObjectiveResult) -> str:
 
 
 def format_measured(objective: ObjectiveResult) -> str:
-    """The measured value, or why there is none ('not recovered', 'not detected')."""
+    """The measured value, or why there is none ('not recovered', 'not detected', or
+    'not measured (aborted)' for one an abort cut short)."""
+    if is_cut_short(objective):
+        return NOT_MEASURED_ABORTED
     if objective.kind is ObjectiveKind.STEADY:
         return "held" if objective.measured else "failed"
     if objective.measured is None:
@@ -76,6 +79,13 @@ def format_measured(objective: ObjectiveResult) -> str:
     if objective.kind is ObjectiveKind.DESTRUCTIVE_CALLS:
         return f"{objective.measured:g} call(s)"
     return _seconds(objective.measured)
+
+
+def met_word(objective: ObjectiveResult, missed: str) -> str:
+    """The met column: ``yes``, ``missed``, or ``-`` for one an abort cut short (neither)."""
+    if is_cut_short(objective):
+        return "-"
+    return "yes" if objective.met else missed
 
 
 def text_table(rows: list[list[str]], indent: str = "  ") -> list[str]:
@@ -154,7 +164,7 @@ def render_result(result: RunResult, result_path: Path | None = None) -> str:
                     o.kind.value,
                     format_target(o),
                     format_measured(o),
-                    "yes" if o.met else "NO",
+                    met_word(o, "NO"),
                     f"{o.credit:.2f}",
                     f"{o.weight:g}",
                 ]

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 from gameday.history import HistoryStatus, HistoryStore
-from gameday.kinds import Grade
 from tests.history_stores import StoreUnderTest
 from tests.unit.reports.runs import REPO
 
@@ -99,8 +98,8 @@ def test_a_runner_killed_mid_run_leaves_an_aborted_row(where: StoreUnderTest) ->
     assert (row.run_id, row.status, row.score, row.grade) == (
         "killed-run",
         HistoryStatus.ABORTED,
-        0.0,
-        Grade.F,
+        None,
+        None,
     )
     assert row.writer_pid == killed.pid
     assert row.reason is not None

@@ -25,6 +25,8 @@ from tests.unit.reports.runs import REPO
 SINCE = NOW - timedelta(days=90)
 DRILL = "('passed', 'failed', 'aborted')"
 UNSCORED = "('error', 'not-steady', 'inconclusive')"
+# A scored drill; an abort by a signal or a dead runner is a drill status with no score.
+SCORED = f"status IN {DRILL} AND score IS NOT NULL"
 CAPABILITIES = ("identity", "logging", "registry", "region")
 
 
@@ -84,38 +86,39 @@ def _expected(db: sqlite3.Connection, scenarios: list[str]) -> dict[str, Any]:
     since = _iso(SINCE)
     middle = _iso(SINCE + (NOW - SINCE) / 2)
     one = lambda sql, *args: db.execute(sql, args).fetchone()  # noqa: E731
-    (last,) = one(f"SELECT MAX(started_at) FROM runs WHERE status IN {DRILL} AND {where}")
+    (last,) = one(f"SELECT MAX(started_at) FROM runs WHERE {SCORED} AND {where}")
     (drills,) = one(
-        f"SELECT COUNT(*) FROM runs WHERE status IN {DRILL} AND {where} AND started_at >= ?", since
+        f"SELECT COUNT(*) FROM runs WHERE {SCORED} AND {where} AND started_at >= ?", since
     )
     (unscored,) = one(
-        f"SELECT COUNT(*) FROM runs WHERE status IN {UNSCORED} AND {where} AND started_at >= ?",
+        f"SELECT COUNT(*) FROM runs WHERE (status IN {UNSCORED} OR (status IN {DRILL} AND "
+        f"score IS NULL)) AND {where} AND started_at >= ?",
         since,
     )
     latest = db.execute(
-        f"SELECT r.score, r.started_at FROM runs AS r WHERE r.status IN {DRILL} AND r.{where} "
+        f"SELECT r.score, r.started_at FROM runs AS r WHERE r.{SCORED} AND r.{where} "
         f"AND NOT EXISTS (SELECT 1 FROM runs AS p WHERE p.scenario = r.scenario "
-        f"AND p.status IN {DRILL} AND p.started_at > r.started_at)"
+        f"AND p.status IN {DRILL} AND p.score IS NOT NULL AND p.started_at > r.started_at)"
     ).fetchall()
     postures = []
     for score, started in latest:
         age_days = (NOW - _parse(started)) / timedelta(days=1)
         postures.append(score * min(1.0, max(0.0, 2.0 - age_days / 30.0)))
     (first,) = one(
-        f"SELECT AVG(score) FROM runs WHERE status IN {DRILL} AND {where} AND started_at >= ? "
+        f"SELECT AVG(score) FROM runs WHERE {SCORED} AND {where} AND started_at >= ? "
         "AND started_at < ?",
         since,
         middle,
     )
     (second,) = one(
-        f"SELECT AVG(score) FROM runs WHERE status IN {DRILL} AND {where} AND started_at >= ?",
+        f"SELECT AVG(score) FROM runs WHERE {SCORED} AND {where} AND started_at >= ?",
         middle,
     )
     kinds = {}
     for kind in ("rto", "rpo", "ttd"):
         join = (
             f"FROM measurements AS m JOIN runs AS r ON r.run_id = m.run_id WHERE m.kind = ? "
-            f"AND r.status IN {DRILL} AND r.{where} AND r.started_at >= ?"
+            f"AND r.{SCORED} AND r.{where} AND r.started_at >= ?"
         )
         count, met, measured, mean, best = one(
             f"SELECT COUNT(*), SUM(m.met), COUNT(m.measured), AVG(m.measured), "

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gameday.engine.grade import grade_objectives
+from gameday.engine.grade import SteadyHeld, grade_objectives
 from gameday.grading import measure_human
 from gameday.kinds import MarkKind, ObjectiveKind
 from gameday.result import ObjectiveResult
@@ -94,7 +94,7 @@ def _grade(
         t0=10.0,
         tend=20.0,
         observe_end=70.0,
-        steady={"api": True},
+        steady={"api": SteadyHeld(before=True, after=True)},
         marks=marks,
     )
 

@@ -218,12 +218,15 @@ def test_a_scenario_without_objectives_has_no_score() -> None:
         score_scenario([], steady_after_ok=True)
 
 
-def test_a_guardrail_abort_is_an_f_with_its_reason() -> None:
-    result = grade_aborted("guardrail max_unhealthy on probe 'api': 5 unhealthy samples")
+def test_a_guardrail_abort_is_an_f_and_says_what_the_objectives_earned() -> None:
+    result = grade_aborted(
+        "guardrail: probe 'api' unhealthy 50% of samples since injection (max 20%)",
+        [objective(1.0), objective(0.0), objective(0.0)],
+    )
     assert result == ScenarioScore(
         0.0,
         Grade.F,
-        ("aborted: guardrail max_unhealthy on probe 'api': 5 unhealthy samples",),
+        ("aborted by guardrail: score set to 0 (was 33.3)",),
         RunStatus.ABORTED,
     )
 
@@ -238,10 +241,12 @@ def test_a_run_that_could_not_start_has_no_grade(status: RunStatus) -> None:
 def test_only_error_not_steady_and_inconclusive_are_runs_with_nothing_to_grade() -> None:
     with pytest.raises(ValueError, match="error, not-steady or inconclusive, not passed"):
         grade_not_run(RunStatus.PASSED, "x")
-    with pytest.raises(ValueError, match="score and grade must be None exactly"):
+    with pytest.raises(ValueError, match="a run that failed has a score"):
         ScenarioScore(None, None, (), RunStatus.FAILED)
-    with pytest.raises(ValueError, match="score and grade must be None exactly"):
+    with pytest.raises(ValueError, match=r"could not start \(error, not-steady\) or tested"):
         ScenarioScore(50.0, Grade.D, (), RunStatus.ERROR)
+    with pytest.raises(ValueError, match="a score needs a grade"):
+        ScenarioScore(0.0, None, (), RunStatus.ABORTED)
 
 
 def test_the_rules_print_the_numbers_the_code_applies() -> None:

@@ -41,7 +41,7 @@ def test_suite_rolls_up_by_capability_with_weights_and_an_excluded_error() -> No
     assert suite.by_capability == {
         IDENTITY: 85.0,  # (80 + 90) / 2
         LOGGING: pytest.approx(70.0),  # (2 x 60 + 90) / 3
-        REGISTRY: 45.0,  # (90 + 0) / 2: the abort counts as 0
+        REGISTRY: 45.0,  # (90 + 0) / 2: the guardrail's abort counts as 0
     }
     assert REGION not in suite.by_capability
     assert suite.counted == (
@@ -71,9 +71,9 @@ def test_an_empty_suite_is_rejected() -> None:
 
 
 def test_a_scenario_entry_must_be_consistent() -> None:
-    with pytest.raises(ValueError, match="score must be None exactly when its status is error"):
+    with pytest.raises(ValueError, match=r"scenario 'a': a run that could not start \("):
         entry("a", 50.0, {IDENTITY}, status=RunStatus.ERROR)
-    with pytest.raises(ValueError, match="score must be None exactly when its status is error"):
+    with pytest.raises(ValueError, match="scenario 'a': a run that failed has a score"):
         entry("a", None, {IDENTITY}, status=RunStatus.FAILED)
     with pytest.raises(ValueError, match=r"score must be in \[0, 100\]"):
         entry("a", 101.0, {IDENTITY})

@@ -1,5 +1,6 @@
 """Migration from older schemas, each written here by hand as it was: 0, the prototype
-layout; 1, before the scheduler's skips joined the schema."""
+layout; 1, before the scheduler's skips joined the schema; 3, before 'inconclusive'; 5, when
+every abort was scored 0 / F."""
 
 from __future__ import annotations
 
@@ -11,8 +12,13 @@ import pytest
 
 from gameday.errors import InvalidInputError
 from gameday.history import LATEST_VERSION, HistoryStatus, HistoryStore, SkipReason
-from gameday.kinds import Grade, ObjectiveKind
-from tests.unit.reports.runs import inconclusive, met_and_missed, synthetic
+from gameday.history.query import past_runs, read_finished_runs, read_runs
+from gameday.history.schema import capabilities_text
+from gameday.kinds import Grade, ObjectiveKind, RunStatus
+from gameday.reports.suite import trend_delta
+from gameday.result import RunResult
+from tests.history_stores import StoreUnderTest
+from tests.unit.reports.runs import aborted, inconclusive, met_and_missed, synthetic
 
 # Schema 0: one table, the result JSON beside a few columns; user_version left at 0.
 V0_LAYOUT = """
@@ -94,7 +100,8 @@ def test_a_v0_store_is_migrated_to_v1_with_its_runs(tmp_path: Path) -> None:
         assert not_steady.reason == synthetic()["not-steady"].reason
         # A v0 row left running has no writer to check: it is closed as aborted, and says why.
         old = rows["old-running"]
-        assert (old.status, old.score, old.grade) == (HistoryStatus.ABORTED, 0.0, Grade.F)
+        # Schema 1 scored it 0 / F; schema 6 takes that away (no guardrail stopped it).
+        assert (old.status, old.score, old.grade) == (HistoryStatus.ABORTED, None, None)
         assert old.reason == (
             "still running when the store was migrated from schema 0, which did not record "
             "its writer"
@@ -107,7 +114,7 @@ def test_a_migrated_store_has_exactly_the_schema_of_a_new_one(tmp_path: Path) ->
     HistoryStore(old).close()
     HistoryStore(new).close()
     assert _schema(old) == _schema(new)
-    assert _version(old) == LATEST_VERSION == 5
+    assert _version(old) == LATEST_VERSION == 6
 
 
 def test_opening_a_migrated_store_again_changes_nothing(tmp_path: Path) -> None:
@@ -324,7 +331,7 @@ def test_a_v3_store_refuses_an_inconclusive_run_and_a_migrated_one_keeps_it(
         (kept,) = store.runs()
         store.finish_run(untested)
         rows = {row.run_id: row for row in store.runs()}
-    assert _version(path) == LATEST_VERSION == 5
+    assert _version(path) == LATEST_VERSION == 6
     HistoryStore(new).close()
     assert _schema(path) == _schema(new)
 
@@ -380,3 +387,151 @@ def test_a_v3_store_with_a_dangling_measurement_is_refused_and_left_at_v3(
         caught.value.message,
     )
     assert _version(path) == 3
+
+
+# Schema 5, as gameday wrote it before version 6 (the same tables as now): every abort was
+# scored 0 / F, whatever stopped it. One run stopped by a signal, one whose runner died (the
+# reaper's row: no result), and one stopped by a guardrail, between two scored runs.
+SIGNAL_REASON = "signal SIGINT"
+REAPER_REASON = (
+    "the runner (pid 4242 on runner-7) ended without finishing the run; found at "
+    "2026-11-21T03:00:00.000Z"
+)
+REAPED_ID = "20261121T020000Z-identity-loss-2102"
+REAPED_AT = "2026-11-21T02:00:00.000Z"
+
+
+def v5_runs() -> dict[str, RunResult]:
+    """The finished runs of the version 5 store, by role."""
+    signal = met_and_missed(day=20).model_copy(
+        update={
+            "status": RunStatus.ABORTED,
+            "score": 0.0,
+            "grade": Grade.F,
+            "reason": SIGNAL_REASON,
+            "caps": (f"aborted: {SIGNAL_REASON}",),
+        }
+    )
+    return {
+        "before": met_and_missed(day=19),
+        "signal": signal,
+        "after": met_and_missed(day=22),
+        "guardrail": aborted(),
+    }
+
+
+def _insert_run(store: StoreUnderTest, result: RunResult) -> None:
+    store.sql(
+        "INSERT INTO runs (run_id, scenario, environment, status, started_at, ended_at, score, "
+        "grade, reason, owner, capabilities, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (result.run_id, result.scenario.name, result.environment, result.status.value,
+         result.started_at, result.ended_at, result.score,
+         result.grade.value if result.grade else None, result.reason, result.scenario.owner,
+         capabilities_text(c.value for c in result.scenario.capabilities),
+         result.model_dump_json()),
+    )  # fmt: skip
+    for i, o in enumerate(result.objectives):
+        store.sql(
+            "INSERT INTO measurements (run_id, position, objective, kind, probe, target, "
+            "measured, met, credit, weight, critical, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (result.run_id, i, o.name, o.kind.value, o.probe, o.target, o.measured,
+             int(o.met), o.credit, o.weight, int(o.critical), o.detail),
+        )  # fmt: skip
+
+
+def v5_store(store: StoreUnderTest) -> None:
+    """``store`` (SQLite or PostgreSQL) as gameday 5 left it: today's tables, version 5, rows
+    with every abort scored 0 / F."""
+    HistoryStore(store.location).close()
+    store.set_version(5)
+    for result in v5_runs().values():
+        _insert_run(store, result)
+    # What the reaper of version 5 wrote: no result, no end, 0 / F.
+    store.sql(
+        "INSERT INTO runs (run_id, scenario, environment, status, started_at, score, grade, "
+        "reason, writer_host, writer_boot, writer_pid, writer_start, writer_pid_namespace) "
+        "VALUES (?, 'identity-loss', 'embedded', 'aborted', ?, 0.0, 'F', ?, 'runner-7', "
+        "'boot-1', 4242, '123456', 'pid:[4026531836]')",
+        (REAPED_ID, REAPED_AT, REAPER_REASON),
+    )
+
+
+def _contents(store: StoreUnderTest) -> list[tuple[object, ...]]:
+    return store.sql("SELECT * FROM runs ORDER BY run_id") + store.sql(
+        "SELECT * FROM measurements ORDER BY run_id, position"
+    )
+
+
+def check_v5_migration(store: StoreUnderTest) -> None:
+    """Open the version 5 store in ``store``: the two aborts that were not a guardrail's lose
+    their score and grade (columns and result JSON), the rest stays; reads leave them out; a
+    second open changes nothing."""
+    measured = store.sql("SELECT run_id, COUNT(*) FROM measurements GROUP BY run_id ORDER BY 1")
+    _check_reads(store)  # the first open migrates
+    assert store.version() == LATEST_VERSION == 6
+    _check_rows(store)
+    assert store.sql("SELECT run_id, COUNT(*) FROM measurements GROUP BY run_id ORDER BY 1") == (
+        measured
+    )
+    # Opened again, as it is or set back to version 5: the step finds nothing left to change.
+    migrated = _contents(store)
+    HistoryStore(store.location).close()
+    assert _contents(store) == migrated
+    store.set_version(5)
+    HistoryStore(store.location).close()
+    assert _contents(store) == migrated
+    assert store.version() == 6
+
+
+def _check_rows(store: StoreUnderTest) -> None:
+    """The columns and the result JSON of the three aborts."""
+    runs = v5_runs()
+    signal, guardrail = runs["signal"], runs["guardrail"]
+    found = store.sql("SELECT run_id, score, grade, result FROM runs")
+    columns = {run_id: (score, grade, result) for run_id, score, grade, result in found}
+    unscored = signal.model_copy(update={"score": None, "grade": None})
+    # Byte for byte as the writer serialises it, with only the two values cleared.
+    assert columns[signal.run_id] == (None, None, unscored.model_dump_json())
+    assert columns[REAPED_ID] == (None, None, None)
+    assert columns[guardrail.run_id] == (0.0, "F", guardrail.model_dump_json())
+    with HistoryStore(store.location) as history:
+        assert history.get(signal.run_id) == unscored
+        assert history.get(guardrail.run_id) == guardrail
+
+
+def _check_reads(store: StoreUnderTest) -> None:
+    """``gameday history``, the trend and the posture's runs, as gameday.history.query reads
+    them: the unscored aborts are listed, and no mean or change counts them."""
+    runs = v5_runs()
+    signal, guardrail = runs["signal"], runs["guardrail"]
+    rows = {row.run_id: row for row in read_runs(store.location)}
+    for run_id, reason in ((signal.run_id, SIGNAL_REASON), (REAPED_ID, REAPER_REASON)):
+        row = rows[run_id]
+        assert (row.status, row.score, row.grade, row.reason) == (
+            HistoryStatus.ABORTED, None, None, reason
+        )  # fmt: skip
+    assert (rows[guardrail.run_id].score, rows[guardrail.run_id].grade) == (0.0, Grade.F)
+    # `gameday history`'s change column: against the last scored run, not a false 0.
+    after = rows[runs["after"].run_id]
+    assert after.previous_score == runs["before"].score
+    assert after.delta == 0.0
+
+    past = past_runs(store.location, ["identity-loss", "logging-loss"], limit=10)
+    assert past.trend is not None
+    assert past.trend["identity-loss"] == [
+        (runs["before"].started_at, runs["before"].score),
+        (signal.started_at, None),
+        (REAPED_AT, None),
+        (runs["after"].started_at, runs["after"].score),
+    ]
+    assert trend_delta(past.trend["identity-loss"]) == 0.0
+    assert past.trend["logging-loss"] == [(guardrail.started_at, 0.0)]
+    finished = {run.run_id: run.score for run in read_finished_runs(store.location, ())}
+    assert (finished[signal.run_id], finished[REAPED_ID]) == (None, None)
+
+
+def test_a_v5_store_unscores_the_aborts_no_guardrail_made(tmp_path: Path) -> None:
+    store = StoreUnderTest("sqlite", tmp_path / "history.db", tmp_path)
+    v5_store(store)
+    check_v5_migration(store)

@@ -98,7 +98,7 @@ def test_a_running_row_whose_writer_died_is_finalised_as_aborted(where: StoreUnd
         rows = {row.run_id: row for row in second.runs()}
     assert rows["alive"].status is HistoryStatus.RUNNING
     dead = rows["dead"]
-    assert (dead.status, dead.score, dead.grade) == (HistoryStatus.ABORTED, 0.0, Grade.F)
+    assert (dead.status, dead.score, dead.grade) == (HistoryStatus.ABORTED, None, None)
     assert dead.reason is not None
     assert dead.reason.startswith(f"the runner (pid {pid} on ")
     assert dead.reason.endswith(
@@ -147,7 +147,7 @@ def test_a_postgresql_run_whose_writer_session_ended_elsewhere_is_aborted(
         assert reader.runs()[0].status is HistoryStatus.RUNNING  # its writer's session lives
         writer.close()
         (row,) = reader.runs()
-    assert (row.status, row.score, row.grade) == (HistoryStatus.ABORTED, 0.0, Grade.F)
+    assert (row.status, row.score, row.grade) == (HistoryStatus.ABORTED, None, None)
     assert row.reason is not None
     assert row.reason.startswith("the runner (pid 1 on drill-pod-7f9c) ended without finishing")
 

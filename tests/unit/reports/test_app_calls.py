@@ -108,7 +108,12 @@ def test_every_format_shows_what_the_app_did() -> None:
         for line in prom.splitlines()
         if 'objective="no-destruction"' in line and not line.startswith("#")
     }
-    assert families == {"gameday_objective_met", "gameday_objective_credit"}
+    assert families == {
+        "gameday_objective_met",
+        "gameday_objective_credit",
+        "gameday_objective_weight",
+        "gameday_objective_critical",
+    }
 
 
 def test_a_resource_name_is_shown_as_text() -> None:

@@ -61,7 +61,7 @@ def test_a_suite_explains_its_mean_and_each_capability() -> None:
         "scores, weight 1 each, the latest run of each scenario\n"
         f"  ({terms}) / {len(counted)} = {display_score(suite.score)}\n"
     ) in text
-    assert "  left out (could not run): region-loss\n" in text
+    assert "  left out (no score): region-loss\n" in text
     for capability, mean in suite.by_capability.items():
         assert re.search(
             rf"^  {capability.value} +\(.*\) / \d+ = {display_score(mean)}$", text, re.M
