@@ -868,6 +868,15 @@ def gateway(
             "never forwarded, for as long as it runs; each is counted as denied.",
         ),
     ] = False,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            help="The region the app's SDK is configured with: requests that name none "
+            "(unsigned, such as AssumeRoleWithWebIdentity; SigV2 presigned URLs) are taken to "
+            "be in it, so faults scoped by region match them. Default: they have no region.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the fault gateway: an AWS-aware proxy that fails the calls active faults match.
 
@@ -878,7 +887,7 @@ def gateway(
 
     Example:
 
-        gameday gateway --upstream http://localhost:4566 --listen 127.0.0.1:4567
+        gameday gateway --upstream http://localhost:4566 --listen 127.0.0.1:4567 --region us-east-1
     """
     from gameday.gateway.server import run_gateway
 
@@ -889,6 +898,7 @@ def gateway(
         seed=seed,
         allow_unauthenticated=allow_unauthenticated,
         deny_destructive=deny_destructive,
+        region=region,
     )
 
 

@@ -27,7 +27,11 @@ from gameday.scenario.models import Scenario
 
 PROBE_KEY_IDS = frozenset({PROBE_KEYS[0]})
 """What the gateway of an isolated drill is told are the probes' access key ids: their calls
-are counted apart from the app's (docs/audit.md)."""
+are counted apart from the app's (docs/audit.md), and never as a fault's matched calls.
+
+The gateway is also told the target's home region, which the isolated app's SDK is
+configured with (``isolation.py``): its unsigned calls name no region, and are taken to be
+in that one (docs/gateway.md "Requests that name no region")."""
 
 
 def reset_emulator(url: str) -> None:
@@ -53,7 +57,12 @@ class EmbeddedEnvironment:
         note("environment", f"emulator at {emulator.url}")
         gateway = await asyncio.to_thread(
             stack.enter_context,
-            Gateway(emulator.url, seed=request.seed, probe_keys=PROBE_KEY_IDS),
+            Gateway(
+                emulator.url,
+                seed=request.seed,
+                probe_keys=PROBE_KEY_IDS,
+                default_region=scenario.target.home_region,
+            ),
         )
         client = GatewayClient(gateway.url)
         await asyncio.to_thread(client.wait_ready, 5.0)

@@ -186,8 +186,10 @@ class LocalStackEnvironment:
         coverage = check_coverage(scenario, served)
         if not coverage.ok:
             raise EnvironmentFailure(refusal_message(scenario, coverage, served), hint=REFUSAL_HINT)
+        home = scenario.target.home_region
         gateway = await asyncio.to_thread(
-            stack.enter_context, Gateway(url, seed=seed, probe_keys=PROBE_KEY_IDS)
+            stack.enter_context,
+            Gateway(url, seed=seed, probe_keys=PROBE_KEY_IDS, default_region=home),
         )
         client = GatewayClient(gateway.url)
         await asyncio.to_thread(client.wait_ready, 5.0)
@@ -198,7 +200,6 @@ class LocalStackEnvironment:
         note("environment", f"{setup.count} setup resource(s) created or already there")
         extra: dict[str, str] = {}
         if scenario.target.app == "demo" or isinstance(scenario.target.app, DemoAppRef):
-            home = scenario.target.home_region
             extra["GAMEDAY_DEMO_ROLE_ARN"] = await asyncio.to_thread(_demo_role_arn, clients, home)
         isolation = await isolated(request, stack, gateway.url, setup.keys)
         app = await start_app(

@@ -15,6 +15,7 @@ service entry is matched against.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Iterable, Mapping
@@ -115,6 +116,18 @@ class _Scope(NamedTuple):
 _NO_SCOPE = _Scope(None, None, None)
 
 _S3_SIGNING_NAMES = frozenset({"s3", *SIGNING_NAME_ALIASES})
+
+
+def assume_region(info: RequestInfo, region: str | None) -> RequestInfo:
+    """``info`` taken to be in ``region`` when it names no region at all: no credential scope
+    (unsigned, SigV2, the registry API) and no region in its Host, as every such call sent
+    to a gateway at ``AWS_ENDPOINT_URL`` is. The SDK aimed it at its configured region's
+    endpoint, which the gateway stands in for, so ``region`` is the app's. A SigV4A call
+    signed for several regions or "*" keeps None: it names regions, only not one.
+    ``region`` None: ``info`` unchanged."""
+    if region is None or info.region is not None or info.signing_name is not None:
+        return info
+    return dataclasses.replace(info, region=region)
 
 
 def needs_body(method: str, headers: Mapping[str, str]) -> bool:

@@ -23,6 +23,7 @@ from itertools import dropwhile
 from gameday.gateway.classify import RequestInfo
 from gameday.gateway.models import (
     CallCountRecord,
+    Caller,
     CallsPage,
     DestructiveCallRecord,
     Outcome,
@@ -135,13 +136,24 @@ class CallLedger:
         holds (the egress proxy then decrypts every AWS host)."""
         return self.always_deny or self.watches.active
 
+    def caller_of(self, info: RequestInfo) -> Caller:
+        """Whose call this is: the probes' when signed with one of ``probe_keys``; else the
+        app's, unsigned calls included."""
+        key = info.access_key_id
+        return Caller.PROBE if key is not None and key in self.probe_keys else Caller.APP
+
     def record(
-        self, info: RequestInfo, call_class: CallClass, outcome: Outcome, resource: str | None
+        self,
+        info: RequestInfo,
+        call_class: CallClass,
+        outcome: Outcome,
+        resource: str | None,
+        caller: Caller | None = None,
     ) -> None:
-        """Count one call as it ended, as the app's or the probes'; keep the app's too when it
-        is destructive."""
+        """Count one call as it ended, as the app's or the probes' (``caller``, when the
+        caller already knows: ``caller_of``); keep the app's too when it is destructive."""
         key = (info.service, info.operation, outcome, call_class)
-        if info.access_key_id is not None and info.access_key_id in self.probe_keys:
+        if (caller or self.caller_of(info)) is Caller.PROBE:
             self._probe_counts[key] += 1
             return
         self._counts[key] += 1

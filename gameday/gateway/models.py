@@ -52,6 +52,14 @@ class Outcome(StrEnum):
     """A destructive call answered AccessDenied by ``deny_destructive``, never forwarded."""
 
 
+class Caller(StrEnum):
+    """Who made a request: the app, or gameday's own probes (told apart by the access key id
+    they sign with: ``CallLedger.caller_of``)."""
+
+    APP = "app"
+    PROBE = "probe"
+
+
 class Latency(BaseModel):
     """A delay drawn uniformly from [min_s, max_s] for each matched request."""
 
@@ -191,6 +199,8 @@ class RequestRecord(BaseModel):
     fault_id: str | None
     latency_s: float
     unclassified: bool
+    caller: Caller = Caller.APP
+    """Whose request it was; ``app`` from a gateway older than this (it could not tell)."""
 
 
 class RequestPage(BaseModel):

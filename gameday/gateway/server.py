@@ -37,7 +37,14 @@ from gameday.errors import EnvironmentFailure, GameDayError, InvalidInputError
 from gameday.faults.modes import Mode
 from gameday.gateway.admin import METRICS_PATH, AdminApi
 from gameday.gateway.call_class import class_of
-from gameday.gateway.classify import UNCLASSIFIED, RequestInfo, classify, needs_body, warm
+from gameday.gateway.classify import (
+    UNCLASSIFIED,
+    RequestInfo,
+    assume_region,
+    classify,
+    needs_body,
+    warm,
+)
 from gameday.gateway.guard import (
     GuardedConnection,
     GuardedServer,
@@ -49,7 +56,7 @@ from gameday.gateway.guard import (
 )
 from gameday.gateway.ledger import CallLedger
 from gameday.gateway.metrics import GatewayMetrics
-from gameday.gateway.models import Outcome
+from gameday.gateway.models import Caller, Outcome
 from gameday.gateway.resource_name import resource_name
 from gameday.gateway.store import DEFAULT_RING_SIZE, ActiveFault, FaultStore, RequestLog
 from gameday.gateway.upstream import (
@@ -62,6 +69,7 @@ from gameday.gateway.upstream import (
 from gameday.gateway.wire import error_for_mode, render_error
 from gameday.kinds import CallClass
 from gameday.listen import is_loopback, parse_listen
+from gameday.scenario.base import check_region
 
 TOKEN_ENV = "GAMEDAY_GATEWAY_TOKEN"
 DEFAULT_LISTEN = "127.0.0.1:4567"
@@ -109,7 +117,11 @@ class GatewayCore:
     whole life; a watch (``PUT /_gameday/watches/{id}``) does the same for its TTL.
     ``probe_keys``: the access key ids gameday's own probes sign with, whose calls are counted
     apart from the app's (``CallLedger``). Given by whoever starts the gateway, never read
-    from a request: the app cannot declare its own calls a probe's."""
+    from a request: the app cannot declare its own calls a probe's.
+    ``default_region``: the region a request that names none (unsigned, SigV2, the registry
+    API) is taken to be in, for matching and in the records: the region the app's SDK is
+    configured with, whose endpoints the gateway stands in for. None: such a request has no
+    region, and no fault scoped by region matches it."""
 
     def __init__(
         self,
@@ -124,10 +136,12 @@ class GatewayCore:
         deny_destructive: bool = False,
         pool: UpstreamPool | None = None,
         probe_keys: frozenset[str] = frozenset(),
+        default_region: str | None = None,
     ) -> None:
         """``pool``: where forwarded requests go, if not to ``upstream`` (the egress proxy
         picks a destination per request)."""
         self.upstream = normalize_upstream(upstream)
+        self.default_region = default_region
         self.limits = limits or ServerLimits()
         self.errors = RateLimitedLog()
         self.store = FaultStore(rng=random.Random(seed), clock=clock)
@@ -308,7 +322,7 @@ class GatewayCore:
                 expect_pending = False
             form = await request.read()
         path, _, query = target.partition("?")
-        info = classify(method, path, query, headers, form)
+        info = assume_region(classify(method, path, query, headers, form), self.default_region)
         call = _Call(self, request, info, target, started)
         if call.call_class is CallClass.DESTRUCTIVE:
             form, expect_pending = await self._name_resource(
@@ -489,8 +503,8 @@ class GatewayCore:
 class _Call:
     """One proxied request on its way: what it is, and recording how it ended (once)."""
 
-    __slots__ = ("call_class", "core", "fault_id", "info", "outcome", "recorded", "request",
-                 "resource", "started", "target")  # fmt: skip
+    __slots__ = ("call_class", "caller", "core", "fault_id", "info", "outcome", "recorded",
+                 "request", "resource", "started", "target")  # fmt: skip
 
     def __init__(
         self,
@@ -510,16 +524,16 @@ class _Call:
         self.recorded = False
         self.call_class = class_of(info.service, info.operation, request.method)
         self.resource: str | None = None
+        self.caller: Caller = core.ledger.caller_of(info)
 
     def done(self, status: int | None, outcome: Outcome) -> None:
-        """Into the request ring and the metrics."""
+        """Into the request ring, the metrics and the ledger, as the app's or a probe's."""
         self.recorded = True
         elapsed = perf_counter() - self.started
-        info = self.info
-        core = self.core
-        core.log.record(self.request.method, info, status, outcome, self.fault_id, elapsed)
-        core.metrics.observe(info.service, info.operation, outcome, self.fault_id, elapsed)
-        core.ledger.record(info, self.call_class, outcome, self.resource)
+        info, core, caller, fault_id = self.info, self.core, self.caller, self.fault_id
+        core.log.record(self.request.method, info, status, outcome, fault_id, elapsed, caller)
+        core.metrics.observe(info.service, info.operation, outcome, fault_id, elapsed, caller)
+        core.ledger.record(info, self.call_class, outcome, self.resource, caller)
 
 
 async def _relay(request: web.BaseRequest, upstream: UpstreamResponse) -> web.StreamResponse:
@@ -660,12 +674,15 @@ class Gateway:
         limits: ServerLimits | None = None,
         deny_destructive: bool = False,
         probe_keys: frozenset[str] = frozenset(),
+        default_region: str | None = None,
     ) -> None:
-        """``probe_keys``: the access key ids of gameday's own probes (``GatewayCore``)."""
+        """``probe_keys``: the access key ids of gameday's own probes; ``default_region``: the
+        region of requests that name none (both ``GatewayCore``)."""
         self.upstream = normalize_upstream(upstream)
         self._limits = limits
         self._deny_destructive = deny_destructive
         self._probe_keys = probe_keys
+        self._default_region = default_region
         self._host = host
         self._port = port
         self._token = token
@@ -739,6 +756,7 @@ class Gateway:
             limits=self._limits,
             deny_destructive=self._deny_destructive,
             probe_keys=self._probe_keys,
+            default_region=self._default_region,
         )
 
     def _run(self) -> None:
@@ -771,10 +789,13 @@ def run_gateway(
     *,
     allow_unauthenticated: bool = False,
     deny_destructive: bool = False,
+    region: str | None = None,
 ) -> None:
     """Serve until SIGINT or SIGTERM, then stop cleanly: ``gameday gateway``.
 
     ``deny_destructive``: answer every destructive call AccessDenied while it runs.
+    ``region``: the region of requests that name none (``GatewayCore.default_region``);
+    InvalidInputError when botocore knows no such region.
 
     The token defaults to ``$GAMEDAY_GATEWAY_TOKEN``. Listening beyond loopback without a
     token is refused (InvalidInputError) unless ``allow_unauthenticated``: anyone who reaches
@@ -782,6 +803,11 @@ def run_gateway(
     ready (a script or test can read the port from it when it asked for 0).
     """
     host, port = parse_listen(listen, "--listen", "127.0.0.1:4567")
+    if region is not None:
+        try:
+            check_region(region)
+        except ValueError as error:
+            raise InvalidInputError(f"--region: {error}", hint="e.g. --region us-east-1") from None
     if token is None:
         token = os.environ.get(TOKEN_ENV) or None
     if not is_loopback(host):
@@ -801,13 +827,16 @@ def run_gateway(
             file=sys.stderr,
             flush=True,
         )
-    core = GatewayCore(upstream, token=token, seed=seed, deny_destructive=deny_destructive)
+    core = GatewayCore(
+        upstream, token=token, seed=seed, deny_destructive=deny_destructive, default_region=region
+    )
 
     def ready(bound_host: str, bound_port: int) -> str:
         denying = "; destructive calls are refused" if deny_destructive else ""
+        regionless = f"; requests that name no region are in {region}" if region else ""
         return (
             f"gameday gateway listening on {_url(bound_host, bound_port)}, "
-            f"forwarding to {core.upstream}{denying}"
+            f"forwarding to {core.upstream}{regionless}{denying}"
         )
 
     asyncio.run(serve_until_signal(core, host, port, "the gateway", ready))
@@ -856,6 +885,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--allow-unauthenticated", action="store_true")
     parser.add_argument("--deny-destructive", action="store_true")
+    parser.add_argument("--region", default=None)
     args = parser.parse_args(argv)
     try:
         run_gateway(
@@ -865,6 +895,7 @@ def main(argv: list[str] | None = None) -> int:
             args.seed,
             allow_unauthenticated=args.allow_unauthenticated,
             deny_destructive=args.deny_destructive,
+            region=args.region,
         )
     except GameDayError as error:
         print(f"error: {error.message}", file=sys.stderr)

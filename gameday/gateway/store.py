@@ -22,6 +22,7 @@ from itertools import islice
 from gameday.faults.modes import Mode
 from gameday.gateway.classify import RequestInfo
 from gameday.gateway.models import (
+    Caller,
     ChaosEffects,
     ChaosRule,
     FaultBody,
@@ -98,6 +99,8 @@ class ActiveFault:
 
         A request the gateway could not classify is failed only by a fault scoped by region
         alone: "never failed by accident" (issue 3) rules out catch-all and service faults.
+        ``info.region`` of a request that names none is the gateway's default region, if it
+        has one (``classify.assume_region``); else None, which no fault with regions takes.
         """
         if not info.classified:
             return (
@@ -274,7 +277,7 @@ class FaultStore:
 
 _Row = tuple[
     int, float, str, "str | None", "str | None", "str | None", "str | None", "int | None",
-    Outcome, "str | None", float, bool,
+    Outcome, "str | None", float, bool, Caller,
 ]  # fmt: skip
 
 
@@ -297,19 +300,22 @@ class RequestLog:
         outcome: Outcome,
         fault_id: str | None,
         latency_s: float,
+        caller: Caller = Caller.APP,
     ) -> None:
+        """One request as it ended. ``info.region`` is the region it was matched by: for a
+        request that names none, the gateway's default region (``assume_region``)."""
         self.last_seq += 1
         if info is None:
             row: _Row = (
                 self.last_seq, self._wall_clock(), method, None, None, None, None,
-                status, outcome, fault_id, latency_s, True,
+                status, outcome, fault_id, latency_s, True, caller,
             )  # fmt: skip
         else:
             protocol = info.protocol
             row = (
                 self.last_seq, self._wall_clock(), method, info.service, info.region,
                 info.operation, str(protocol) if protocol is not None else None,
-                status, outcome, fault_id, latency_s, not info.classified,
+                status, outcome, fault_id, latency_s, not info.classified, caller,
             )  # fmt: skip
         self._rows.append(row)
 
@@ -326,7 +332,9 @@ class RequestLog:
 
 
 def _record(row: _Row) -> RequestRecord:
-    seq, at, method, service, region, operation, protocol, status, outcome, fault, lat, unc = row
+    seq, at, method, service, region, operation, protocol, status, outcome, fault, lat, unc, who = (
+        row
+    )
     return RequestRecord(
         seq=seq,
         time=at,
@@ -340,4 +348,5 @@ def _record(row: _Row) -> RequestRecord:
         fault_id=fault,
         latency_s=round(lat, 6),
         unclassified=unc,
+        caller=who,
     )

@@ -18,7 +18,15 @@ from gameday.errors import EnvironmentFailure, GameDayError, NotRemovedError
 from gameday.faults.rules import Rule
 from gameday.gateway.client import GatewayClient, GatewayError
 from gameday.gateway.metrics import calls_by_fault
-from gameday.gateway.models import CallsPage, FaultEffect, FaultMatch, FaultSpec, Latency, WatchSpec
+from gameday.gateway.models import (
+    Caller,
+    CallsPage,
+    FaultEffect,
+    FaultMatch,
+    FaultSpec,
+    Latency,
+    WatchSpec,
+)
 from gameday.scenario.models import Scenario
 from gameday.scenario.probe_models import DataProbe, SteadyObjective
 from gameday.scenario.target import CommandApp
@@ -82,9 +90,11 @@ class GatewayInjector:
         self._held.pop(rule.id, None)
 
     def matched_calls(self, rules: Iterable[Rule]) -> dict[str, int]:
-        """How many calls each rule acted on while in force, by rule id, from the gateway's
-        counters (they outlive a fault's removal). GameDayError when they cannot be read."""
-        counts = calls_by_fault(self.client.metrics())
+        """How many of the app's calls each rule acted on while in force, by rule id, from the
+        gateway's counters (they outlive a fault's removal). The calls of gameday's own probes
+        are not the app's: a fault that met only a probe tested nothing (DESIGN.md "One
+        run"). GameDayError when the counters cannot be read."""
+        counts = calls_by_fault(self.client.metrics(), Caller.APP)
         return {rule.id: counts.get(fault_spec(rule, self.run_id).id, 0) for rule in rules}
 
     def finish(self) -> None:
