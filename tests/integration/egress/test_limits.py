@@ -4,60 +4,33 @@ from the reserve), and a tunnel that closes frees its slot."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import socketserver
 import ssl
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 
 import pytest
 
 from gameday.egress.ca import CertificateAuthority
-from gameday.egress.proxy import EgressCore
 from gameday.gateway.client import GatewayClient
 from gameday.gateway.guard import ServerLimits
 from gameday.gateway.models import FaultSpec
+from tests.egress_support import egress_in_thread
 
 STS = "sts.us-east-1.amazonaws.com"
 LIMITS = ServerLimits(max_connections=6, admin_reserve=2)
 """A data path of 4 connections (6 less the reserve of 2)."""
 
 
-@contextmanager
 def _proxy(
     ca_dir: Path, limits: ServerLimits = LIMITS
-) -> Iterator[tuple[str, int, CertificateAuthority]]:
+) -> AbstractContextManager[tuple[str, int, CertificateAuthority]]:
     """A real EgressCore on its own event loop in a thread (it has no flag for the cap)."""
-    authority = CertificateAuthority.create(ca_dir)
-    ready = threading.Event()
-    bound: list[object] = []
-
-    async def serve() -> None:
-        core = EgressCore(authority, limits=limits)
-        host, port = await core.start("127.0.0.1", 0)
-        stop = asyncio.Event()
-        bound.extend([host, port, asyncio.get_running_loop(), stop])
-        ready.set()
-        try:
-            await stop.wait()
-        finally:
-            await core.close()
-
-    thread = threading.Thread(target=lambda: asyncio.run(serve()), daemon=True)
-    thread.start()
-    assert ready.wait(30)
-    host, port, loop, stop = bound
-    assert isinstance(host, str) and isinstance(port, int)
-    assert isinstance(loop, asyncio.AbstractEventLoop) and isinstance(stop, asyncio.Event)
-    try:
-        yield host, port, authority
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(10)
+    return egress_in_thread(ca_dir, limits)
 
 
 def _connect(address: tuple[str, int], target: str) -> tuple[socket.socket, bytes]:
