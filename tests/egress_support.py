@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import boto3
 import h2.events
 from aiohttp import web
 from botocore import httpchecksum
@@ -492,3 +493,43 @@ def egress_in_thread(
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(10)
+
+
+EGRESS_APP = Path(__file__).parent / "fixtures" / "apps" / "egress_app.py"
+
+
+@contextmanager
+def app_in_account(setup: Setup, home: Path) -> Iterator[str]:
+    """The fixture app in the "account" (tests/fixtures/apps/egress_app.py): only the proxy
+    variables and dummy keys, no endpoint, none of gameday's own variables; its URL."""
+    env = client_env(setup, home)
+    env = {k: v for k, v in env.items() if not k.startswith("GAMEDAY_")}
+    env["NO_PROXY"] = "127.0.0.1,localhost"
+    process = subprocess.Popen(
+        [sys.executable, str(EGRESS_APP)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    assert process.stdout is not None
+    try:
+        url = process.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:"), url
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        process.stdout.close()
+
+
+def alarm_in_ok(moto_url: str, name: str) -> None:
+    """A stop-condition alarm ``name`` in moto, in state OK."""
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1", endpoint_url=moto_url)
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        MetricName="5xx",
+        Namespace="app",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+    cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="t")

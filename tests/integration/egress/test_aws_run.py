@@ -24,9 +24,8 @@ from gameday.gateway.client import GatewayClient
 from gameday.kinds import RunStatus
 from gameday.scenario.loader import load_scenario
 from gameday.scenario.models import Environment
-from tests.egress_support import Setup, client_env, egress_setup
+from tests.egress_support import EGRESS_APP, Setup, alarm_in_ok, app_in_account, egress_setup
 
-APP = Path(__file__).parents[2] / "fixtures" / "apps" / "egress_app.py"
 ALARM = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:egress-drill-5xx"
 
 ENV_FILE = """apiVersion: gameday/v1
@@ -57,37 +56,15 @@ def proxy(tmp_path_factory: pytest.TempPathFactory, moto_url: str) -> Iterator[S
 @pytest.fixture(scope="module")
 def app(proxy: Setup, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app in the "account": only the proxy variables and dummy keys, no endpoint."""
-    env = client_env(proxy, tmp_path_factory.mktemp("app-home"))
-    env = {k: v for k, v in env.items() if not k.startswith("GAMEDAY_")}
-    env["NO_PROXY"] = "127.0.0.1,localhost"
-    process = subprocess.Popen(
-        [sys.executable, str(APP)], stdout=subprocess.PIPE, text=True, env=env
-    )
-    assert process.stdout is not None
-    url = process.stdout.readline().strip()
-    assert url.startswith("http://127.0.0.1:"), url
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
-    process.stdout.close()
+    with app_in_account(proxy, tmp_path_factory.mktemp("app-home")) as url:
+        yield url
 
 
 @pytest.fixture
 def at_moto(moto_url: str, monkeypatch: pytest.MonkeyPatch, proxy: Setup) -> str:
     """The runner's own calls go to moto; the proxy starts each test with no fault."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
-    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1", endpoint_url=moto_url)
-    cloudwatch.put_metric_alarm(
-        AlarmName="egress-drill-5xx",
-        MetricName="5xx",
-        Namespace="app",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-    )
-    cloudwatch.set_alarm_state(AlarmName="egress-drill-5xx", StateValue="OK", StateReason="t")
+    alarm_in_ok(moto_url, "egress-drill-5xx")
     GatewayClient(proxy.proxy_url).clear()
     return moto_url
 
@@ -217,7 +194,7 @@ def test_the_runner_starts_the_proxy_and_the_app_behind_it(
     scenario.write_text(
         scenario.read_text().replace(
             "faults:",
-            f"target: {{app: {{command: [{sys.executable}, {APP}], "
+            f"target: {{app: {{command: [{sys.executable}, {EGRESS_APP}], "
             "health_url: 'http://127.0.0.1:{port}/health', "
             "env: {AWS_ACCESS_KEY_ID: testing, AWS_SECRET_ACCESS_KEY: testing, "
             "AWS_SESSION_TOKEN: testing, AWS_DEFAULT_REGION: us-east-1}}}\nfaults:",

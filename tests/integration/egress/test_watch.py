@@ -40,9 +40,14 @@ from gameday.kinds import RunStatus
 from gameday.result import RunResult
 from gameday.scenario.loader import load_scenario
 from gameday.scenario.models import Environment
-from tests.egress_support import UPSTREAM_CN, Setup, client_env, egress_setup
+from tests.egress_support import (
+    UPSTREAM_CN,
+    Setup,
+    alarm_in_ok,
+    app_in_account,
+    egress_setup,
+)
 
-APP = Path(__file__).parents[2] / "fixtures" / "apps" / "egress_app.py"
 ALARM = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:watch-drill-5xx"
 
 ENV_FILE = """apiVersion: gameday/v1
@@ -73,19 +78,8 @@ def setup(tmp_path_factory: pytest.TempPathFactory, moto_url: str) -> Iterator[S
 @pytest.fixture(scope="module")
 def app(setup: Setup, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app in the "account": only the proxy variables and dummy keys, no endpoint."""
-    env = client_env(setup, tmp_path_factory.mktemp("app-home"))
-    env = {k: v for k, v in env.items() if not k.startswith("GAMEDAY_")}
-    env["NO_PROXY"] = "127.0.0.1,localhost"
-    process = subprocess.Popen(
-        [sys.executable, str(APP)], stdout=subprocess.PIPE, text=True, env=env
-    )
-    assert process.stdout is not None
-    url = process.stdout.readline().strip()
-    assert url.startswith("http://127.0.0.1:"), url
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
-    process.stdout.close()
+    with app_in_account(setup, tmp_path_factory.mktemp("app-home")) as url:
+        yield url
 
 
 @pytest.fixture
@@ -93,18 +87,7 @@ def at_moto(moto_url: str, monkeypatch: pytest.MonkeyPatch, admin: GatewayClient
     """The runner's own calls go to moto; the proxy starts each test with no fault, no
     watch."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
-    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1", endpoint_url=moto_url)
-    cloudwatch.put_metric_alarm(
-        AlarmName="watch-drill-5xx",
-        MetricName="5xx",
-        Namespace="app",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-    )
-    cloudwatch.set_alarm_state(AlarmName="watch-drill-5xx", StateValue="OK", StateReason="t")
+    alarm_in_ok(moto_url, "watch-drill-5xx")
     assert admin.watches() == []
     return moto_url
 
