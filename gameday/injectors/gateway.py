@@ -28,7 +28,7 @@ from gameday.gateway.models import (
     WatchSpec,
 )
 from gameday.scenario.models import Scenario
-from gameday.scenario.probe_models import DataProbe, SteadyObjective
+from gameday.scenario.probe_models import SteadyObjective
 from gameday.scenario.target import CommandApp
 
 WATCH_MARGIN_S = 120.0
@@ -142,12 +142,7 @@ def watch_ttl_s(scenario: Scenario) -> float:
     steady_s = sum(
         o.samples * sample_s(o.probe) for o in scenario.objectives if isinstance(o, SteadyObjective)
     )
-    read_s = max(
-        (p.read.settle + p.read.deadline + p.timeout for p in scenario.probes
-         if isinstance(p, DataProbe)),
-        default=0.0,
-    )  # fmt: skip
-    longest = ready_s + 2 * steady_s + scenario.guardrails.max_duration + read_s
+    longest = ready_s + 2 * steady_s + scenario.guardrails.max_duration + scenario.read_back_s()
     return round(longest + WATCH_MARGIN_S, 3)
 
 

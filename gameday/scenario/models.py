@@ -228,6 +228,15 @@ class Scenario(Model):
             for o in self.objectives
         ]
 
+    def read_back_s(self) -> float:
+        """The longest the data probes' read-back can take after the drill: each one's
+        settle, deadline and one more call's timeout (0 without data probes)."""
+        return max(
+            (p.read.settle + p.read.deadline + p.timeout for p in self.probes
+             if isinstance(p, DataProbe)),
+            default=0.0,
+        )  # fmt: skip
+
 
 __all__ = [
     "API_VERSION",

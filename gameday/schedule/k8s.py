@@ -16,6 +16,7 @@ has it) from that Secret, so that every CronJob writes one PostgreSQL history (d
 from __future__ import annotations
 
 import hashlib
+import math
 import posixpath
 import re
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ from ruamel.yaml.scalarstring import LiteralScalarString
 from gameday import __version__
 from gameday.errors import InvalidInputError, ScenarioError
 from gameday.scenario.durations import format_duration
+from gameday.scenario.models import Scenario
 from gameday.schedule.catalog import Scheduled, read_catalog
 from gameday.schedule.timetable import STARTING_DEADLINE_S
 
@@ -41,7 +43,9 @@ HISTORY_LIMIT = 3
 ENVIRONMENT_MARGIN_S = 300
 """Added to jitter + ``guardrails.max_duration`` for the Job's ``activeDeadlineSeconds``."""
 GRACE_S = 60
-"""``terminationGracePeriodSeconds``: SIGTERM rolls the drill back, then the pod ends."""
+"""``terminationGracePeriodSeconds`` beyond the scenario's own wind-down: SIGTERM rolls the
+drill back, steady-after waits up to ``observe.recovery_window``, the data probes read back,
+the result is written, then the pod ends (``grace_s``)."""
 CONFIGMAP_LIMIT = 1024 * 1024
 _NAME_LIMIT = 52  # a CronJob's name is at most 52 characters: its Jobs append 11
 _VALUE = r"(?:\d+|[A-Za-z]{3})"
@@ -84,6 +88,12 @@ def kubernetes_cron(cron: str, where: str) -> str:
                 "weekdays 0-6 with 0 = Sunday",
             )
     return " ".join(fields)
+
+
+def grace_s(scenario: Scenario) -> int:
+    """Seconds between the pod's SIGTERM and its SIGKILL: ``GRACE_S`` plus what a drill
+    stopped by a signal still does after its rollback (steady-after, the read-back)."""
+    return math.ceil(GRACE_S + scenario.observe.recovery_window + scenario.read_back_s())
 
 
 def _object_name(scenario: str) -> str:
@@ -185,7 +195,7 @@ def _pod_spec(
     )
     spec: dict[str, Any] = {
         "restartPolicy": "Never",
-        "terminationGracePeriodSeconds": GRACE_S,
+        "terminationGracePeriodSeconds": grace_s(scheduled.plan.loaded.scenario),
         "containers": [_container(scheduled, image, pushgateway, store_secret)],
         "volumes": [
             {"name": "scenario", "configMap": {"name": name, "items": _volume_items(scheduled)}},
@@ -209,7 +219,9 @@ def _cron_job(
 ) -> dict[str, Any]:
     starting_deadline_s = settings[3]
     rails = scheduled.plan.loaded.scenario.guardrails
-    deadline_s = int(scheduled.timing.jitter_s + rails.max_duration) + ENVIRONMENT_MARGIN_S
+    scenario = scheduled.plan.loaded.scenario
+    drill_s = scheduled.timing.jitter_s + rails.max_duration + scenario.read_back_s()
+    deadline_s = math.ceil(drill_s) + ENVIRONMENT_MARGIN_S
     annotations = {
         "gameday/scenario": scheduled.name,
         "gameday/source": str(scheduled.path),

@@ -13,7 +13,7 @@ from ruamel.yaml import YAML
 
 from gameday import __version__
 from gameday.errors import InvalidInputError, ScenarioError
-from gameday.scenario.loader import find_scenario_files
+from gameday.scenario.loader import find_scenario_files, load_scenario
 from gameday.schedule.k8s import export_k8s, kubernetes_cron
 from tests.unit.schedule.scenarios import write_scenario
 
@@ -66,8 +66,12 @@ def test_the_identity_loss_cronjob_in_detail(tmp_path: Path) -> None:
     assert cron_job.metadata.labels["app.kubernetes.io/instance"] == "identity-loss"
     job = spec.job_template.spec
     assert job.backoff_limit == 0
-    assert job.active_deadline_seconds == 300 + 120 + 300  # jitter + max_duration + margin
+    # jitter + max_duration + the data probe's read-back (settle 2 s, deadline 10 s, timeout
+    # 2 s) + margin; the grace: 60 s + recovery_window + the read-back.
+    assert load_scenario(source).scenario.read_back_s() == 14
+    assert job.active_deadline_seconds == 300 + 120 + 14 + 300
     pod = job.template.spec
+    assert pod.termination_grace_period_seconds == 60 + 10 + 14
     (drill,) = pod.containers
     assert drill.command == [
         "gameday",
