@@ -176,7 +176,7 @@ def process(code: list[str], pythonpath: str = ROOT) -> Iterator[str]:
 
 
 def gateway(upstream: str) -> list[str]:
-    return [sys.executable, "-m", "gameday.gateway.server", "--upstream", upstream,
+    return [sys.executable, "-m", "gameday", "gateway", "--upstream", upstream,
             "--listen", "127.0.0.1:0"]  # fmt: skip
 
 

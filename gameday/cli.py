@@ -889,7 +889,7 @@ def gateway(
 
         gameday gateway --upstream http://localhost:4566 --listen 127.0.0.1:4567 --region us-east-1
     """
-    from gameday.gateway.server import run_gateway
+    from gameday.gateway.process import run_gateway
 
     run_gateway(
         upstream,

@@ -14,7 +14,9 @@ from gameday.egress.ca import CertificateAuthority
 from gameday.egress.proxy import PLACEHOLDER_UPSTREAM, EgressCore, parse_route
 from gameday.egress.truststore import TRUSTSTORE_NAME, java_tool_options
 from gameday.errors import InvalidInputError
-from gameday.gateway.server import TOKEN_ENV, Gateway, GatewayCore, serve_until_signal
+from gameday.gateway.process import serve_until_signal
+from gameday.gateway.server import TOKEN_ENV, GatewayCore
+from gameday.gateway.thread import Gateway
 from gameday.listen import is_loopback, parse_listen
 
 DEFAULT_LISTEN = "127.0.0.1:4580"

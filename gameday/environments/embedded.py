@@ -48,7 +48,7 @@ class EmbeddedEnvironment:
         """Start everything; every part is registered on ``stack``, which tears it down."""
         # Lazy: the gateway server (aiohttp) takes ~170 ms to import; `gameday plan --env
         # localstack` imports this module (through environments.localstack), starts no gateway.
-        from gameday.gateway.server import Gateway  # noqa: PLC0415
+        from gameday.gateway.thread import Gateway  # noqa: PLC0415
 
         scenario, note = request.plan.loaded.scenario, request.note
         emulator = await asyncio.to_thread(stack.enter_context, running_emulator())

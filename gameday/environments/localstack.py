@@ -176,7 +176,7 @@ class LocalStackEnvironment:
         anything is started, when LocalStack is not there or lacks a service it needs."""
         # Lazy: the gateway server (aiohttp) takes ~170 ms to import; `gameday plan --env
         # localstack` imports this module (for localstack_url) and starts no gateway.
-        from gameday.gateway.server import Gateway  # noqa: PLC0415
+        from gameday.gateway.thread import Gateway  # noqa: PLC0415
 
         scenario, note, workdir = request.plan.loaded.scenario, request.note, request.workdir
         alert_url, seed = request.alert_url, request.seed

@@ -1,39 +1,30 @@
-"""The fault gateway: an asyncio HTTP server between an app's AWS SDK and one upstream endpoint.
+"""The fault gateway's request path: an asyncio HTTP server between an app's AWS SDK and one
+upstream endpoint.
 
 Each request is classified (service, region, operation, protocol), matched against the active
 faults, and either answered with a protocol-correct AWS error, delayed, held open, reset, or
-forwarded unchanged with its body streamed both ways. See docs/gateway.md.
-
->>> with Gateway("http://127.0.0.1:5000", seed=7) as gateway:
-...     boto3.client("sts", endpoint_url=gateway.url).get_caller_identity()
+forwarded unchanged with its body streamed both ways. See docs/gateway.md. ``GatewayCore``
+runs inside an event loop: ``gateway.thread.Gateway`` runs it in a thread,
+``gateway.process.run_gateway`` as ``gameday gateway``.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import gc
-import os
 import posixpath
 import random
-import signal
 import socket
-import struct
-import sys
-import threading
 import time
 from collections.abc import Callable
 from time import perf_counter
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import unquote
 
 import aiohttp
 from aiohttp import web
 from yarl import URL
 
-from gameday.errors import EnvironmentFailure, GameDayError, InvalidInputError
 from gameday.faults.modes import Mode
 from gameday.gateway.admin import METRICS_PATH, AdminApi
 from gameday.gateway.call_class import class_of
@@ -57,19 +48,17 @@ from gameday.gateway.guard import (
 from gameday.gateway.ledger import CallLedger
 from gameday.gateway.metrics import GatewayMetrics
 from gameday.gateway.models import Caller, Outcome
+from gameday.gateway.relay import relay, reset_connection, send_continue
 from gameday.gateway.resource_name import resource_name
 from gameday.gateway.store import DEFAULT_RING_SIZE, ActiveFault, FaultStore, RequestLog
 from gameday.gateway.upstream import (
     ClientBody,
     UpstreamError,
     UpstreamPool,
-    UpstreamResponse,
     normalize_upstream,
 )
 from gameday.gateway.wire import error_for_mode, render_error
 from gameday.kinds import CallClass
-from gameday.listen import is_loopback, parse_listen
-from gameday.scenario.base import check_region
 
 TOKEN_ENV = "GAMEDAY_GATEWAY_TOKEN"
 DEFAULT_LISTEN = "127.0.0.1:4567"
@@ -78,13 +67,12 @@ DEFAULT_LISTEN = "127.0.0.1:4567"
 # form calls that are nearly all of the traffic, and a stale connection can be retried with
 # the same bytes. Anything larger (or of unknown length) is streamed.
 _SMALL_BODY = 256 * 1024
-_SMALL_RESPONSE = 256 * 1024
 # A form body is read to find its Action only up to this size (query-protocol bodies are a
 # few kB; SQS and SNS allow 256 kB messages); a larger one is streamed unread.
 _MAX_FORM = 512 * 1024
 
-# Hop-by-hop headers (RFC 9110 7.6.1) belong to one connection and are never forwarded. Host
-# is the upstream's own; Expect is answered here (see _proxy).
+# Hop-by-hop headers (RFC 9110 7.6.1) belong to one connection and are never forwarded (the
+# answer's: gateway.relay). Host is the upstream's own; Expect is answered here (see _proxy).
 _REQUEST_DROP = frozenset(
     {
         b"connection", b"keep-alive", b"proxy-connection", b"proxy-authorization", b"te",
@@ -94,12 +82,6 @@ _REQUEST_DROP = frozenset(
 # A header named in Connection is hop-by-hop too, but never the body's framing: dropping
 # Content-Length would leave the body's bytes to be read as the next request (smuggling).
 _FRAMING = frozenset({b"content-length", b"transfer-encoding"})
-_RESPONSE_DROP = frozenset(
-    {b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer",
-     b"transfer-encoding", b"upgrade"}
-)  # fmt: skip
-# A whole body gets its own Content-Length (the same number).
-_SMALL_RESPONSE_DROP = _RESPONSE_DROP | {b"content-length"}
 
 _SHUTDOWN_TIMEOUT_S = 2.0
 _SWEEP_INTERVAL_S = 1.0
@@ -318,7 +300,7 @@ class GatewayCore:
         length = request.content_length
         if length is not None and length <= _MAX_FORM and needs_body(method, headers):
             if expect_pending:
-                await _send_continue(request)
+                await send_continue(request)
                 expect_pending = False
             form = await request.read()
         path, _, query = target.partition("?")
@@ -339,7 +321,7 @@ class GatewayCore:
                 return await self._blackhole(call)
             if mode is Mode.RESET:
                 call.done(None, Outcome.RESET)
-                _abort(request)
+                reset_connection(request)
                 return web.Response(status=503)  # never sent: the connection is gone
             if mode is not Mode.LATENCY:
                 return await self._inject_error(call, fault, expect_pending)
@@ -363,7 +345,7 @@ class GatewayCore:
         length = request.content_length
         if form is None and request.body_exists and length is not None and length <= _SMALL_BODY:
             if expect_pending:
-                await _send_continue(request)
+                await send_continue(request)
                 expect_pending = False
             form = await request.read()
         loop = asyncio.get_running_loop()
@@ -423,7 +405,7 @@ class GatewayCore:
         assert self._stopping is not None
         # Held until the gateway stops; the client going away cancels this task first.
         await self._stopping.wait()
-        _abort(call.request)
+        reset_connection(call.request)
         return web.Response(status=503)  # never sent: the connection is gone
 
     def _refuse(self, request: web.BaseRequest, status: int, what: str) -> web.StreamResponse:
@@ -437,7 +419,7 @@ class GatewayCore:
     ) -> web.StreamResponse:
         request = call.request
         if expect_pending:
-            await _send_continue(request)
+            await send_continue(request)
         body: bytes | ClientBody | None = form
         chunked = False
         if body is None and request.body_exists:
@@ -451,7 +433,7 @@ class GatewayCore:
         try:
             upstream = await self._pool.send(request.method, head, body, chunked=chunked)
             try:
-                response = await _relay(request, upstream)
+                response = await relay(request, upstream)
             finally:
                 upstream.release()
         except UpstreamError as error:
@@ -536,96 +518,6 @@ class _Call:
         core.ledger.record(info, self.call_class, outcome, self.resource, caller)
 
 
-async def _relay(request: web.BaseRequest, upstream: UpstreamResponse) -> web.StreamResponse:
-    """The upstream's answer to the client: status, headers and body bytes as they are."""
-    length = upstream.content_length
-    if length is not None and length <= _SMALL_RESPONSE and request.method != "HEAD":
-        body = await upstream.read()
-        if request.version == aiohttp.HttpVersion11 and request.keep_alive:
-            return _WholeAnswer(upstream, body)
-        headers = _str_headers(upstream, _SMALL_RESPONSE_DROP)
-        return web.Response(status=upstream.status, reason=_reason(upstream), headers=headers,
-                            body=body)  # fmt: skip
-    streamed = web.StreamResponse(
-        status=upstream.status,
-        reason=_reason(upstream),
-        headers=_str_headers(upstream, _RESPONSE_DROP),
-    )
-    await streamed.prepare(request)
-    try:
-        while chunk := await upstream.next_chunk():
-            await streamed.write(chunk)
-    except UpstreamError:
-        # The upstream broke off mid-answer; the status line is already sent, so the only
-        # honest signal left is to cut the client's connection too.
-        _abort(request)
-        return streamed
-    except ConnectionError:
-        return streamed  # the client went away mid-answer; nothing is left to tell it
-    await streamed.write_eof()
-    return streamed
-
-
-class _WholeAnswer(web.StreamResponse):
-    """A small upstream answer sent on as one write of the upstream's own header bytes.
-
-    The common case on the request path: it skips aiohttp's header map and serializer (which
-    would also add a Server and a default Content-Type), and passes header bytes unchanged.
-    For HTTP/1.1 keep-alive clients only; aiohttp frames every other case.
-    """
-
-    def __init__(self, upstream: UpstreamResponse, body: bytes) -> None:
-        super().__init__(status=upstream.status)
-        parts = [b"HTTP/1.1 %d %s\r\n" % (upstream.status, upstream.reason)]
-        for name, value in upstream.headers:
-            if name.lower() not in _SMALL_RESPONSE_DROP:
-                parts += (name, b": ", value, b"\r\n")
-        parts += (b"Content-Length: %d\r\n\r\n" % len(body), body)
-        self._raw = b"".join(parts)
-        self._keep_alive = True  # aiohttp reads this after the answer to keep the connection
-
-    async def prepare(self, request: web.BaseRequest) -> None:
-        if not self.prepared:
-            await request.writer.write(self._raw)
-            self._eof_sent = True
-
-    async def write_eof(self, data: bytes = b"") -> None:
-        return None
-
-
-def _str_headers(upstream: UpstreamResponse, drop: frozenset[bytes]) -> list[tuple[str, str]]:
-    # aiohttp serializes headers as UTF-8: bytes that are not UTF-8 cannot pass unchanged here.
-    return [
-        (name.decode("utf-8", "replace"), value.decode("utf-8", "replace"))
-        for name, value in upstream.headers
-        if name.lower() not in drop
-    ]
-
-
-def _reason(upstream: UpstreamResponse) -> str | None:
-    return upstream.reason.decode("latin-1") or None
-
-
-async def _send_continue(request: web.BaseRequest) -> None:
-    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-    # The interim answer is not part of the response that follows.
-    request.writer.output_size = 0
-
-
-def _abort(request: web.BaseRequest) -> None:
-    """Close the client's connection at once with a TCP reset, not an orderly close."""
-    transport = request.transport
-    if transport is None or transport.is_closing():
-        return
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        # SO_LINGER with a zero timeout makes close() send RST: the "connection reset by
-        # peer" that a crashed load balancer gives, which SDKs report as a closed connection.
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    transport.abort()
-
-
 def origin_form(target: str) -> str | None:
     """The path and query of an absolute-form request target, or None for anything else."""
     lowered = target[:8].lower()
@@ -650,260 +542,3 @@ def emulator_admin_path(path: str) -> bool:
         return False
     segments = [segment for segment in posixpath.normpath(lowered).split("/") if segment]
     return bool(segments) and segments[0] in _EMULATOR_ADMIN
-
-
-def _url(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
-class Gateway:
-    """A gateway in a background thread with its own event loop, for the engine and tests.
-
-    >>> with Gateway(emulator.url, seed=1) as gateway:
-    ...     GatewayClient(gateway.url).add(spec)
-    """
-
-    def __init__(
-        self,
-        upstream: str,
-        *,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        token: str | None = None,
-        seed: int | None = None,
-        limits: ServerLimits | None = None,
-        deny_destructive: bool = False,
-        probe_keys: frozenset[str] = frozenset(),
-        default_region: str | None = None,
-    ) -> None:
-        """``probe_keys``: the access key ids of gameday's own probes; ``default_region``: the
-        region of requests that name none (both ``GatewayCore``)."""
-        self.upstream = normalize_upstream(upstream)
-        self._limits = limits
-        self._deny_destructive = deny_destructive
-        self._probe_keys = probe_keys
-        self._default_region = default_region
-        self._host = host
-        self._port = port
-        self._token = token
-        self._seed = seed
-        self._url: str | None = None
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._core: GatewayCore | None = None
-
-    @property
-    def url(self) -> str:
-        """``http://host:port`` of the running gateway."""
-        if self._url is None:
-            raise RuntimeError("the gateway is not running: use it as a context manager")
-        return self._url
-
-    @property
-    def open_connections(self) -> int:
-        """Client connections open now (read across threads: a snapshot)."""
-        return self._core.open_connections if self._core is not None else 0
-
-    def start(self, timeout_s: float = 10.0) -> None:
-        if self._thread is not None:
-            raise RuntimeError("the gateway is already running")
-        self._thread = threading.Thread(target=self._run, name="gameday-gateway", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(timeout_s):
-            raise EnvironmentFailure(f"the gateway did not start within {timeout_s} s")
-        if self._error is not None:
-            self._thread.join()
-            self._thread = None
-            raise EnvironmentFailure(
-                f"the gateway could not start on {self._host}:{self._port}: {self._error}",
-                hint="pick another port, or let it choose one with port=0",
-            ) from self._error
-
-    def stop(self) -> None:
-        """Stop serving and wait for the thread; safe to call twice."""
-        thread, loop, stop = self._thread, self._loop, self._stop
-        if thread is None:
-            return
-        if loop is not None and stop is not None:
-            with contextlib.suppress(RuntimeError):  # the loop already ended
-                loop.call_soon_threadsafe(stop.set)
-        thread.join()
-        self._thread = None
-        self._url = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def make_core(self) -> GatewayCore:
-        """The server this thread runs, made inside its loop (the egress proxy's thread
-        makes an ``EgressCore``)."""
-        return GatewayCore(
-            self.upstream,
-            token=self._token,
-            seed=self._seed,
-            limits=self._limits,
-            deny_destructive=self._deny_destructive,
-            probe_keys=self._probe_keys,
-            default_region=self._default_region,
-        )
-
-    def _run(self) -> None:
-        asyncio.run(self._serve())
-
-    async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        core = self._core = self.make_core()
-        try:
-            host, port = await core.start(self._host, self._port)
-        except Exception as error:  # reported by start() in the caller's thread
-            self._error = error
-            await core.close()
-            self._ready.set()
-            return
-        self._url = _url(host, port)
-        self._ready.set()
-        try:
-            await self._stop.wait()
-        finally:
-            await core.close()
-
-
-def run_gateway(
-    upstream: str,
-    listen: str = DEFAULT_LISTEN,
-    token: str | None = None,
-    seed: int | None = None,
-    *,
-    allow_unauthenticated: bool = False,
-    deny_destructive: bool = False,
-    region: str | None = None,
-) -> None:
-    """Serve until SIGINT or SIGTERM, then stop cleanly: ``gameday gateway``.
-
-    ``deny_destructive``: answer every destructive call AccessDenied while it runs.
-    ``region``: the region of requests that name none (``GatewayCore.default_region``);
-    InvalidInputError when botocore knows no such region.
-
-    The token defaults to ``$GAMEDAY_GATEWAY_TOKEN``. Listening beyond loopback without a
-    token is refused (InvalidInputError) unless ``allow_unauthenticated``: anyone who reaches
-    the port could then inject faults. Prints one line with the URL it listens on once it is
-    ready (a script or test can read the port from it when it asked for 0).
-    """
-    host, port = parse_listen(listen, "--listen", "127.0.0.1:4567")
-    if region is not None:
-        try:
-            check_region(region)
-        except ValueError as error:
-            raise InvalidInputError(f"--region: {error}", hint="e.g. --region us-east-1") from None
-    if token is None:
-        token = os.environ.get(TOKEN_ENV) or None
-    if not is_loopback(host):
-        if not token and not allow_unauthenticated:
-            raise InvalidInputError(
-                f"--listen {listen}: the gateway would listen beyond this machine ({host}) "
-                "without a token, and anyone who reaches it could inject faults",
-                hint=f"set {TOKEN_ENV} (or --token), listen on 127.0.0.1, or add "
-                "--allow-unauthenticated if that is really meant",
-            )
-        if token:
-            detail = "its admin API needs the token; its data path is open to anyone"
-        else:
-            detail = "anyone who reaches it can inject faults (--allow-unauthenticated)"
-        print(
-            f"warning: the gateway listens on {host}, beyond this machine: {detail}",
-            file=sys.stderr,
-            flush=True,
-        )
-    core = GatewayCore(
-        upstream, token=token, seed=seed, deny_destructive=deny_destructive, default_region=region
-    )
-
-    def ready(bound_host: str, bound_port: int) -> str:
-        denying = "; destructive calls are refused" if deny_destructive else ""
-        regionless = f"; requests that name no region are in {region}" if region else ""
-        return (
-            f"gameday gateway listening on {_url(bound_host, bound_port)}, "
-            f"forwarding to {core.upstream}{regionless}{denying}"
-        )
-
-    asyncio.run(serve_until_signal(core, host, port, "the gateway", ready))
-
-
-async def serve_until_signal(
-    core: GatewayCore,
-    host: str,
-    port: int,
-    what: str,
-    ready: Callable[[str, int], str],
-) -> None:
-    """Serve ``core`` on host:port until SIGINT or SIGTERM, then close it; once listening,
-    print ``ready(bound host, bound port)``. EnvironmentFailure naming ``what`` when the
-    address cannot be bound."""
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    try:
-        try:
-            bound_host, bound_port = await core.start(host, port)
-        except OSError as error:
-            raise EnvironmentFailure(
-                f"{what} could not listen on {host}:{port}: {error}",
-                hint="pick another port with --listen HOST:PORT",
-            ) from error
-        # Everything built so far (modules, model indexes) lives as long as the process: out
-        # of the collector's sight, a full collection no longer walks it (about 7 ms measured,
-        # more than the whole p99 budget of a forwarded call).
-        gc.freeze()
-        print(ready(bound_host, bound_port), flush=True)
-        await stop.wait()
-    finally:
-        await core.close()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m gameday.gateway.server``: the same as ``gameday gateway``, without typer."""
-    parser = argparse.ArgumentParser(prog="python -m gameday.gateway.server")
-    parser.add_argument("--upstream", required=True)
-    parser.add_argument("--listen", default=DEFAULT_LISTEN)
-    parser.add_argument("--token", default=None)
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--allow-unauthenticated", action="store_true")
-    parser.add_argument("--deny-destructive", action="store_true")
-    parser.add_argument("--region", default=None)
-    args = parser.parse_args(argv)
-    try:
-        run_gateway(
-            args.upstream,
-            args.listen,
-            args.token,
-            args.seed,
-            allow_unauthenticated=args.allow_unauthenticated,
-            deny_destructive=args.deny_destructive,
-            region=args.region,
-        )
-    except GameDayError as error:
-        print(f"error: {error.message}", file=sys.stderr)
-        if error.hint:
-            print(f"hint: {error.hint}", file=sys.stderr)
-        return int(error.exit_code)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -25,7 +25,7 @@ import pytest
 from gameday.faults.modes import Mode
 from gameday.gateway.client import GatewayClient
 from gameday.gateway.models import FaultEffect, FaultMatch, FaultSpec
-from gameday.gateway.server import Gateway
+from gameday.gateway.thread import Gateway
 
 HOME = "us-east-1"
 FAILOVER = "us-west-2"

@@ -18,7 +18,7 @@ from gameday.environments.setup import boto3_clients, create_setup
 from gameday.environments.stage import DUMMY_KEYS
 from gameday.errors import ScenarioError
 from gameday.faults.modes import Mode
-from gameday.gateway.server import Gateway
+from gameday.gateway.thread import Gateway
 from gameday.probes.aws import AwsProbe
 from gameday.probes.base import ProbeError, open_probe_context
 from gameday.scenario.loader import parse_scenario

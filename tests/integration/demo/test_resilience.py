@@ -13,7 +13,7 @@ import pytest
 
 from gameday.faults.modes import Mode
 from gameday.gateway.client import GatewayClient
-from gameday.gateway.server import Gateway
+from gameday.gateway.thread import Gateway
 from tests.integration.demo.conftest import (
     FAILOVER,
     HOME,

@@ -20,7 +20,7 @@ import pytest
 from gameday.faults.modes import Mode
 from gameday.gateway.client import GatewayClient
 from gameday.gateway.models import FaultEffect, FaultMatch, FaultSpec
-from gameday.gateway.server import Gateway
+from gameday.gateway.thread import Gateway
 from tests.integration.engine.test_aws_run import ENV_FILE, SCENARIO, app_url  # noqa: F401
 
 

@@ -23,7 +23,7 @@ from gameday.engine.suite import exit_code_for
 from gameday.environments.stage import DUMMY_KEYS, Evidence, Stage, StageRequest
 from gameday.errors import ExitCode
 from gameday.gateway.client import GatewayClient
-from gameday.gateway.server import Gateway
+from gameday.gateway.thread import Gateway
 from gameday.injectors.gateway import GatewayInjector
 from gameday.recorder import Recorder
 from gameday.scenario.loader import load_scenario

@@ -13,7 +13,7 @@ import pytest
 
 from gameday.fis.clients import AwsClients
 from gameday.gateway.client import GatewayClient
-from gameday.gateway.server import Gateway
+from gameday.gateway.thread import Gateway
 from tests.integration.fis.helpers import REGION
 
 if TYPE_CHECKING:

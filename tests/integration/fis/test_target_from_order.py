@@ -24,7 +24,7 @@ from gameday.environments.localstack_coverage import ServedServices
 from gameday.fis.aws_config import load_aws_environment
 from gameday.fis.resilience_hub import resolve_policy_targets
 from gameday.gateway.client import GatewayClient
-from gameday.gateway.server import Gateway
+from gameday.gateway.thread import Gateway
 from gameday.kinds import RunStatus
 from gameday.result import RunResult
 from gameday.scenario.loader import load_scenario

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from gameday.gateway.client import GatewayClient
-from gameday.gateway.server import Gateway
+from gameday.gateway.thread import Gateway
 
 
 @pytest.fixture(scope="session")

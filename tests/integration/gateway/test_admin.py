@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from gameday.faults.modes import Mode
 from gameday.gateway.client import GatewayClient, GatewayError
-from gameday.gateway.server import Gateway
+from gameday.gateway.thread import Gateway
 from tests.integration.gateway.helpers import aws, fault, host_port, read_all
 
 VALID = {"match": {"services": ["sts"]}, "effect": {"mode": "throttle"}, "ttl_seconds": 30}

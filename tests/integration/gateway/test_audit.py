@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from gameday.gateway.client import GatewayClient
 from gameday.gateway.models import CallsPage, Outcome
-from gameday.gateway.server import Gateway
+from gameday.gateway.thread import Gateway
 from gameday.kinds import CallClass
 from tests.integration.gateway.helpers import aws
 

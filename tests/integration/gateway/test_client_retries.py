@@ -7,7 +7,7 @@ import pytest
 
 from gameday.faults.modes import Mode
 from gameday.gateway.client import GatewayClient, GatewayError
-from gameday.gateway.server import Gateway
+from gameday.gateway.thread import Gateway
 from tests.integration.gateway.flaky import DROP, FORWARD, UNAVAILABLE, flaky_proxy
 from tests.integration.gateway.helpers import fault, host_port
 

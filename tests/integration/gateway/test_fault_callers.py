@@ -21,7 +21,7 @@ from gameday.faults.modes import Mode
 from gameday.faults.rules import Rule
 from gameday.gateway.client import GatewayClient
 from gameday.gateway.models import Caller
-from gameday.gateway.server import Gateway
+from gameday.gateway.thread import Gateway
 from gameday.injectors.gateway import GatewayInjector
 from gameday.scenario.models import FaultKind
 

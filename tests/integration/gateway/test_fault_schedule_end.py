@@ -13,7 +13,7 @@ from gameday.facilitation.hold import held_rules
 from gameday.faults.modes import Mode
 from gameday.faults.rules import Rule
 from gameday.gateway.client import GatewayClient
-from gameday.gateway.server import Gateway
+from gameday.gateway.thread import Gateway
 from gameday.injectors.gateway import GatewayInjector
 from gameday.recorder import Recorder
 from gameday.result import Rollback

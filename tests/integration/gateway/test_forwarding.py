@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from gameday.faults.modes import Mode
 from gameday.gateway.client import GatewayClient
 from gameday.gateway.models import Outcome
-from gameday.gateway.server import Gateway
+from gameday.gateway.thread import Gateway
 from tests.integration.gateway.helpers import (
     aws,
     fault,

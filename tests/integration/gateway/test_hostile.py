@@ -25,7 +25,7 @@ import pytest
 
 from gameday.gateway.client import GatewayClient
 from gameday.gateway.guard import ServerLimits
-from gameday.gateway.server import Gateway
+from gameday.gateway.thread import Gateway
 from tests.integration.gateway.helpers import (
     aws,
     host_port,
@@ -53,7 +53,7 @@ def gateway_process(
         f"({open_files}, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))\n"
     )
     start = (
-        "import resource, sys\n" + limit + "from gameday.gateway.server import main\n"
+        "import resource, sys\n" + limit + "from gameday.gateway.process import main\n"
         "sys.exit(main(sys.argv[1:]))\n"
     )
     with open(log, "wb") as stderr:

@@ -14,7 +14,7 @@ from gameday.faults.rules import Rule
 from gameday.gateway.client import GatewayClient
 from gameday.gateway.metrics import GatewayMetrics, calls_by_fault
 from gameday.gateway.models import Outcome
-from gameday.gateway.server import Gateway
+from gameday.gateway.thread import Gateway
 from gameday.injectors.gateway import GatewayInjector
 from gameday.scenario.models import FaultKind
 from tests.integration.gateway.helpers import aws

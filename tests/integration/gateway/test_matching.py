@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from gameday.faults.modes import Mode
 from gameday.gateway.client import GatewayClient
 from gameday.gateway.models import Outcome
-from gameday.gateway.server import Gateway
+from gameday.gateway.thread import Gateway
 from tests.integration.gateway.helpers import aws, fault, host_port, sigv4_authorization
 
 STS_BODY = b"Action=GetCallerIdentity&Version=2011-06-15"

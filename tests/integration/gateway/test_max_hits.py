@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from gameday.gateway.client import GatewayClient
 from gameday.gateway.models import FaultSpec, Outcome
-from gameday.gateway.server import Gateway
+from gameday.gateway.thread import Gateway
 from tests.integration.gateway.helpers import aws, host_port
 
 

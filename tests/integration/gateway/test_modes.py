@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from gameday.faults.modes import Mode
 from gameday.gateway.client import GatewayClient
-from gameday.gateway.server import Gateway
+from gameday.gateway.thread import Gateway
 from tests.integration.gateway.helpers import CALLS, aws, fault
 
 # family -> mode -> (code, HTTP status)

@@ -24,7 +24,7 @@ from gameday.environments.embedded import PROBE_KEY_IDS
 from gameday.environments.stage import DUMMY_KEYS, PROBE_KEYS
 from gameday.gateway.client import GatewayClient
 from gameday.gateway.models import CallCountRecord, Outcome, WatchSpec
-from gameday.gateway.server import Gateway
+from gameday.gateway.thread import Gateway
 from gameday.kinds import CallClass
 from tests.integration.localstack.conftest import LocalStack, localstack  # noqa: F401
 

@@ -14,7 +14,7 @@ from gameday.faults.modes import Mode
 from gameday.gateway.classify import Protocol, classify
 from gameday.gateway.client import GatewayClient
 from gameday.gateway.models import FaultEffect, FaultMatch, FaultSpec
-from gameday.gateway.server import Gateway
+from gameday.gateway.thread import Gateway
 
 HOST = "123456789012.dkr.ecr.us-west-2.amazonaws.com"
 

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from gameday.faults.modes import Mode
 from gameday.gateway.client import GatewayClient
-from gameday.gateway.server import Gateway
+from gameday.gateway.thread import Gateway
 from tests.integration.gateway.helpers import aws, fault
 
 

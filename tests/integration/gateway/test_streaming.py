@@ -30,9 +30,9 @@ def peak_rss_kb(pid: int) -> int:
 
 @pytest.fixture(scope="module")
 def gateway_process(moto_url: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """``python -m gameday.gateway.server`` on a free port; stopped with SIGTERM."""
+    """``python -m gameday.gateway.process`` on a free port; stopped with SIGTERM."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "gameday.gateway.server", "--upstream", moto_url,
+        [sys.executable, "-m", "gameday.gateway.process", "--upstream", moto_url,
          "--listen", "127.0.0.1:0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -86,7 +86,7 @@ def test_100_mb_up_and_down_with_flat_memory(
 
 def test_sigterm_stops_the_gateway_cleanly(moto_url: str) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "gameday.gateway.server", "--upstream", moto_url,
+        [sys.executable, "-m", "gameday.gateway.process", "--upstream", moto_url,
          "--listen", "127.0.0.1:0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -107,7 +107,7 @@ def test_sigterm_stops_the_gateway_cleanly(moto_url: str) -> None:
 def test_listening_beyond_loopback_without_a_token_is_refused(moto_url: str) -> None:
     env = {k: v for k, v in os.environ.items() if k != "GAMEDAY_GATEWAY_TOKEN"}
     process = subprocess.run(
-        [sys.executable, "-m", "gameday.gateway.server", "--upstream", moto_url,
+        [sys.executable, "-m", "gameday.gateway.process", "--upstream", moto_url,
          "--listen", "0.0.0.0:0"],
         check=False,
         capture_output=True,
@@ -129,7 +129,7 @@ def test_listening_beyond_loopback_without_a_token_is_refused(moto_url: str) -> 
 def test_listening_beyond_loopback_unauthenticated_when_asked_warns(moto_url: str) -> None:
     env = {k: v for k, v in os.environ.items() if k != "GAMEDAY_GATEWAY_TOKEN"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "gameday.gateway.server", "--upstream", moto_url,
+        [sys.executable, "-m", "gameday.gateway.process", "--upstream", moto_url,
          "--listen", "0.0.0.0:0", "--allow-unauthenticated"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

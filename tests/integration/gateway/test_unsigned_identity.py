@@ -28,7 +28,7 @@ from gameday.environments.embedded import PROBE_KEY_IDS
 from gameday.faults.rules import Rule, resolve_rules
 from gameday.gateway.client import GatewayClient
 from gameday.gateway.models import Caller, Outcome, RequestRecord
-from gameday.gateway.server import Gateway
+from gameday.gateway.thread import Gateway
 from gameday.injectors.gateway import GatewayInjector
 from gameday.scenario.models import Scenario
 from tests.integration.gateway.helpers import aws

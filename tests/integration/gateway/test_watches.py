@@ -19,7 +19,7 @@ from gameday.errors import EnvironmentFailure
 from gameday.gateway.client import GatewayClient
 from gameday.gateway.ledger import MAX_WATCHES
 from gameday.gateway.models import Outcome, WatchSpec
-from gameday.gateway.server import Gateway
+from gameday.gateway.thread import Gateway
 from gameday.injectors.gateway import hold_watch
 from tests.integration.gateway.helpers import aws
 from tests.integration.gateway.test_admin import call

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from gameday.gateway.client import GatewayClient
 from gameday.gateway.models import FaultSpec
-from gameday.gateway.server import Gateway
+from gameday.gateway.thread import Gateway
 from gameday.probes import DataProbe, build_probe
 from tests.integration.probes._support import context, serving, spec
 
