@@ -196,7 +196,11 @@ class Drill:
         stage = await environment.bring_up(request, stack)
         self._list_faults(list(stage.rules))
         schedule = FaultSchedule(
-            self.pace.rules(stage.rules), stage.injector, recorder, self.pace.end
+            self.pace.rules(stage.rules),
+            stage.injector,
+            recorder,
+            self.pace.end,
+            stopping=self._stopping,
         )
         watches: list[asyncio.Task[None]] = []
         try:
@@ -314,6 +318,12 @@ class Drill:
             outcome.rollback = await schedule.rollback()
         if self.abort_reason is not None:
             outcome.aborted = self.abort_reason
+
+    def _stopping(self) -> bool:
+        """Whether the drill has decided to stop: what ``_observe`` acts on at its next turn,
+        asked by the fault schedule before each injection."""
+        early_exit = self.app_exit is not None and self.app_exit.before_faults
+        return early_exit or self._abort.is_set() or self.recorder.failure is not None
 
     async def _observe(self, start: float, faults: asyncio.Task[None], probes: ProbeSet) -> float:
         """Until every objective is decided, ``observe.max`` passes, or an abort."""

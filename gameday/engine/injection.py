@@ -32,6 +32,7 @@ class FaultSchedule:
         injector: Injector,
         recorder: Recorder,
         end: asyncio.Event | None = None,
+        stopping: Callable[[], bool] = lambda: False,
     ) -> None:
         self._rules = sorted(rules, key=lambda r: (r.start_s, r.id))
         self._injector = injector
@@ -39,6 +40,10 @@ class FaultSchedule:
         self._active: dict[str, ExitStack] = {}
         self._end = end
         """Set by the facilitator (key e under --hold): remove every rule now, inject no more."""
+        self._stopping = stopping
+        """True once the drill has decided to stop (an abort, an app that exited before any
+        fault): asked right before each injection, so that no fault goes in while the loop
+        that acts on that decision has not yet had its turn (a loaded machine delays it)."""
         self._in_flight: asyncio.Future[None] | None = None
         self._report: Rollback | None = None
         for rule in self._rules:
@@ -60,6 +65,8 @@ class FaultSchedule:
                     await self._in_thread(self._remove, rule_id)
                 return
             if is_start:
+                if self._stopping():
+                    return  # what is in force is the rollback's to take back
                 await self._in_thread(self._inject, rule)
             elif rule.id in self._active:
                 await self._in_thread(self._remove, rule.id)
