@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.gateway_process import gateway_process as start_gateway
 from tests.integration.gateway.helpers import aws
 
 SIZE = 100 * 1024 * 1024
@@ -31,28 +32,9 @@ def peak_rss_kb(pid: int) -> int:
 @pytest.fixture(scope="module")
 def gateway_process(moto_url: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """``python -m gameday.gateway.process`` on a free port; stopped with SIGTERM."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gameday.gateway.process", "--upstream", moto_url,
-         "--listen", "127.0.0.1:0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
-    assert process.stdout is not None and process.stderr is not None
-    try:
-        line = process.stdout.readline()
-        assert line.startswith("gameday gateway listening on http://127.0.0.1:"), line
-        yield line.split()[4].rstrip(","), process
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(10)
-        finally:
-            process.kill()
-            process.stdout.close()
-            process.stderr.close()
+    command = ("-m", "gameday.gateway.process")
+    with start_gateway(moto_url, command=command) as gateway:
+        yield gateway.url, gateway.process
 
 
 def test_100_mb_up_and_down_with_flat_memory(

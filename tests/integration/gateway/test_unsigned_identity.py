@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import urllib.error
@@ -31,6 +30,7 @@ from gameday.gateway.models import Caller, Outcome, RequestRecord
 from gameday.gateway.thread import Gateway
 from gameday.injectors.gateway import GatewayInjector
 from gameday.scenario.models import Scenario
+from tests.gateway_process import gateway_process
 from tests.integration.gateway.helpers import aws
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -212,28 +212,8 @@ def test_region_loss_fails_a_sigv2_presigned_url_in_the_drills_region_only(
 @pytest.fixture(scope="module")
 def cli_gateway(moto_url: str) -> Iterator[tuple[str, str]]:
     """``gameday gateway --region eu-west-1`` in a subprocess: (its URL, its ready line)."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gameday", "gateway", "--upstream", moto_url,
-         "--listen", "127.0.0.1:0", "--region", "eu-west-1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
-    assert process.stdout is not None and process.stderr is not None
-    try:
-        line = process.stdout.readline()
-        assert line.startswith("gameday gateway listening on http://127.0.0.1:"), line
-        yield line.split()[4].rstrip(","), line.strip()
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(10)
-        finally:
-            process.kill()
-            process.stdout.close()
-            process.stderr.close()
+    with gateway_process(moto_url, "--region", "eu-west-1") as gateway:
+        yield gateway.url, gateway.ready_line
 
 
 def test_the_standalone_gateway_takes_its_region_from_the_command_line(

@@ -4,9 +4,6 @@ and ``gameday gateway --deny-destructive`` in a subprocess."""
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,6 +18,7 @@ from gameday.gateway.ledger import MAX_WATCHES
 from gameday.gateway.models import Outcome, WatchSpec
 from gameday.gateway.thread import Gateway
 from gameday.injectors.gateway import hold_watch
+from tests.gateway_process import gateway_process
 from tests.integration.gateway.helpers import aws
 from tests.integration.gateway.test_admin import call
 
@@ -195,22 +193,9 @@ def test_hold_watch_refuses_a_gateway_that_does_not_answer_for_watches(moto_url:
 @pytest.fixture
 def denying_gateway(moto_url: str) -> Iterator[str]:
     """`gameday gateway --deny-destructive` in front of moto, in a subprocess."""
-    argv = [sys.executable, "-m", "gameday", "gateway", "--upstream", moto_url]
-    argv += ["--listen", "127.0.0.1:0", "--deny-destructive"]
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        found = re.search(r"listening on (http://\S+),", line)
-        assert found, line
-        assert line.rstrip().endswith("; destructive calls are refused")
-        yield found.group(1)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
+    with gateway_process(moto_url, "--deny-destructive") as gateway:
+        assert gateway.ready_line.endswith("; destructive calls are refused")
+        yield gateway.url
 
 
 def test_gateway_deny_destructive_refuses_for_the_process_life(
